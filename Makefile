@@ -1,0 +1,61 @@
+# Vigil developer targets (GNU make). `make test` is what CI runs.
+
+GO        ?= go
+BIN       := bin
+# Fuzzing time per fuzz target in `make test` and `make fuzz`.
+FUZZTIME  ?= 10s
+# Extra flags for `go test` in `make test`, e.g. TESTFLAGS=-v.
+TESTFLAGS ?=
+# Extra flags for the benchmark tool, e.g. BENCHFLAGS="-quick -suite memory".
+BENCHFLAGS ?=
+BENCH_OUT ?= bench/out/bench-$(shell date +%Y%m%d-%H%M%S).txt
+
+# Every `func FuzzXxx(f *testing.F)` in a _test.go file, as "dir:FuzzXxx".
+FUZZ_TARGETS = $(shell grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=run --exclude-dir=bin \
+	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s|/[^/]*_test\.go:func |:|')
+
+.PHONY: all build run test lint vet fmt-check fuzz bench clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/vigil-server ./cmd/server
+	$(GO) build -o $(BIN)/vigil-sentinel ./cmd/sentinel
+
+# A local deployment on 127.0.0.1:6379 with data in ./run/; Ctrl-C stops it.
+run: build
+	$(GO) build -o $(BIN)/vigil-local ./deploy/local
+	./$(BIN)/vigil-local -bin $(BIN) -dir run
+
+vet:
+	$(GO) vet ./...
+
+# gofmt -l must print nothing (testdata may hold deliberately odd files).
+fmt-check:
+	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './run/*'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+lint: fmt-check vet
+
+# vet, gofmt, every test with the race detector (the e2e tests use the
+# binaries built here), then a short run of every fuzz target.
+test: lint build
+	VIGIL_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 14m $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@set -e; if [ -z "$(strip $(FUZZ_TARGETS))" ]; then echo "no fuzz targets"; exit 0; fi; \
+	for t in $(FUZZ_TARGETS); do \
+		dir=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in ./$$dir for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) ./$$dir; \
+	done
+
+# vigil-server and redis-server side by side; the report is also saved
+# under bench/out/.
+bench: build
+	$(GO) run ./bench -vigil $(BIN)/vigil-server -out $(BENCH_OUT) $(BENCHFLAGS)
+
+clean:
+	rm -rf $(BIN) bench/out

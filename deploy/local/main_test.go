@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLauncher runs the launcher with redis-server standing in for
+// vigil-server (they take the same arguments) and stops it as Ctrl-C would.
+func TestLauncher(t *testing.T) {
+	testutil.RequireRedis(t)
+	redisPath, _ := exec.LookPath("redis-server")
+	binDir := t.TempDir()
+	if err := os.Symlink(redisPath, filepath.Join(binDir, "vigil-server")); err != nil {
+		t.Fatal(err)
+	}
+	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"-bin", binDir, "-dir", runDir, "-port", strconv.Itoa(port)}, &stdout, &stderr)
+	}()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "Ctrl-C") {
+		if time.Now().After(deadline) {
+			t.Fatalf("launcher did not come up; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := proc.Ping(ctx, addr); err != nil {
+		t.Fatalf("node not answering: %v", err)
+	}
+	for _, want := range []string{"redis-cli -p " + strconv.Itoa(port), `Addr: "` + addr + `"`, filepath.Join(runDir, "node-"+strconv.Itoa(port))} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("launcher did not stop")
+	}
+	if err := proc.Ping(context.Background(), addr); err == nil {
+		t.Error("node still answering after the launcher stopped")
+	}
+	if !strings.Contains(stdout.String(), "stopped node-") {
+		t.Errorf("no stop message:\n%s", stdout.String())
+	}
+}
+
+func TestLauncherPortTaken(t *testing.T) {
+	p := testutil.StartRedis(t)
+	binDir := t.TempDir()
+	redisPath, _ := exec.LookPath("redis-server")
+	os.Symlink(redisPath, filepath.Join(binDir, "vigil-server"))
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"-bin", binDir, "-dir", t.TempDir(), "-port", strconv.Itoa(p.Port)}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "is taken") {
+		t.Errorf("code %d, stderr %q", code, stderr.String())
+	}
+}

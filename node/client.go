@@ -1,0 +1,370 @@
+package node
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// Client flags, for CLIENT LIST and dispatch decisions.
+const (
+	ClientMulti     = 1 << iota // inside MULTI
+	ClientDirtyCAS              // a WATCHed key changed
+	ClientDirtyExec             // a queued command was rejected
+	ClientMonitor
+	ClientReplica
+	ClientMaster
+	ClientPubSub
+	ClientNoEvict
+	ClientNoTouch
+	ClientCloseAfterReply
+	ClientReadonly
+)
+
+const (
+	// maxBatch bounds how many pipelined commands run under one lock
+	// acquisition, so one deep pipeline cannot starve other clients.
+	maxBatch = 256
+	// flushThreshold flushes a batch early once this much reply data is
+	// buffered.
+	flushThreshold = 64 << 10
+)
+
+// Client is one connection and its protocol state. Fields are owned by the
+// connection's goroutine or guarded by the server lock, as noted.
+type Client struct {
+	ID   int64
+	srv  *Server
+	conn net.Conn
+	rd   *resp.RequestReader
+	// W is the reply buffer. Written by the client's goroutine while it
+	// executes, or under the server lock while the client waits blocked.
+	W   *resp.Writer
+	ctx Ctx
+
+	// Under the server lock.
+	DB            int
+	Name          string
+	LibName       string
+	LibVer        string
+	Authenticated bool
+	User          string
+	Flags         int
+	LastCmd       string
+
+	Created         time.Time
+	lastInteraction atomic.Int64 // unix ms
+
+	tx    clientTx
+	ps    clientPubSub
+	block *blockState
+
+	// async output for clients that receive pushes from other clients
+	// (pub/sub, MONITOR): after enableAsync every reply goes through out
+	// and a writer goroutine.
+	async    bool
+	outMu    sync.Mutex
+	outCond  *sync.Cond
+	out      []byte
+	outSpare []byte
+	outDone  bool
+
+	killed   atomic.Bool
+	closedCh chan struct{}
+	killOnce sync.Once
+}
+
+func newClient(s *Server, conn net.Conn) *Client {
+	cl := &Client{
+		ID:       s.nextID.Add(1),
+		srv:      s,
+		conn:     conn,
+		rd:       resp.NewRequestReader(conn),
+		W:        resp.NewWriter(),
+		Created:  s.clock(),
+		User:     "default",
+		closedCh: make(chan struct{}),
+	}
+	cl.rd.MaxBulkLen = s.cfg.ProtoMaxBulkLen
+	cl.rd.MaxQueryBuf = int(s.cfg.ClientQueryBufferLimit)
+	cl.Authenticated = s.cfg.RequirePass == ""
+	cl.rd.Unauthenticated = !cl.Authenticated
+	cl.outCond = sync.NewCond(&cl.outMu)
+	cl.touch()
+	return cl
+}
+
+func (cl *Client) touch() { cl.lastInteraction.Store(cl.srv.clock().UnixMilli()) }
+
+// Addr is the client's remote address.
+func (cl *Client) Addr() string { return cl.conn.RemoteAddr().String() }
+
+// LocalAddr is the server side of the connection.
+func (cl *Client) LocalAddr() string { return cl.conn.LocalAddr().String() }
+
+// Idle is how long the client has been idle.
+func (cl *Client) Idle() time.Duration {
+	return time.Duration(cl.srv.clock().UnixMilli()-cl.lastInteraction.Load()) * time.Millisecond
+}
+
+// QueryBuf reports the query buffer's used and free bytes.
+func (cl *Client) QueryBuf() (used, free int) {
+	return cl.rd.Buffered(), cl.rd.BufferCap() - cl.rd.Buffered()
+}
+
+// OutputBuffered is the number of reply bytes waiting to be written.
+func (cl *Client) OutputBuffered() int {
+	cl.outMu.Lock()
+	n := len(cl.out)
+	cl.outMu.Unlock()
+	return n + cl.W.Len()
+}
+
+// Proto is the client's protocol version (2 or 3).
+func (cl *Client) Proto() int { return cl.W.Proto }
+
+func (cl *Client) isLocal() bool {
+	switch a := cl.conn.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
+}
+
+// kill closes the connection from any goroutine; the client's goroutine
+// notices and cleans up.
+func (cl *Client) kill() {
+	cl.killOnce.Do(func() {
+		cl.killed.Store(true)
+		close(cl.closedCh)
+		cl.conn.Close()
+		cl.outMu.Lock()
+		cl.outDone = true
+		cl.outCond.Broadcast()
+		cl.outMu.Unlock()
+	})
+}
+
+// Kill disconnects the client (CLIENT KILL, output buffer limits).
+func (cl *Client) Kill() { cl.kill() }
+
+// serveClient is the connection's read-execute-reply loop.
+func (s *Server) serveClient(cl *Client) {
+	defer s.closeClient(cl)
+	for {
+		batch := 0
+		locked := false
+		more := false
+		for !cl.killed.Load() {
+			args, err := cl.rd.Next()
+			if err == resp.ErrIncomplete {
+				break
+			}
+			if err != nil {
+				if locked {
+					s.mu.Unlock()
+				}
+				var perr *resp.ProtocolError
+				if errors.As(err, &perr) {
+					s.log.Debug("protocol error from client", zap.Int64("id", cl.ID), zap.String("addr", cl.Addr()), zap.Error(err))
+					cl.W.Error(perr.Error())
+				}
+				cl.flush()
+				return
+			}
+			if len(args) == 0 {
+				continue
+			}
+			if !locked {
+				s.mu.Lock()
+				locked = true
+			}
+			st := s.processCommand(cl, args)
+			batch++
+			if st == cmdPaused {
+				s.mu.Unlock()
+				locked = false
+				if !s.waitUnpaused(cl) {
+					return
+				}
+				s.mu.Lock()
+				locked = true
+				st = s.processCommand(cl, args)
+				if st == cmdPaused {
+					// Paused again; retry on the next round.
+					continue
+				}
+			}
+			if st == cmdBlocked {
+				s.mu.Unlock()
+				locked = false
+				if err := cl.flush(); err != nil {
+					return
+				}
+				if !s.waitBlocked(cl) {
+					return
+				}
+				continue
+			}
+			if cl.Flags&ClientCloseAfterReply != 0 {
+				break
+			}
+			if batch >= maxBatch || cl.W.Len() >= flushThreshold {
+				more = true
+				break
+			}
+		}
+		if locked {
+			s.mu.Unlock()
+		}
+		if err := cl.flush(); err != nil {
+			return
+		}
+		if cl.Flags&ClientCloseAfterReply != 0 || cl.killed.Load() {
+			return
+		}
+		if more {
+			// The batch was cut short: more requests may be buffered.
+			continue
+		}
+		if err := s.fillClient(cl); err != nil {
+			return
+		}
+	}
+}
+
+// fillClient reads more input, applying the idle timeout.
+func (s *Server) fillClient(cl *Client) error {
+	timeout := time.Duration(s.cfg.Timeout) * time.Second
+	if timeout > 0 && cl.Flags&(ClientPubSub|ClientMaster|ClientReplica|ClientMonitor) == 0 {
+		cl.conn.SetReadDeadline(s.clock().Add(timeout))
+	}
+	err := cl.rd.Fill()
+	if err != nil {
+		var qe *resp.QueryBufferLimitError
+		var ne net.Error
+		switch {
+		case errors.As(err, &qe):
+			s.log.Warn("closing client that reached max query buffer length", zap.Int64("id", cl.ID), zap.String("addr", cl.Addr()), zap.Int("qbuf", qe.Size))
+		case errors.As(err, &ne) && ne.Timeout():
+			s.log.Debug("closing idle client", zap.Int64("id", cl.ID))
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		default:
+			s.log.Debug("reading from client", zap.Int64("id", cl.ID), zap.Error(err))
+		}
+		return err
+	}
+	s.stats.NetInputBytes.Add(int64(cl.rd.Buffered()))
+	cl.touch()
+	return nil
+}
+
+// flush writes buffered replies (or hands them to the async writer).
+func (cl *Client) flush() error {
+	if cl.W.Len() == 0 {
+		return nil
+	}
+	if cl.async {
+		cl.push(cl.W.Buf)
+		cl.W.Reset()
+		return nil
+	}
+	n, err := cl.conn.Write(cl.W.Buf)
+	cl.srv.stats.NetOutputBytes.Add(int64(n))
+	cl.W.Reset()
+	return err
+}
+
+// enableAsync switches the client to writer-goroutine output, so other
+// clients can push messages to it. Called under the server lock.
+func (cl *Client) enableAsync() {
+	if cl.async {
+		return
+	}
+	cl.async = true
+	// Replies written so far in this batch go first, in order.
+	cl.push(cl.W.Buf)
+	cl.W.Reset()
+	go cl.asyncWriter()
+}
+
+// push queues bytes for the async writer, enforcing the output buffer
+// limit for pub/sub clients. Called under the server lock.
+func (cl *Client) push(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	cl.outMu.Lock()
+	limit := cl.srv.cfg.ClientOutputBufferLimitPubSubHard
+	if cl.Flags&ClientReplica != 0 {
+		limit = cl.srv.cfg.ClientOutputBufferLimitReplica
+	}
+	if limit > 0 && int64(len(cl.out)+len(b)) > limit {
+		cl.outMu.Unlock()
+		cl.srv.log.Warn("client scheduled to be closed ASAP for overcoming of output buffer limits", zap.Int64("id", cl.ID), zap.String("addr", cl.Addr()))
+		cl.kill()
+		return
+	}
+	cl.out = append(cl.out, b...)
+	cl.outCond.Signal()
+	cl.outMu.Unlock()
+}
+
+func (cl *Client) asyncWriter() {
+	for {
+		cl.outMu.Lock()
+		for len(cl.out) == 0 && !cl.outDone {
+			cl.outCond.Wait()
+		}
+		if len(cl.out) == 0 {
+			cl.outMu.Unlock()
+			return
+		}
+		buf := cl.out
+		cl.out = cl.outSpare[:0]
+		cl.outMu.Unlock()
+		n, err := cl.conn.Write(buf)
+		cl.srv.stats.NetOutputBytes.Add(int64(n))
+		cl.outMu.Lock()
+		if cap(buf) <= 1<<20 {
+			cl.outSpare = buf[:0]
+		} else {
+			cl.outSpare = nil
+		}
+		cl.outMu.Unlock()
+		if err != nil {
+			cl.kill()
+			return
+		}
+	}
+}
+
+// closeClient releases everything the client holds.
+func (s *Server) closeClient(cl *Client) {
+	s.mu.Lock()
+	delete(s.clients, cl.ID)
+	s.numConns.Add(-1)
+	s.blocking.unblock(cl)
+	s.tx.unwatchAll(cl)
+	s.pubsub.removeClient(cl)
+	s.diag.removeClient(cl)
+	s.mu.Unlock()
+	if cl.async {
+		// Let the writer drain what is queued (e.g. the reply to QUIT).
+		cl.outMu.Lock()
+		cl.outDone = true
+		cl.outCond.Broadcast()
+		cl.outMu.Unlock()
+	}
+	cl.kill()
+}

@@ -1,0 +1,4 @@
+package node
+
+// bitCommands: SETBIT GETBIT BITCOUNT BITPOS BITOP.
+func bitCommands() []*Command { return nil }

@@ -1,0 +1,4 @@
+package node
+
+// connectionCommands: PING ECHO QUIT RESET SELECT AUTH HELLO CLIENT.
+func connectionCommands() []*Command { return nil }

@@ -1,0 +1,4 @@
+package node
+
+// keyCommands: the generic key family.
+func keyCommands() []*Command { return nil }

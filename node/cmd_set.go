@@ -1,0 +1,4 @@
+package node
+
+// setCommands: the set family.
+func setCommands() []*Command { return nil }

@@ -1,0 +1,4 @@
+package node
+
+// stringCommands: the string family.
+func stringCommands() []*Command { return nil }

@@ -1,0 +1,4 @@
+package node
+
+// zsetCommands: the zset family.
+func zsetCommands() []*Command { return nil }

@@ -1,0 +1,126 @@
+// Package config is the data node's configuration model: Redis directive
+// names and semantics, loaded from a redis.conf-style file, a YAML file,
+// environment variables and flags, and changed at runtime by CONFIG SET.
+package config
+
+import "time"
+
+// Config holds every setting of a data node. Field names follow the Redis
+// directives (kebab-case in files, flags and CONFIG GET). The server reads
+// it under its keyspace lock; CONFIG SET changes it under the same lock.
+type Config struct {
+	// Network.
+	Port            int
+	Bind            []string
+	ProtectedMode   bool
+	TCPKeepalive    int // seconds
+	Timeout         int // seconds; 0 disables idle disconnects
+	MaxClients      int
+	RequirePass     string
+	ProtoMaxBulkLen int64
+	// ClientQueryBufferLimit is client-query-buffer-limit in bytes.
+	ClientQueryBufferLimit int64
+	// Client output buffer hard limits per class (bytes, 0 = none).
+	ClientOutputBufferLimitPubSubHard int64
+	ClientOutputBufferLimitReplica    int64
+
+	// Keyspace.
+	Databases           int
+	Hz                  int
+	ActiveRehashing     bool
+	MaxMemory           int64
+	MaxMemoryPolicy     string
+	MaxMemorySamples    int
+	LFULogFactor        int
+	LFUDecayTime        int
+	NotifyKeyspaceEvent string
+
+	// Collection encodings.
+	ListMaxListpackSize    int
+	ListCompressDepth      int
+	HashMaxListpackEntries int
+	HashMaxListpackValue   int
+	SetMaxIntsetEntries    int
+	SetMaxListpackEntries  int
+	SetMaxListpackValue    int
+	ZSetMaxListpackEntries int
+	ZSetMaxListpackValue   int
+
+	// Diagnostics.
+	SlowlogLogSlowerThan int64 // microseconds; negative disables
+	SlowlogMaxLen        int
+	LogLevel             string
+	LogFormat            string // console or json
+	LogFile              string
+	EnableDebugCommand   string // yes, no, local
+
+	// Persistence (used by later issues; kept here so CONFIG GET answers).
+	Dir                     string
+	DBFilename              string
+	Save                    string
+	AppendOnly              bool
+	AppendFsync             string
+	StopWritesOnBgsaveError bool
+
+	// Replication.
+	ReplicaOf           string
+	ReplicaReadOnly     bool
+	ReplicaPriority     int
+	ReplicaServeStale   bool
+	ReplBacklogSize     int64
+	MasterAuth          string
+	MasterUser          string
+	ReplicaAnnounceIP   string
+	ReplicaAnnouncePort int
+
+	// File is the redis.conf-style or YAML file the config was read from
+	// (CONFIG REWRITE writes back to it); empty when there is none.
+	File string
+}
+
+// Default returns Redis 7's defaults.
+func Default() *Config {
+	return &Config{
+		Port:                              6379,
+		Bind:                              []string{"*", "-::*"},
+		ProtectedMode:                     true,
+		TCPKeepalive:                      300,
+		MaxClients:                        10000,
+		ProtoMaxBulkLen:                   512 << 20,
+		ClientQueryBufferLimit:            1 << 30,
+		ClientOutputBufferLimitPubSubHard: 32 << 20,
+		ClientOutputBufferLimitReplica:    256 << 20,
+		Databases:                         16,
+		Hz:                                10,
+		ActiveRehashing:                   true,
+		MaxMemoryPolicy:                   "noeviction",
+		MaxMemorySamples:                  5,
+		LFULogFactor:                      10,
+		LFUDecayTime:                      1,
+		ListMaxListpackSize:               -2,
+		HashMaxListpackEntries:            128,
+		HashMaxListpackValue:              64,
+		SetMaxIntsetEntries:               512,
+		SetMaxListpackEntries:             128,
+		SetMaxListpackValue:               64,
+		ZSetMaxListpackEntries:            128,
+		ZSetMaxListpackValue:              64,
+		SlowlogLogSlowerThan:              10000,
+		SlowlogMaxLen:                     128,
+		LogLevel:                          "notice",
+		LogFormat:                         "console",
+		EnableDebugCommand:                "no",
+		Dir:                               ".",
+		DBFilename:                        "dump.rdb",
+		Save:                              "3600 1 300 100 60 10000",
+		AppendFsync:                       "everysec",
+		StopWritesOnBgsaveError:           true,
+		ReplicaReadOnly:                   true,
+		ReplicaPriority:                   100,
+		ReplicaServeStale:                 true,
+		ReplBacklogSize:                   1 << 20,
+	}
+}
+
+// IdleTimeout is Timeout as a duration.
+func (c *Config) IdleTimeout() time.Duration { return time.Duration(c.Timeout) * time.Second }

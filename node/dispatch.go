@@ -1,0 +1,208 @@
+package node
+
+import (
+	"strings"
+	"time"
+)
+
+type cmdStatus int
+
+const (
+	cmdDone cmdStatus = iota
+	// cmdBlocked: the client waits for a key (BLPOP and friends).
+	cmdBlocked
+	// cmdPaused: CLIENT PAUSE holds the command; retry after the pause.
+	cmdPaused
+)
+
+// processCommand runs the checks Redis makes before a command (lookup,
+// arity, auth, transaction state, memory, role, pause) and then executes
+// it or queues it in MULTI. Called with the lock held.
+func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
+	s.ks.UpdateTime()
+	cmd := s.cmds.lookup(args[0])
+	if cmd == nil {
+		s.reject(cl, unknownCommandError(args))
+		return cmdDone
+	}
+	if cmd.Subcommands != nil {
+		if len(args) < 2 {
+			s.rejectCommand(cl, cmd, "ERR wrong number of arguments for '"+cmd.Name+"' command")
+			return cmdDone
+		}
+		sub := cmd.Subcommands[strings.ToLower(string(args[1]))]
+		if sub == nil {
+			s.rejectCommand(cl, cmd, "ERR unknown subcommand '"+truncArg(args[1], 128)+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
+			return cmdDone
+		}
+		cmd = sub
+	}
+	if (cmd.Arity > 0 && len(args) != cmd.Arity) || len(args) < -cmd.Arity {
+		s.rejectCommand(cl, cmd, "ERR wrong number of arguments for '"+cmd.FullName()+"' command")
+		return cmdDone
+	}
+	if !cl.Authenticated && cmd.Flags&FlagNoAuth == 0 {
+		s.rejectCommand(cl, cmd, ErrNoAuth)
+		return cmdDone
+	}
+	inMulti := cl.Flags&ClientMulti != 0
+	if inMulti && cmd.Flags&FlagNoMulti != 0 {
+		s.rejectCommand(cl, cmd, "ERR Command not allowed inside a transaction")
+		return cmdDone
+	}
+	if s.cfg.MaxMemory > 0 && !inMulti {
+		s.performEvictions()
+		denyOOM := cmd.Flags&FlagDenyOOM != 0 ||
+			(cmd.Name == "exec" && cl.tx.flags&FlagDenyOOM != 0)
+		if denyOOM && s.overMaxMemory() {
+			s.rejectCommand(cl, cmd, ErrOOM)
+			return cmdDone
+		}
+	}
+	isWrite := cmd.Flags&FlagWrite != 0 || (cmd.Name == "exec" && cl.tx.flags&FlagWrite != 0)
+	if isWrite && cl.Flags&ClientMaster == 0 {
+		if msg := s.writeRefusal(); msg != "" {
+			s.rejectCommand(cl, cmd, msg)
+			return cmdDone
+		}
+	}
+	if cl.W.Proto == 2 && cl.ps.count() > 0 && cmd.Flags&FlagOKInPubSub == 0 {
+		s.rejectCommand(cl, cmd, "ERR Can't execute '"+cmd.FullName()+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return cmdDone
+	}
+	if msg := s.repl.staleRefusal(cl, cmd); msg != "" {
+		s.rejectCommand(cl, cmd, msg)
+		return cmdDone
+	}
+	if s.pause.holds(cl, cmd) {
+		return cmdPaused
+	}
+	if inMulti && cmd.Flags&FlagTxControl == 0 {
+		cl.tx.queue(cmd, args)
+		cl.W.Simple("QUEUED")
+		return cmdDone
+	}
+	ctx := &cl.ctx
+	s.call(ctx, cl, cmd, args, false)
+	if ctx.blocked != nil {
+		return cmdBlocked
+	}
+	return cmdDone
+}
+
+// writeRefusal says why a write must be refused right now ("" if it may
+// run): a read-only replica, failed persistence, missing good replicas.
+func (s *Server) writeRefusal() string {
+	if s.repl.isReplica() && s.cfg.ReplicaReadOnly {
+		return ErrReadonly
+	}
+	return s.repl.writeRefusal()
+}
+
+// call executes cmd for cl with the given context and does the
+// bookkeeping: stats, dirty counter, propagation, MONITOR, SLOWLOG, and
+// serving clients blocked on keys the command made ready.
+func (s *Server) call(ctx *Ctx, cl *Client, cmd *Command, args [][]byte, inMulti bool) {
+	ctx.reset()
+	ctx.Srv = s
+	ctx.Client = cl
+	ctx.Cmd = cmd
+	ctx.Args = args
+	ctx.DB = s.ks.DBs[cl.DB]
+	ctx.W = cl.W
+	ctx.InMulti = inMulti
+	s.execute(ctx)
+	if !inMulti {
+		s.blocking.serveReady(s)
+	}
+}
+
+// execute runs a prepared context's handler and its bookkeeping.
+func (s *Server) execute(ctx *Ctx) {
+	cmd := ctx.Cmd
+	cl := ctx.Client
+	start := time.Now()
+	prevNoTouch := s.ks.NoTouch
+	if cl.Flags&ClientNoTouch != 0 && cmd.Name != "touch" {
+		s.ks.NoTouch = true
+	}
+	cmd.Handler(ctx)
+	s.ks.NoTouch = prevNoTouch
+	dur := time.Since(start)
+	if ctx.blocked != nil && !ctx.Reprocessing {
+		s.blocking.block(s, cl, ctx)
+		return
+	}
+	if ctx.blocked != nil {
+		// Retried for a ready key but still nothing to serve: keep waiting.
+		return
+	}
+	stats := &cmd.stats
+	stats.calls++
+	stats.usec += dur.Microseconds()
+	if ctx.failed {
+		stats.failed++
+		s.stats.TotalErrorReplies++
+	}
+	s.stats.CommandsProcessed++
+	cl.LastCmd = cmd.Name
+	s.dirty += ctx.changes
+	if len(ctx.rewritten) > 0 {
+		for _, a := range ctx.rewritten {
+			s.repl.feed(ctx.DB.ID, a)
+		}
+	} else if ctx.changes > 0 && cmd.Flags&FlagNoPropagate == 0 {
+		s.repl.feed(ctx.DB.ID, ctx.Args)
+	}
+	if cmd.Flags&(FlagSkipMonitor|FlagAdmin) == 0 || cmd.Name == "exec" {
+		s.diag.feedMonitors(s, cl, ctx.DB.ID, ctx.Args)
+	}
+	if cmd.Flags&FlagSkipSlowlog == 0 {
+		s.diag.slowlogPush(s, cl, ctx.Args, dur)
+	}
+	if cl.async {
+		cl.push(cl.W.Buf)
+		cl.W.Reset()
+	}
+}
+
+// reject replies to a command that was refused before lookup succeeded.
+func (s *Server) reject(cl *Client, msg string) {
+	s.stats.TotalErrorReplies++
+	cl.W.Error(msg)
+	if cl.Flags&ClientMulti != 0 {
+		cl.Flags |= ClientDirtyExec
+	}
+}
+
+// rejectCommand replies to a known command refused by a check.
+func (s *Server) rejectCommand(cl *Client, cmd *Command, msg string) {
+	cmd.stats.rejected++
+	s.reject(cl, msg)
+}
+
+func unknownCommandError(args [][]byte) string {
+	var rest strings.Builder
+	for _, a := range args[1:] {
+		if rest.Len() >= 128 {
+			break
+		}
+		rest.WriteByte('\'')
+		rest.WriteString(truncArg(a, 128-rest.Len()))
+		rest.WriteString("' ")
+	}
+	return "ERR unknown command '" + truncArg(args[0], 128) + "', with args beginning with: " + rest.String()
+}
+
+// truncArg renders an argument for an error message: bounded, with
+// non-printable bytes kept as-is except line breaks (the writer replaces
+// those).
+func truncArg(b []byte, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}

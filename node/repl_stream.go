@@ -1,0 +1,89 @@
+package node
+
+import (
+	"strconv"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// replStream is the ordered log of every write, RESP-encoded and addressed
+// by byte offset (master_repl_offset). Writes are appended under the
+// keyspace lock in execution order; the AOF writer and replica senders
+// read it from their own offsets. Until a consumer attaches, nothing is
+// buffered and the offset does not move, as in Redis (no backlog until the
+// first replica).
+type replStream struct {
+	s       *Server
+	replID  string
+	replID2 string
+	offset  int64
+	// lastDB is the db of the last command in the stream; a SELECT is
+	// emitted when it changes. -1 forces one.
+	lastDB int
+	// consumers are called with each appended chunk.
+	consumers []func(chunk []byte)
+	inExec    bool
+	execFed   bool
+	scratch   []byte
+	// role
+	masterHost string
+	masterPort int
+}
+
+func (r *replStream) init(s *Server) {
+	r.s = s
+	r.replID = newRunID()
+	r.replID2 = "0000000000000000000000000000000000000000"
+	r.lastDB = -1
+}
+
+// feed appends one command executed against db to the stream.
+func (r *replStream) feed(db int, args [][]byte) {
+	if len(r.consumers) == 0 {
+		return
+	}
+	buf := r.scratch[:0]
+	if r.inExec && !r.execFed {
+		r.execFed = true
+		buf = resp.AppendCommandStrings(buf, "MULTI")
+	}
+	if db != r.lastDB {
+		buf = resp.AppendCommandStrings(buf, "SELECT", strconv.Itoa(db))
+		r.lastDB = db
+	}
+	buf = resp.AppendCommand(buf, args...)
+	r.append(buf)
+	r.scratch = buf[:0]
+}
+
+func (r *replStream) append(chunk []byte) {
+	r.offset += int64(len(chunk))
+	for _, c := range r.consumers {
+		c(chunk)
+	}
+}
+
+// beginExec and endExec wrap the commands an EXEC propagates in
+// MULTI/EXEC, so replicas apply them atomically too.
+func (r *replStream) beginExec() { r.inExec, r.execFed = true, false }
+
+func (r *replStream) endExec() {
+	if r.execFed && len(r.consumers) > 0 {
+		r.append(resp.AppendCommandStrings(nil, "EXEC"))
+	}
+	r.inExec, r.execFed = false, false
+}
+
+// isReplica reports whether this node replicates from a master.
+func (r *replStream) isReplica() bool { return r.masterHost != "" }
+
+// writeRefusal gives the error for writes refused by replication safety
+// settings (min-replicas-to-write), or "".
+func (r *replStream) writeRefusal() string { return "" }
+
+// staleRefusal refuses commands on a replica whose link is down when
+// replica-serve-stale-data is off.
+func (r *replStream) staleRefusal(cl *Client, cmd *Command) string { return "" }
+
+// Offset is master_repl_offset.
+func (r *replStream) Offset() int64 { return r.offset }

@@ -1,0 +1,426 @@
+// Package node is the data node: the listener, client connections, the
+// command table and the commands, executed against the keyspace under one
+// lock so that every write has a single total order.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/node/config"
+	"github.com/vigilkv/vigil/node/keyspace"
+)
+
+// Version is the Redis version vigil reports (redis_version in INFO, HELLO):
+// the release whose behaviour it follows.
+const Version = "7.0.15"
+
+// VigilVersion is vigil's own version.
+const VigilVersion = "0.1.0"
+
+// Options configures a Server.
+type Options struct {
+	Config *config.Config
+	Logger *zap.Logger
+	// Clock returns the current time; nil means time.Now. Tests inject
+	// one to make expiry deterministic.
+	Clock func() time.Time
+	// Seed seeds the server's random source; 0 picks a random seed.
+	Seed uint64
+}
+
+// Server is one data node.
+type Server struct {
+	cfg       *config.Config
+	log       *zap.Logger
+	clock     func() time.Time
+	startTime time.Time
+	runID     string
+
+	// mu is the keyspace lock: every command runs holding it.
+	mu   sync.Mutex
+	ks   *keyspace.Keyspace
+	cmds *commandTable
+
+	clients   map[int64]*Client
+	nextID    atomic.Int64
+	numConns  atomic.Int64
+	listeners []net.Listener
+
+	// Per-family state, each defined next to its commands.
+	blocking blockingState
+	tx       txState
+	pubsub   pubsubState
+	diag     diagState
+
+	repl  replStream
+	stats Stats
+	// dirty counts changes since the last save
+	// (rdb_changes_since_last_save).
+	dirty    int64
+	lastSave time.Time
+
+	pause pauseState
+	mem   memRelease
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	shutdown chan struct{}
+	once     sync.Once
+}
+
+// Stats are the counters INFO stats reports.
+type Stats struct {
+	ConnectionsReceived atomic.Int64
+	RejectedConns       atomic.Int64
+	CommandsProcessed   int64
+	NetInputBytes       atomic.Int64
+	NetOutputBytes      atomic.Int64
+	TotalErrorReplies   int64
+	ExpiredStaleKeys    int64
+}
+
+// New creates a server; call ListenAndServe to start it.
+func New(opts Options) (*Server, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = mrand.Uint64()
+	}
+	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		clock:     clock,
+		startTime: clock(),
+		runID:     newRunID(),
+		clients:   make(map[int64]*Client),
+		shutdown:  make(chan struct{}),
+	}
+	s.lastSave = s.startTime
+	s.ks = keyspace.New(cfg.Databases, clock, rng)
+	s.ks.Hooks = keyspace.Hooks{
+		Expired:  s.onKeyExpired,
+		Modified: s.onKeyModified,
+		Ready:    s.onKeyReady,
+		Added: func(db *keyspace.DB, key string) {
+			s.notifyKeyspaceEvent('n', "new", key, db.ID)
+		},
+	}
+	s.cmds = newCommandTable(s.commandFamilies()...)
+	s.initFamilies()
+	s.applyConfig()
+	return s, nil
+}
+
+// commandFamilies lists every command family's table.
+func (s *Server) commandFamilies() [][]*Command {
+	return [][]*Command{
+		connectionCommands(),
+		serverCommands(),
+		txCommands(),
+		stringCommands(),
+		bitCommands(),
+		keyCommands(),
+		pubsubCommands(),
+		listCommands(),
+		hashCommands(),
+		setCommands(),
+		zsetCommands(),
+		sortCommands(),
+	}
+}
+
+func (s *Server) initFamilies() {
+	s.blocking.init()
+	s.tx.init()
+	s.pubsub.init()
+	s.diag.init(s)
+	s.repl.init(s)
+}
+
+// applyConfig pushes configuration into the parts that cache it; called at
+// start and after CONFIG SET, under the lock.
+func (s *Server) applyConfig() {
+	cfg := s.cfg
+	s.ks.Config.LFU = len(cfg.MaxMemoryPolicy) > 4 && cfg.MaxMemoryPolicy[len(cfg.MaxMemoryPolicy)-3:] == "lfu"
+	s.ks.Config.LFULogFactor = cfg.LFULogFactor
+	s.ks.Config.LFUDecayTime = cfg.LFUDecayTime
+	s.pubsub.applyConfig(cfg.NotifyKeyspaceEvent)
+}
+
+func newRunID() string {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("reading random bytes for the run id: %v", err))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Config is the server's live configuration.
+func (s *Server) Config() *config.Config { return s.cfg }
+
+// Logger is the server's logger.
+func (s *Server) Logger() *zap.Logger { return s.log }
+
+// RunID is the 40-hex-character id of this process's lifetime.
+func (s *Server) RunID() string { return s.runID }
+
+// Addrs lists the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Listen opens the configured listeners.
+func (s *Server) Listen() error {
+	binds := s.cfg.Bind
+	if len(binds) == 0 {
+		binds = []string{"*"}
+	}
+	for _, b := range binds {
+		optional := false
+		if len(b) > 0 && b[0] == '-' {
+			// Redis's "-addr": bind if possible, ignore if unavailable.
+			optional = true
+			b = b[1:]
+		}
+		host := b
+		network := "tcp"
+		switch b {
+		case "*":
+			host = "0.0.0.0"
+			network = "tcp4"
+		case "::*":
+			host = "::"
+			network = "tcp6"
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(s.cfg.Port))
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			if optional {
+				s.log.Debug("optional bind address unavailable", zap.String("addr", addr), zap.Error(err))
+				continue
+			}
+			s.closeListeners()
+			return fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	if len(s.listeners) == 0 {
+		return errors.New("no address to listen on")
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.Close()
+	}
+}
+
+// Serve accepts clients on the listeners opened by Listen and runs the
+// background cycle until ctx is cancelled or SHUTDOWN is called. It
+// returns once every client has been closed.
+func (s *Server) Serve(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	for _, l := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(l)
+	}
+	s.wg.Add(1)
+	go s.cronLoop()
+	s.log.Info("ready to accept connections", zap.Int("port", s.cfg.Port), zap.String("run_id", s.runID))
+	select {
+	case <-s.ctx.Done():
+	case <-s.shutdown:
+	}
+	s.stop()
+	return nil
+}
+
+// ListenAndServe is Listen followed by Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// Shutdown asks Serve to stop (SHUTDOWN, signals).
+func (s *Server) Shutdown() {
+	s.once.Do(func() { close(s.shutdown) })
+}
+
+func (s *Server) stop() {
+	s.closing.Store(true)
+	s.closeListeners()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Lock()
+	for _, cl := range s.clients {
+		cl.kill()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.log.Info("server stopped")
+}
+
+func (s *Server) acceptLoop(l net.Listener) {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and similar: back off, keep going.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff < time.Second {
+				backoff *= 2
+			}
+			s.log.Warn("accepting connection", zap.Error(err))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.stats.ConnectionsReceived.Add(1)
+		s.wg.Add(1)
+		go s.handleConn(conn)
+	}
+}
+
+func (s *Server) handleConn(conn net.Conn) {
+	defer s.wg.Done()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		if ka := s.cfg.TCPKeepalive; ka > 0 {
+			tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
+			tc.SetKeepAlive(true)
+		}
+	}
+	cl := newClient(s, conn)
+	s.mu.Lock()
+	if msg := s.admissionError(cl); msg != "" {
+		s.mu.Unlock()
+		s.stats.RejectedConns.Add(1)
+		conn.Write([]byte("-" + msg + "\r\n"))
+		conn.Close()
+		return
+	}
+	s.clients[cl.ID] = cl
+	s.numConns.Add(1)
+	s.mu.Unlock()
+	s.serveClient(cl)
+}
+
+// protectedModeMsg is Redis's DENIED reply for protected mode.
+const protectedModeMsg = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside."
+
+func (s *Server) admissionError(cl *Client) string {
+	if int(s.numConns.Load()) >= s.cfg.MaxClients {
+		return "ERR max number of clients reached"
+	}
+	if s.cfg.ProtectedMode && s.cfg.RequirePass == "" && !cl.isLocal() {
+		return protectedModeMsg
+	}
+	return ""
+}
+
+// cronLoop is serverCron: active expiry, incremental rehash, client
+// timeouts and the other periodic jobs, hz times a second.
+func (s *Server) cronLoop() {
+	defer s.wg.Done()
+	hz := s.cfg.Hz
+	if hz <= 0 {
+		hz = 10
+	}
+	t := time.NewTicker(time.Second / time.Duration(hz))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		s.cron(time.Second / time.Duration(hz))
+		newHz := s.cfg.Hz
+		s.mu.Unlock()
+		if newHz > 0 && newHz != hz {
+			hz = newHz
+			t.Reset(time.Second / time.Duration(hz))
+		}
+	}
+}
+
+// cron runs one cycle of periodic work under the lock. period is the
+// cycle length; active expiry gets at most a quarter of it, as in Redis.
+func (s *Server) cron(period time.Duration) {
+	s.ks.UpdateTime()
+	s.ks.ActiveExpireCycle(period / 4)
+	if s.cfg.ActiveRehashing {
+		deadline := s.clock().Add(time.Millisecond)
+		for _, db := range s.ks.DBs {
+			db.ShrinkIfNeeded()
+			for db.RehashSome(100) && s.clock().Before(deadline) {
+			}
+		}
+	}
+	s.blocking.expireTimeouts(s)
+	s.pause.expire(s)
+	s.diag.cron(s)
+	s.mem.cron(s)
+}
+
+// onKeyExpired is the keyspace hook for a deleted expired key: propagate a
+// DEL so replicas and the AOF converge, and notify.
+func (s *Server) onKeyExpired(db *keyspace.DB, key string) {
+	s.repl.feed(db.ID, [][]byte{[]byte("DEL"), []byte(key)})
+	s.notifyKeyspaceEvent('x', "expired", key, db.ID)
+}
+
+func (s *Server) onKeyModified(db *keyspace.DB, key string) {
+	s.tx.touchKey(db.ID, key)
+}
+
+func (s *Server) onKeyReady(db *keyspace.DB, key string) {
+	s.blocking.signalReady(db.ID, key)
+}
+
+// Keyspace exposes the keyspace for tests and tools in this module.
+func (s *Server) Keyspace() *keyspace.Keyspace { return s.ks }
+
+// Lock and Unlock take the keyspace lock, for in-process tools and tests.
+func (s *Server) Lock()   { s.mu.Lock() }
+func (s *Server) Unlock() { s.mu.Unlock() }

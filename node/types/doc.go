@@ -1,0 +1,5 @@
+// Package types implements Redis's collection types with their compact and
+// large encodings: lists (listpack, quicklist), hashes (listpack, hashtable),
+// sets (intset, listpack, hashtable) and sorted sets (listpack, skiplist).
+// They know nothing about keys, expiry or the protocol.
+package types
