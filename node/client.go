@@ -27,6 +27,10 @@ const (
 	ClientNoTouch
 	ClientCloseAfterReply
 	ClientReadonly
+	// CLIENT REPLY OFF / SKIP: replies are discarded.
+	ClientReplyOff
+	ClientReplySkip
+	ClientReplySkipNext
 )
 
 const (
@@ -62,6 +66,9 @@ type Client struct {
 
 	Created         time.Time
 	lastInteraction atomic.Int64 // unix ms
+	// Query buffer sizes after the last read, for other clients' CLIENT
+	// LIST (the buffer itself belongs to this client's goroutine).
+	qbufUsed, qbufCap atomic.Int32
 
 	tx    clientTx
 	ps    clientPubSub
@@ -249,6 +256,7 @@ func (s *Server) fillClient(cl *Client) error {
 	if timeout > 0 && cl.Flags&(ClientPubSub|ClientMaster|ClientReplica|ClientMonitor) == 0 {
 		cl.conn.SetReadDeadline(s.clock().Add(timeout))
 	}
+	before := cl.rd.Buffered()
 	err := cl.rd.Fill()
 	if err != nil {
 		var qe *resp.QueryBufferLimitError
@@ -264,7 +272,9 @@ func (s *Server) fillClient(cl *Client) error {
 		}
 		return err
 	}
-	s.stats.NetInputBytes.Add(int64(cl.rd.Buffered()))
+	s.stats.NetInputBytes.Add(int64(cl.rd.Buffered() - before))
+	cl.qbufUsed.Store(int32(cl.rd.Buffered()))
+	cl.qbufCap.Store(int32(cl.rd.BufferCap()))
 	cl.touch()
 	return nil
 }

@@ -41,6 +41,9 @@ func (t *clientTx) queue(cmd *Command, args [][]byte) {
 	t.flags |= cmd.Flags
 }
 
+// len is the number of queued commands (CLIENT LIST multi=).
+func (t *clientTx) len() int { return len(t.queued) }
+
 func (t *clientTx) discard() {
 	t.queued = nil
 	t.flags = 0

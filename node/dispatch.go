@@ -126,8 +126,13 @@ func (s *Server) execute(ctx *Ctx) {
 	if cl.Flags&ClientNoTouch != 0 && cmd.Name != "touch" {
 		s.ks.NoTouch = true
 	}
+	mark := cl.W.Len()
+	cl.LastCmd = cmd.Name
 	cmd.Handler(ctx)
 	s.ks.NoTouch = prevNoTouch
+	if cl.Flags&(ClientReplyOff|ClientReplySkip|ClientReplySkipNext) != 0 {
+		applyReplyMode(cl, mark)
+	}
 	dur := time.Since(start)
 	if ctx.blocked != nil && !ctx.Reprocessing {
 		s.blocking.block(s, cl, ctx)
@@ -145,7 +150,6 @@ func (s *Server) execute(ctx *Ctx) {
 		s.stats.TotalErrorReplies++
 	}
 	s.stats.CommandsProcessed++
-	cl.LastCmd = cmd.Name
 	s.dirty += ctx.changes
 	if len(ctx.rewritten) > 0 {
 		for _, a := range ctx.rewritten {
@@ -163,6 +167,18 @@ func (s *Server) execute(ctx *Ctx) {
 	if cl.async {
 		cl.push(cl.W.Buf)
 		cl.W.Reset()
+	}
+}
+
+// applyReplyMode implements CLIENT REPLY OFF|SKIP: drop the reply the
+// command just wrote, and arm SKIP for the command after CLIENT REPLY SKIP.
+func applyReplyMode(cl *Client, mark int) {
+	if cl.Flags&(ClientReplyOff|ClientReplySkip) != 0 && cl.W.Len() >= mark {
+		cl.W.Buf = cl.W.Buf[:mark]
+	}
+	cl.Flags &^= ClientReplySkip
+	if cl.Flags&ClientReplySkipNext != 0 {
+		cl.Flags = cl.Flags&^ClientReplySkipNext | ClientReplySkip
 	}
 }
 
@@ -187,8 +203,9 @@ func unknownCommandError(args [][]byte) string {
 		if rest.Len() >= 128 {
 			break
 		}
+		n := 128 - rest.Len()
 		rest.WriteByte('\'')
-		rest.WriteString(truncArg(a, 128-rest.Len()))
+		rest.WriteString(truncArg(a, n))
 		rest.WriteString("' ")
 	}
 	return "ERR unknown command '" + truncArg(args[0], 128) + "', with args beginning with: " + rest.String()

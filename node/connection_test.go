@@ -1,0 +1,147 @@
+package node
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/node/config"
+)
+
+func TestConnectionCommandsRaw(t *testing.T) {
+	_, addr := newTestServer(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"PING"}, "+PONG\r\n"},
+		{[]string{"PING", "hi"}, "$2\r\nhi\r\n"},
+		{[]string{"PING", "a", "b"}, "-ERR wrong number of arguments for 'ping' command\r\n"},
+		{[]string{"ECHO", "x"}, "$1\r\nx\r\n"},
+		{[]string{"SELECT", "16"}, "-ERR DB index is out of range\r\n"},
+		{[]string{"SELECT", "x"}, "-ERR value is not an integer or out of range\r\n"},
+		{[]string{"SELECT", "3"}, "+OK\r\n"},
+		{[]string{"AUTH", "x"}, "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"},
+		{[]string{"AUTH", "default", "anything"}, "+OK\r\n"},
+		{[]string{"AUTH", "bob", "x"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{[]string{"HELLO", "4"}, "-NOPROTO unsupported protocol version\r\n"},
+		{[]string{"HELLO", "x"}, "-ERR Protocol version is not an integer or out of range\r\n"},
+		{[]string{"HELLO", "3", "bogus"}, "-ERR Syntax error in HELLO option 'bogus'\r\n"},
+		{[]string{"CLIENT", "SETNAME", "a b"}, "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"},
+		{[]string{"CLIENT", "SETNAME", "worker"}, "+OK\r\n"},
+		{[]string{"CLIENT", "GETNAME"}, "$6\r\nworker\r\n"},
+		{[]string{"CLIENT", "SETINFO", "lib-name", "go-redis(x)"}, "+OK\r\n"},
+		{[]string{"CLIENT", "SETINFO", "bad", "x"}, "-ERR Unrecognized option 'bad'\r\n"},
+		{[]string{"CLIENT", "KILL", "1.2.3.4:5"}, "-ERR No such client\r\n"},
+		{[]string{"CLIENT", "KILL", "TYPE", "bogus"}, "-ERR Unknown client type 'bogus'\r\n"},
+		{[]string{"CLIENT", "NOSUCH"}, "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n"},
+		{[]string{"CLIENT", "NO-EVICT", "maybe"}, "-ERR syntax error\r\n"},
+		{[]string{"CLIENT", "PAUSE", "x"}, "-ERR timeout is not an integer or out of range\r\n"},
+		{[]string{"RESET"}, "+RESET\r\n"},
+		{[]string{"CLIENT", "GETNAME"}, "$-1\r\n"},
+	}
+	rc := dialRaw(t, addr)
+	for _, tt := range tests {
+		if got := rc.Do(tt.args...); got != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.args, got, tt.want)
+		}
+	}
+	if got := rc.Do("QUIT"); got != "+OK\r\n" {
+		t.Errorf("QUIT: got %q", got)
+	}
+}
+
+func TestHelloAndClientInfoWithGoRedis(t *testing.T) {
+	_, addr := newTestServer(t)
+	ctx := context.Background()
+	for _, proto := range []int{2, 3} {
+		c := newTestClient(t, addr, proto)
+		if err := c.Ping(ctx).Err(); err != nil {
+			t.Fatalf("proto %d: ping: %v", proto, err)
+		}
+		info, err := c.ClientInfo(ctx).Result()
+		if err != nil {
+			t.Fatalf("proto %d: client info: %v", proto, err)
+		}
+		if info.Resp != proto || !strings.HasPrefix(info.LibName, "go-redis") {
+			t.Errorf("proto %d: client info resp=%d lib-name=%q", proto, info.Resp, info.LibName)
+		}
+		list, err := c.ClientList(ctx).Result()
+		if err != nil || !strings.Contains(list, "cmd=client|list") {
+			t.Errorf("proto %d: client list %q, %v", proto, list, err)
+		}
+	}
+}
+
+func TestRequirePass(t *testing.T) {
+	_, addr := newTestServer(t, func(c *config.Config) { c.RequirePass = "s3cret" })
+	rc := dialRaw(t, addr)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ECHO", "k"}, "-NOAUTH Authentication required.\r\n"},
+		{[]string{"HELLO", "3"}, "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"},
+		{[]string{"AUTH", "wrong"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{[]string{"AUTH", "s3cret"}, "+OK\r\n"},
+		{[]string{"PING"}, "+PONG\r\n"},
+		{[]string{"RESET"}, "+RESET\r\n"},
+		{[]string{"PING"}, "-NOAUTH Authentication required.\r\n"},
+	}
+	for _, tt := range tests {
+		if got := rc.Do(tt.args...); got != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.args, got, tt.want)
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: "s3cret", Protocol: 3})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("go-redis with password: %v", err)
+	}
+}
+
+func TestClientKillAndReply(t *testing.T) {
+	_, addr := newTestServer(t)
+	victim := dialRaw(t, addr)
+	victim.Do("CLIENT", "SETNAME", "victim")
+	rc := dialRaw(t, addr)
+	if got := rc.Do("CLIENT", "KILL", "TYPE", "normal"); got != ":1\r\n" {
+		t.Fatalf("CLIENT KILL TYPE normal: %q", got)
+	}
+	victim.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := victim.br.ReadByte(); err == nil {
+		t.Fatalf("killed client still connected")
+	}
+	// CLIENT REPLY SKIP drops exactly the next reply; OFF drops all until ON.
+	rc.Send("CLIENT", "REPLY", "SKIP")
+	rc.Send("ECHO", "skipped")
+	if got := rc.Do("ECHO", "seen"); got != "$4\r\nseen\r\n" {
+		t.Fatalf("after SKIP: %q", got)
+	}
+	rc.Send("CLIENT", "REPLY", "OFF")
+	rc.Send("ECHO", "a")
+	if got := rc.Do("CLIENT", "REPLY", "ON"); got != "+OK\r\n" {
+		t.Fatalf("REPLY ON: %q", got)
+	}
+}
+
+func TestSentinelReconfigTransaction(t *testing.T) {
+	// What a real redis-sentinel sends to reconfigure an instance must
+	// queue and run in one EXEC; an unknown command would abort it.
+	_, addr := newTestServer(t)
+	other := dialRaw(t, addr)
+	other.Do("PING")
+	rc := dialRaw(t, addr)
+	for _, args := range [][]string{
+		{"MULTI"}, {"CLIENT", "KILL", "TYPE", "normal"}, {"CLIENT", "KILL", "TYPE", "pubsub"},
+	} {
+		rc.Do(args...)
+	}
+	got := rc.Do("EXEC")
+	if got != "*2\r\n:1\r\n:0\r\n" {
+		t.Fatalf("EXEC: %q", got)
+	}
+}
