@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/vigilkv/vigil/internal/glob"
 	"github.com/vigilkv/vigil/internal/resp"
 )
 
@@ -396,7 +397,7 @@ const (
 	notifyKeyMiss                          // m
 	notifyModule                           // d
 	notifyNew                              // n
-	notifyAll = notifyGeneric | notifyString | notifyList | notifySet | notifyHash |
+	notifyAll      = notifyGeneric | notifyString | notifyList | notifySet | notifyHash |
 		notifyZSet | notifyExpired | notifyEvicted | notifyStream | notifyModule // A
 )
 
@@ -495,4 +496,4 @@ func (s *Server) notifyKeyspaceEvent(class byte, event, key string, db int) {
 }
 
 // channelMatch matches a channel name against a subscription pattern.
-func channelMatch(pat, s []byte) bool { return hashStringMatch(pat, s) }
+func channelMatch(pat, s []byte) bool { return glob.Match(pat, s, false) }

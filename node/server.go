@@ -152,6 +152,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		setCommands(),
 		zsetCommands(),
 		sortCommands(),
+		dumpCommands(),
 	}
 }
 

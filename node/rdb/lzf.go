@@ -1,0 +1,160 @@
+package rdb
+
+import "errors"
+
+// LZF is the compression Redis applies to long strings in RDB files
+// (liblzf's format): a sequence of literal runs (a control byte 0-31
+// followed by that many plus one bytes) and back references (the top three
+// bits of the control byte hold the length minus 2, 7 meaning an extra
+// length byte follows; the low five bits and the next byte hold the
+// offset minus one).
+
+// ErrLZFCorrupt reports compressed data that does not decode to the
+// announced length.
+var ErrLZFCorrupt = errors.New("corrupt LZF data")
+
+const (
+	lzfHashLog  = 14
+	lzfMaxOff   = 1 << 13
+	lzfMaxRef   = 7 + 255 + 2 // longest encodable match
+	lzfMaxLit   = 1 << 5
+	lzfHashSize = 1 << lzfHashLog
+)
+
+// lzfCompress compresses in into at most maxOut bytes. It returns nil when
+// the result would not fit, in which case the caller stores in plainly.
+func lzfCompress(in []byte, maxOut int) []byte {
+	if len(in) < 4 || maxOut <= 0 {
+		return nil
+	}
+	var table [lzfHashSize]int32
+	out := make([]byte, 0, maxOut)
+	lit := 0 // length of the literal run in progress
+	out = append(out, 0)
+	litPos := 0 // index of the run's control byte
+	ip := 0
+	hash := func(p int) uint32 {
+		v := uint32(in[p])<<16 | uint32(in[p+1])<<8 | uint32(in[p+2])
+		return (v * 2654435761) >> (32 - lzfHashLog)
+	}
+	for ip+2 < len(in) {
+		h := hash(ip)
+		ref := int(table[h]) - 1
+		table[h] = int32(ip + 1)
+		off := ip - ref - 1
+		if ref >= 0 && off < lzfMaxOff &&
+			in[ref] == in[ip] && in[ref+1] == in[ip+1] && in[ref+2] == in[ip+2] {
+			// A match of at least three bytes: extend it.
+			l := 3
+			for ip+l < len(in) && l < lzfMaxRef && in[ref+l] == in[ip+l] {
+				l++
+			}
+			// l is now the match length; encode length-2.
+			if lit == 0 {
+				out = out[:len(out)-1] // drop the empty run's control byte
+			} else {
+				out[litPos] = byte(lit - 1)
+			}
+			enc := l - 2
+			need := 3
+			if enc >= 7 {
+				need = 4
+			}
+			if len(out)+need+1 > maxOut {
+				return nil
+			}
+			if enc < 7 {
+				out = append(out, byte(enc<<5|off>>8))
+			} else {
+				out = append(out, byte(7<<5|off>>8), byte(enc-7))
+			}
+			out = append(out, byte(off))
+			ip += l
+			for p := ip - l + 1; p < ip && p+2 < len(in); p++ {
+				table[hash(p)] = int32(p + 1)
+			}
+			litPos = len(out)
+			out = append(out, 0)
+			lit = 0
+			continue
+		}
+		if len(out)+1 > maxOut {
+			return nil
+		}
+		out = append(out, in[ip])
+		lit++
+		ip++
+		if lit == lzfMaxLit {
+			out[litPos] = byte(lit - 1)
+			litPos = len(out)
+			out = append(out, 0)
+			lit = 0
+		}
+	}
+	for ip < len(in) {
+		if len(out)+1 > maxOut {
+			return nil
+		}
+		out = append(out, in[ip])
+		lit++
+		ip++
+		if lit == lzfMaxLit {
+			out[litPos] = byte(lit - 1)
+			litPos = len(out)
+			out = append(out, 0)
+			lit = 0
+		}
+	}
+	if lit == 0 {
+		out = out[:len(out)-1]
+	} else {
+		out[litPos] = byte(lit - 1)
+	}
+	if len(out) > maxOut {
+		return nil
+	}
+	return out
+}
+
+// lzfDecompress expands in, which must decode to exactly n bytes.
+func lzfDecompress(in []byte, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for ip := 0; ip < len(in); {
+		ctrl := int(in[ip])
+		ip++
+		if ctrl < 1<<5 {
+			l := ctrl + 1
+			if ip+l > len(in) || len(out)+l > n {
+				return nil, ErrLZFCorrupt
+			}
+			out = append(out, in[ip:ip+l]...)
+			ip += l
+			continue
+		}
+		l := ctrl >> 5
+		if l == 7 {
+			if ip >= len(in) {
+				return nil, ErrLZFCorrupt
+			}
+			l += int(in[ip])
+			ip++
+		}
+		if ip >= len(in) {
+			return nil, ErrLZFCorrupt
+		}
+		ref := len(out) - (ctrl&0x1f)<<8 - int(in[ip]) - 1
+		ip++
+		l += 2
+		if ref < 0 || len(out)+l > n {
+			return nil, ErrLZFCorrupt
+		}
+		// Byte by byte: the reference may overlap the bytes being written.
+		for i := 0; i < l; i++ {
+			out = append(out, out[ref+i])
+		}
+	}
+	if len(out) != n {
+		return nil, ErrLZFCorrupt
+	}
+	return out, nil
+}
