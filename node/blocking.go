@@ -290,3 +290,16 @@ func isTimeout(err error) bool {
 	t, ok := err.(timeout)
 	return ok && t.Timeout()
 }
+
+// signalAllIn marks every waited-for key of the given dbs ready (SWAPDB
+// may have brought data to any of them).
+func (b *blockingState) signalAllIn(dbs ...int) {
+	for k := range b.waiters {
+		for _, db := range dbs {
+			if k.db == db && !b.isReady[k] {
+				b.isReady[k] = true
+				b.ready = append(b.ready, k)
+			}
+		}
+	}
+}

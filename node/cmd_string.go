@@ -66,6 +66,7 @@ func stringCommands() []*Command {
 			Summary: "Decrement the integer value of a key by the given number", Complexity: "O(1)", Handler: cmdDecrBy}),
 		key1(&Command{Name: "incrbyfloat", Arity: 3, Flags: wo | FlagFast, Categories: wf, Since: "2.6.0",
 			Summary: "Increment the float value of a key by the given amount", Complexity: "O(1)", Handler: cmdIncrByFloat}),
+		lcsCommand(),
 	}
 }
 
@@ -616,4 +617,141 @@ func cmdIncrByFloat(c *Ctx) {
 	// The float arithmetic must not be redone on replicas: propagate the
 	// result.
 	c.PropagateStrings("SET", key, s, "KEEPTTL")
+}
+
+// lcsCommand is LCS: the longest common subsequence of two strings, with
+// its length (LEN) or the matching ranges (IDX), computed by dynamic
+// programming as Redis does, so ties resolve to the same ranges.
+func lcsCommand() *Command {
+	return &Command{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, KeyStep: 1,
+		Categories: []string{"read", "string", "slow"}, Group: "string", Since: "7.0.0",
+		Summary: "Find longest common substring", Complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+		Handler: cmdLCS}
+}
+
+func cmdLCS(c *Ctx) {
+	var getLen, getIdx, withMatchLen bool
+	minMatch := int64(0)
+	for i := 3; i < len(c.Args); i++ {
+		switch {
+		case c.ArgIs(i, "idx"):
+			getIdx = true
+		case c.ArgIs(i, "len"):
+			getLen = true
+		case c.ArgIs(i, "withmatchlen"):
+			withMatchLen = true
+		case c.ArgIs(i, "minmatchlen") && i+1 < len(c.Args):
+			n, ok := c.Int(i + 1)
+			if !ok {
+				return
+			}
+			minMatch = max(n, 0)
+			i++
+		default:
+			c.SyntaxError()
+			return
+		}
+	}
+	var a, b []byte
+	for i, dst := range []*[]byte{&a, &b} {
+		v := c.DB.Lookup(c.Key(1 + i))
+		if v != nil && v.Type() != keyspace.TypeString {
+			c.Error("ERR The specified keys must contain string values")
+			return
+		}
+		if v != nil {
+			*dst = v.Bytes()
+		}
+	}
+	if getLen && getIdx {
+		c.Error("ERR If you want both the length and indexes, please just use IDX.")
+		return
+	}
+	alen, blen := len(a), len(b)
+	if int64(alen+1)*int64(blen+1)*4 > c.Srv.cfg.ProtoMaxBulkLen {
+		c.Error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+		return
+	}
+	w := blen + 1
+	dp := make([]uint32, (alen+1)*w)
+	for i := 1; i <= alen; i++ {
+		for j := 1; j <= blen; j++ {
+			if a[i-1] == b[j-1] {
+				dp[i*w+j] = dp[(i-1)*w+j-1] + 1
+			} else {
+				dp[i*w+j] = max(dp[(i-1)*w+j], dp[i*w+j-1])
+			}
+		}
+	}
+	n := int(dp[alen*w+blen])
+	if getLen {
+		c.W.Int(int64(n))
+		return
+	}
+	type match struct{ a0, a1, b0, b1 int }
+	var matches []match
+	result := make([]byte, n)
+	idx := n
+	i, j := alen, blen
+	aStart, aEnd, bStart, bEnd := alen, 0, 0, 0
+	for i > 0 && j > 0 {
+		emit := false
+		if a[i-1] == b[j-1] {
+			result[idx-1] = a[i-1]
+			if aStart == alen {
+				aStart, aEnd, bStart, bEnd = i-1, i-1, j-1, j-1
+			} else if aStart == i && bStart == j {
+				aStart--
+				bStart--
+			} else {
+				emit = true
+			}
+			if aStart == 0 || bStart == 0 {
+				emit = true
+			}
+			idx--
+			i--
+			j--
+		} else {
+			if dp[(i-1)*w+j] > dp[i*w+j-1] {
+				i--
+			} else {
+				j--
+			}
+			if aStart != alen {
+				emit = true
+			}
+		}
+		if emit {
+			if l := aEnd - aStart + 1; minMatch == 0 || int64(l) >= minMatch {
+				matches = append(matches, match{aStart, aEnd, bStart, bEnd})
+			}
+			aStart = alen
+		}
+	}
+	if !getIdx {
+		c.W.Bulk(result)
+		return
+	}
+	c.W.Map(2)
+	c.W.BulkString("matches")
+	c.W.Array(len(matches))
+	for _, m := range matches {
+		if withMatchLen {
+			c.W.Array(3)
+		} else {
+			c.W.Array(2)
+		}
+		c.W.Array(2)
+		c.W.Int(int64(m.a0))
+		c.W.Int(int64(m.a1))
+		c.W.Array(2)
+		c.W.Int(int64(m.b0))
+		c.W.Int(int64(m.b1))
+		if withMatchLen {
+			c.W.Int(int64(m.a1 - m.a0 + 1))
+		}
+	}
+	c.W.BulkString("len")
+	c.W.Int(int64(n))
 }

@@ -48,3 +48,6 @@ func (m *memRelease) cron(s *Server) {
 		close(done)
 	}()
 }
+
+// purge returns freed memory to the OS now (MEMORY PURGE).
+func (m *memRelease) purge() { debug.FreeOSMemory() }

@@ -87,3 +87,12 @@ func (r *replStream) staleRefusal(cl *Client, cmd *Command) string { return "" }
 
 // Offset is master_repl_offset.
 func (r *replStream) Offset() int64 { return r.offset }
+
+// linkState is ROLE's replica link state.
+func (r *replStream) linkState() string { return "connect" }
+
+// changeReplID starts a new replication history (DEBUG CHANGE-REPL-ID).
+func (r *replStream) changeReplID() {
+	r.replID2 = r.replID
+	r.replID = newRunID()
+}

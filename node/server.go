@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/internal/logging"
 	"github.com/vigilkv/vigil/node/config"
 	"github.com/vigilkv/vigil/node/keyspace"
 )
@@ -38,12 +39,15 @@ type Options struct {
 	Clock func() time.Time
 	// Seed seeds the server's random source; 0 picks a random seed.
 	Seed uint64
+	// LogLevel, if set, is adjusted when CONFIG SET loglevel changes.
+	LogLevel *zap.AtomicLevel
 }
 
 // Server is one data node.
 type Server struct {
 	cfg       *config.Config
 	log       *zap.Logger
+	logLevel  *zap.AtomicLevel
 	clock     func() time.Time
 	startTime time.Time
 	runID     string
@@ -73,6 +77,12 @@ type Server struct {
 
 	pause pauseState
 	mem   memRelease
+
+	// INFO's sampled figures.
+	peakMemory   int64
+	opsPerSec    int64
+	opsLastCount int64
+	opsLastTime  time.Time
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -115,6 +125,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		log:       log,
+		logLevel:  opts.LogLevel,
 		clock:     clock,
 		startTime: clock(),
 		runID:     newRunID(),
@@ -153,6 +164,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		zsetCommands(),
 		sortCommands(),
 		dumpCommands(),
+		configCommands(),
 	}
 }
 
@@ -172,6 +184,11 @@ func (s *Server) applyConfig() {
 	s.ks.Config.LFULogFactor = cfg.LFULogFactor
 	s.ks.Config.LFUDecayTime = cfg.LFUDecayTime
 	s.pubsub.applyConfig(cfg.NotifyKeyspaceEvent)
+	if s.logLevel != nil {
+		if lvl, err := logging.Level(cfg.LogLevel); err == nil {
+			s.logLevel.SetLevel(lvl)
+		}
+	}
 }
 
 func newRunID() string {
@@ -402,6 +419,20 @@ func (s *Server) cron(period time.Duration) {
 	s.pause.expire(s)
 	s.diag.cron(s)
 	s.mem.cron(s)
+	s.sampleOps()
+}
+
+// sampleOps updates instantaneous_ops_per_sec about once a second.
+func (s *Server) sampleOps() {
+	now := s.clock()
+	if el := now.Sub(s.opsLastTime); el >= time.Second {
+		s.opsPerSec = int64(float64(s.stats.CommandsProcessed-s.opsLastCount) / el.Seconds())
+		s.opsLastCount = s.stats.CommandsProcessed
+		s.opsLastTime = now
+	}
+	if used := s.usedMemory(); used > s.peakMemory {
+		s.peakMemory = used
+	}
 }
 
 // onKeyExpired is the keyspace hook for a deleted expired key: propagate a

@@ -16,14 +16,16 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/internal/logging"
 	"github.com/vigilkv/vigil/node"
+	"github.com/vigilkv/vigil/node/config"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-func run(args, _ []string, stdout, stderr io.Writer) int {
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 1 {
 		switch args[0] {
 		case "-v", "--version":
@@ -34,23 +36,26 @@ func run(args, _ []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	cfg, err := loadConfig(args)
+	cfg, ignored, err := config.Load(args, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "vigil-server: %v\n", err)
+		fmt.Fprintf(stderr, "vigil-server: bad configuration: %v\n", err)
 		return 1
 	}
-	log, err := newLogger(cfg.LogLevel)
+	log, level, err := logging.New(cfg.LogLevel, cfg.LogFormat, cfg.LogFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil-server: setting up logging: %v\n", err)
 		return 1
 	}
 	defer log.Sync()
-	srv, err := node.New(node.Options{Config: cfg, Logger: log})
+	if len(ignored) > 0 {
+		log.Info("configuration directives accepted but ignored by vigil", zap.Strings("directives", ignored))
+	}
+	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level})
 	if err != nil {
 		log.Error("starting server", zap.Error(err))
 		return 1
 	}
-	if path := os.Getenv("VIGIL_CPUPROFILE"); path != "" {
+	if path := getenv("VIGIL_CPUPROFILE"); path != "" {
 		// Developer aid: profile the whole run (make bench, perf work).
 		f, err := os.Create(path)
 		if err == nil && pprof.StartCPUProfile(f) == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -33,8 +34,13 @@ func TestDumpRestoreBothWays(t *testing.T) {
 		for i := 0; i < 300; i++ {
 			c.HSet(ctx, "bighash", fmt.Sprint("field-", i), i)
 		}
+		c.SAdd(ctx, "intset", 1, -5, 70000, 1<<40)
+		c.SAdd(ctx, "set", "a", "b", "c")
+		for i := 0; i < 600; i++ {
+			c.SAdd(ctx, "bigintset", i)
+		}
 	}
-	keys := []string{"int", "short", "long", "list", "biglist", "hash", "bighash"}
+	keys := []string{"int", "short", "long", "list", "biglist", "hash", "bighash", "intset", "set", "bigintset"}
 	snapshot := func(c *redis.Client, key string) any {
 		switch c.Type(ctx, key).Val() {
 		case "string":
@@ -43,6 +49,10 @@ func TestDumpRestoreBothWays(t *testing.T) {
 			return c.LRange(ctx, key, 0, -1).Val()
 		case "hash":
 			return c.HGetAll(ctx, key).Val()
+		case "set":
+			m := c.SMembers(ctx, key).Val()
+			sort.Strings(m)
+			return m
 		}
 		return nil
 	}

@@ -78,7 +78,7 @@ type Config struct {
 	File string
 }
 
-// Default returns Redis 7's defaults.
+// Default returns redis-server 7.0.15's built-in defaults (what it runs with when no config file sets otherwise; its sample redis.conf lowers hash-max-listpack-entries to 128).
 func Default() *Config {
 	return &Config{
 		Port:                              6379,
@@ -98,7 +98,7 @@ func Default() *Config {
 		LFULogFactor:                      10,
 		LFUDecayTime:                      1,
 		ListMaxListpackSize:               -2,
-		HashMaxListpackEntries:            128,
+		HashMaxListpackEntries:            512,
 		HashMaxListpackValue:              64,
 		SetMaxIntsetEntries:               512,
 		SetMaxListpackEntries:             128,

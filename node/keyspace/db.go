@@ -34,6 +34,9 @@ type Config struct {
 	// LFULogFactor and LFUDecayTime are lfu-log-factor and lfu-decay-time.
 	LFULogFactor int
 	LFUDecayTime int
+	// NoActiveExpire stops the active expiry cycle (DEBUG
+	// SET-ACTIVE-EXPIRE 0); keys still expire lazily.
+	NoActiveExpire bool
 }
 
 // Keyspace is the set of numbered databases plus what they share: the

@@ -15,7 +15,7 @@ const (
 // round was expired, and the whole cycle stops when the budget is spent.
 // It does nothing on a replica. It returns how many keys it deleted.
 func (ks *Keyspace) ActiveExpireCycle(budget time.Duration) int {
-	if ks.Config.ReplicaMode {
+	if ks.Config.ReplicaMode || ks.Config.NoActiveExpire {
 		return 0
 	}
 	start := ks.clock()

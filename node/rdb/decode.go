@@ -38,7 +38,7 @@ type Limits struct {
 // DefaultLimits are Redis's default thresholds.
 func DefaultLimits() Limits {
 	return Limits{
-		ListFill: -2, HashMaxListpackEntries: 128, HashMaxListpackValue: 64,
+		ListFill: -2, HashMaxListpackEntries: 512, HashMaxListpackValue: 64,
 		SetMaxIntsetEntries: 512, SetMaxListpackEntries: 128, SetMaxListpackValue: 64,
 		ZSetMaxListpackEntries: 128, ZSetMaxListpackValue: 64, ProtoMaxBulkLen: 512 << 20,
 	}
