@@ -94,12 +94,12 @@ func cmdRestore(c *Ctx) {
 		c.Error("ERR Invalid TTL value, must be >= 0")
 		return
 	}
-	if err := rdb.VerifyDump(c.Args[3]); err != nil {
-		c.Error("ERR DUMP payload version or checksum are wrong")
-		return
-	}
 	if !replace && c.DB.LookupWrite(key) != nil {
 		c.Error("BUSYKEY Target key name already exists.")
+		return
+	}
+	if err := rdb.VerifyDump(c.Args[3]); err != nil {
+		c.Error("ERR DUMP payload version or checksum are wrong")
 		return
 	}
 	val, err := rdb.Restore(c.Args[3], c.Srv.rdbLimits())

@@ -81,8 +81,11 @@ func TestDumpRestoreBothWays(t *testing.T) {
 					t.Errorf("%s: encoding %q after restore, source has %q", k, ge, we)
 				}
 			}
-			if err := dir.to.Restore(ctx, "int", 0, "garbage").Err(); err == nil || err.Error() != "ERR DUMP payload version or checksum are wrong" {
+			if err := dir.to.Restore(ctx, "fresh-key", 0, "garbage").Err(); err == nil || err.Error() != "ERR DUMP payload version or checksum are wrong" {
 				t.Errorf("RESTORE garbage: %v", err)
+			}
+			if err := dir.to.Restore(ctx, "int", 0, "garbage").Err(); err == nil || err.Error() != "BUSYKEY Target key name already exists." {
+				t.Errorf("RESTORE onto an existing key: %v", err)
 			}
 		})
 	}

@@ -89,8 +89,8 @@ func TestDumpRoundTrip(t *testing.T) {
 	small := types.NewHash()
 	small.SetString("f", "v", 128, 64)
 	big := types.NewHash()
-	for i := 0; i < 300; i++ {
-		big.SetString("field"+string(rune('A'+i%50))+string(rune('a'+i/50)), "v", 128, 64)
+	for i := 0; i < 600; i++ {
+		big.SetString("field"+string(rune('A'+i%50))+string(rune('a'+i/50)), "v", 512, 64)
 	}
 	values := []keyspace.Value{
 		keyspace.NewString("12345"),
