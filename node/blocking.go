@@ -167,10 +167,16 @@ func (b *blockingState) serveReady(s *Server) {
 			}
 			for e := q.Front(); e != nil; {
 				next := e.Next()
-				if !s.ks.DBs[k.db].Exists(k.key) {
+				v := s.ks.DBs[k.db].LookupWrite(k.key)
+				if v == nil {
 					break
 				}
-				b.retry(s, e.Value.(*Client))
+				cl := e.Value.(*Client)
+				if !zsetIsBlockingGroup(cl.block.cmd.Group, v.Type()) {
+					e = next
+					continue
+				}
+				b.retry(s, cl)
 				e = next
 			}
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vigilkv/vigil/internal/glob"
 	"github.com/vigilkv/vigil/node/keyspace"
-	"github.com/vigilkv/vigil/node/types"
 )
 
 // serverCommands: INFO COMMAND DBSIZE FLUSHDB FLUSHALL SWAPDB TIME LASTSAVE
@@ -662,36 +661,19 @@ func valueDigest(v *keyspace.Value) [20]byte {
 		})
 	case keyspace.TypeSet:
 		xorOf(func(add func(parts ...[]byte)) {
-			for _, m := range setMembers(v.Set()) {
-				add([]byte(m))
-			}
+			v.Set().ForEach(func(m string) bool { add([]byte(m)); return true })
 		})
 	case keyspace.TypeZSet:
 		xorOf(func(add func(parts ...[]byte)) {
-			zsetForEach(v.ZSet(), func(m []byte, score float64) {
+			v.ZSet().ForEach(func(m []byte, score float64) bool {
 				add(m, []byte(strconv.FormatFloat(score, 'g', 17, 64)))
+				return true
 			})
 		})
 	}
 	var out [20]byte
 	h.Sum(out[:0])
 	return out
-}
-
-// setMembers and zsetForEach adapt to the set and sorted set types.
-func setMembers(s *types.Set) []string {
-	if m, ok := any(s).(interface{ Members() []string }); ok {
-		return m.Members()
-	}
-	return nil
-}
-
-func zsetForEach(z *types.ZSet, fn func(m []byte, score float64)) {
-	if it, ok := any(z).(interface {
-		ForEach(func(member []byte, score float64) bool)
-	}); ok {
-		it.ForEach(func(m []byte, sc float64) bool { fn(m, sc); return true })
-	}
 }
 
 func cmdSlowlogGet(c *Ctx) {

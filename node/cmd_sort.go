@@ -59,11 +59,6 @@ type sortItem struct {
 	cmp   []byte // the BY value for ALPHA sorting; nil if missing
 }
 
-// sortOrderedMembers is what SORT needs from a set or sorted set: its
-// members as strings (a sorted set's in rank order). The set and sorted
-// set types provide it.
-type sortOrderedMembers interface{ Members() []string }
-
 // sortElements returns the elements of a list, set or sorted set value.
 // ok is false (WRONGTYPE) for other types.
 func sortElements(v *keyspace.Value) (elems []string, ordered bool, ok bool) {
@@ -71,15 +66,9 @@ func sortElements(v *keyspace.Value) (elems []string, ordered bool, ok bool) {
 	case keyspace.TypeList:
 		return v.List().Strings(), true, true
 	case keyspace.TypeSet:
-		if m, has := any(v.Set()).(sortOrderedMembers); has {
-			return m.Members(), false, true
-		}
-		return nil, false, true
+		return v.Set().Members(), false, true
 	case keyspace.TypeZSet:
-		if m, has := any(v.ZSet()).(sortOrderedMembers); has {
-			return m.Members(), true, true
-		}
-		return nil, true, true
+		return v.ZSet().Members(), true, true
 	}
 	return nil, false, false
 }

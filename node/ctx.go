@@ -229,6 +229,10 @@ func ParseFloat(b []byte) (float64, bool) {
 		return math.Inf(-1), true
 	}
 	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && strings.ContainsAny(s, "xX") && !strings.ContainsAny(s, "pP") {
+		// strtod reads hex floats without a binary exponent; Go wants one.
+		f, err = strconv.ParseFloat(s+"p0", 64)
+	}
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 			// strtod saturates to +-inf or 0 on range errors; Redis then

@@ -39,8 +39,12 @@ func TestDumpRestoreBothWays(t *testing.T) {
 		for i := 0; i < 600; i++ {
 			c.SAdd(ctx, "bigintset", i)
 		}
+		c.ZAdd(ctx, "zset", redis.Z{Score: 1.5, Member: "a"}, redis.Z{Score: -2, Member: "7"}, redis.Z{Score: 0.1, Member: long[:40]})
+		for i := 0; i < 300; i++ {
+			c.ZAdd(ctx, "bigzset", redis.Z{Score: float64(i%17) / 3, Member: fmt.Sprint("member-", i)})
+		}
 	}
-	keys := []string{"int", "short", "long", "list", "biglist", "hash", "bighash", "intset", "set", "bigintset"}
+	keys := []string{"int", "short", "long", "list", "biglist", "hash", "bighash", "intset", "set", "bigintset", "zset", "bigzset"}
 	snapshot := func(c *redis.Client, key string) any {
 		switch c.Type(ctx, key).Val() {
 		case "string":
@@ -49,6 +53,8 @@ func TestDumpRestoreBothWays(t *testing.T) {
 			return c.LRange(ctx, key, 0, -1).Val()
 		case "hash":
 			return c.HGetAll(ctx, key).Val()
+		case "zset":
+			return c.ZRangeWithScores(ctx, key, 0, -1).Val()
 		case "set":
 			m := c.SMembers(ctx, key).Val()
 			sort.Strings(m)

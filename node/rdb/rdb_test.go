@@ -92,7 +92,16 @@ func TestDumpRoundTrip(t *testing.T) {
 	for i := 0; i < 600; i++ {
 		big.SetString("field"+string(rune('A'+i%50))+string(rune('a'+i/50)), "v", 512, 64)
 	}
+	smallZ := types.NewZSet()
+	smallZ.Set([]byte("m"), 1.5, 128, 64)
+	smallZ.Set([]byte("42"), -3, 128, 64)
+	bigZ := types.NewZSet()
+	for i := 0; i < 300; i++ {
+		bigZ.Set([]byte("member"+string(rune('A'+i%50))+string(rune('a'+i/50))), float64(i%7)/3, 128, 64)
+	}
 	values := []keyspace.Value{
+		keyspace.NewZSet(smallZ),
+		keyspace.NewZSet(bigZ),
 		keyspace.NewString("12345"),
 		keyspace.NewString("a string value that is long enough to compress compress compress"),
 		keyspace.NewList(l),

@@ -1,13 +1,737 @@
 package types
 
-// ZSet is a Redis zset value. (Placeholder until the collections land.)
-type ZSet struct{ n int }
+import (
+	"bytes"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/vigilkv/vigil/node/dict"
+)
+
+// ZSet is a Redis sorted set. Small sets are a listpack of member, score,
+// member, score... entries kept in (score, member) order (OBJECT ENCODING
+// "listpack"); once a set has more than zset-max-listpack-entries members
+// or is given a member longer than zset-max-listpack-value bytes it
+// converts, for good, to a skiplist with spans (for rank queries) plus a
+// member -> node dict ("skiplist"). The thresholds are parameters so the
+// caller passes the configuration in force.
+//
+// Every query is expressed in ranks (0-based positions in score order):
+// range queries first turn a score or lex interval into a rank interval,
+// so each encoding needs only rank iteration and rank deletion.
+//
+// Members passed in are copied; []byte results alias the set (or a
+// buffer for integers stored in a listpack) and are valid until the next
+// modification.
+type ZSet struct {
+	lp  Listpack // listpack encoding, while zsl is nil
+	zsl *skiplist
+	d   *dict.Dict[*zslNode]
+	mem int // skiplist: estimated bytes held by nodes and dict entries
+}
+
+const (
+	zsetStructSize = 64
+	// zslMaxLevel and zslP are Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P.
+	zslMaxLevel = 32
+	zslP        = 0.25
+	// zsetDictEntry is a dict entry (key header, value pointer, chain).
+	zsetDictEntry = 32
+)
+
+// NewZSet returns an empty listpack-encoded sorted set.
+func NewZSet() *ZSet { return &ZSet{lp: *NewListpack()} }
+
+// NewZSetFor returns an empty sorted set in the encoding that sizeHint
+// members of up to maxMemberLen bytes need, as Redis's zsetTypeCreate
+// chooses it for ZADD, the STORE commands and RDB loading.
+func NewZSetFor(sizeHint, maxMemberLen, maxEntries, maxValue int) *ZSet {
+	if sizeHint <= maxEntries && maxMemberLen <= maxValue {
+		return NewZSet()
+	}
+	z := &ZSet{}
+	z.initSkiplist()
+	return z
+}
+
+func (z *ZSet) initSkiplist() {
+	z.zsl = newSkiplist()
+	z.d = dict.New[*zslNode]()
+}
+
+// ErrBadZSetListpack reports a listpack that is not a valid sorted set
+// image.
+var ErrBadZSetListpack = errors.New("invalid sorted set listpack")
+
+// ZSetFromListpack adopts a validated listpack of member/score pairs (RDB
+// loading). Like Redis's deep check it refuses an odd number of entries,
+// unparsable scores and duplicate members; it also refuses pairs out of
+// order, which would break every range query.
+func ZSetFromListpack(lp *Listpack) (*ZSet, error) {
+	if lp.Len()%2 != 0 {
+		return nil, ErrBadZSetListpack
+	}
+	seen := make(map[string]struct{}, lp.Len()/2)
+	var buf [ListpackMaxIntLen]byte
+	var prevM []byte
+	prevS, first := 0.0, true
+	for p := lp.First(); p >= 0; p = lp.Next(lp.Next(p)) {
+		m := lp.GetBytes(p, buf[:0])
+		if _, dup := seen[string(m)]; dup {
+			return nil, ErrBadZSetListpack
+		}
+		seen[string(m)] = struct{}{}
+		s, ok := lpScoreChecked(lp, lp.Next(p))
+		if !ok {
+			return nil, ErrBadZSetListpack
+		}
+		if !first && (s < prevS || (s == prevS && bytes.Compare(m, prevM) < 0)) {
+			return nil, ErrBadZSetListpack
+		}
+		prevM, prevS, first = append(prevM[:0], m...), s, false
+	}
+	return &ZSet{lp: *lp}, nil
+}
+
+func (z *ZSet) isListpack() bool { return z.zsl == nil }
 
 // Encoding is what OBJECT ENCODING reports.
-func (x *ZSet) Encoding() string { return "listpack" }
+func (z *ZSet) Encoding() string {
+	if z.isListpack() {
+		return "listpack"
+	}
+	return "skiplist"
+}
 
-// Len is the number of elements.
-func (x *ZSet) Len() int { return x.n }
+// Len is the number of members.
+func (z *ZSet) Len() int {
+	if z.isListpack() {
+		return z.lp.Len() / 2
+	}
+	return z.zsl.length
+}
 
 // MemoryUsage estimates the bytes held.
-func (x *ZSet) MemoryUsage() int { return 64 }
+func (z *ZSet) MemoryUsage() int {
+	if z.isListpack() {
+		return zsetStructSize + allocClass(cap(z.lp.b))
+	}
+	return zsetStructSize + z.mem + z.d.Buckets()*8
+}
+
+// Listpack returns the listpack of a listpack-encoded set (for RDB and
+// DUMP, which write it as it is), or nil.
+func (z *ZSet) Listpack() *Listpack {
+	if !z.isListpack() {
+		return nil
+	}
+	return &z.lp
+}
+
+// AppendScore appends a score the way Redis 7.0 stores it in a listpack
+// and writes it in RDB files and ZSCAN replies (d2string): integral
+// values within +-2^62 in plain decimal (so -0 becomes 0), others with 17
+// significant digits.
+func AppendScore(dst []byte, f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return append(dst, "inf"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-inf"...)
+	case math.IsNaN(f):
+		return append(dst, "nan"...)
+	case f >= -(1<<62) && f <= 1<<62 && f == math.Trunc(f):
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return strconv.AppendFloat(dst, f, 'g', 17, 64)
+}
+
+func lpScoreChecked(lp *Listpack, p int) (float64, bool) {
+	s, v, isInt := lp.Get(p)
+	if isInt {
+		return float64(v), true
+	}
+	f, err := strconv.ParseFloat(bytesStr(s), 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+func lpScore(lp *Listpack, p int) float64 {
+	f, _ := lpScoreChecked(lp, p)
+	return f
+}
+
+// lpFind is the position of member's entry, or -1.
+func (z *ZSet) lpFind(member []byte) int {
+	if z.lp.Len() == 0 {
+		return -1
+	}
+	return z.lp.Find(z.lp.First(), member, 1)
+}
+
+// lpInsert adds a member that is not present at its place in order.
+func (z *ZSet) lpInsert(member []byte, score float64) {
+	var sb [32]byte
+	sc := AppendScore(sb[:0], score)
+	var buf [ListpackMaxIntLen]byte
+	for p := z.lp.First(); p >= 0; p = z.lp.Next(z.lp.Next(p)) {
+		s := lpScore(&z.lp, z.lp.Next(p))
+		if s > score || (s == score && bytes.Compare(z.lp.GetBytes(p, buf[:0]), member) > 0) {
+			q := z.lp.InsertBefore(p, member)
+			z.lp.InsertAfter(q, sc)
+			return
+		}
+	}
+	z.lp.Append(member)
+	z.lp.Append(sc)
+}
+
+// convert moves a listpack-encoded set to a skiplist.
+func (z *ZSet) convert() {
+	if !z.isListpack() {
+		return
+	}
+	lp := z.lp
+	z.lp = Listpack{}
+	z.initSkiplist()
+	for p := lp.First(); p >= 0; p = lp.Next(lp.Next(p)) {
+		z.slInsert(lp.GetString(p), lpScore(&lp, lp.Next(p)))
+	}
+}
+
+// ConvertIfNeeded converts a listpack-encoded set that exceeds the
+// thresholds (RDB loading with smaller limits than the writer had).
+func (z *ZSet) ConvertIfNeeded(maxEntries, maxValue int) {
+	if !z.isListpack() {
+		return
+	}
+	if z.Len() > maxEntries {
+		z.convert()
+		return
+	}
+	for p := z.lp.First(); p >= 0; p = z.lp.Next(z.lp.Next(p)) {
+		if s, _, isInt := z.lp.Get(p); !isInt && len(s) > maxValue {
+			z.convert()
+			return
+		}
+	}
+}
+
+func zslNodeCost(n *zslNode) int {
+	return allocClass(56+16*len(n.level)) + allocClass(len(n.member)) + zsetDictEntry
+}
+
+func (z *ZSet) slInsert(member string, score float64) {
+	n := z.zsl.insert(score, member)
+	z.d.Insert(n.member, n)
+	z.mem += zslNodeCost(n)
+}
+
+// Score returns member's score.
+func (z *ZSet) Score(member []byte) (float64, bool) {
+	if z.isListpack() {
+		p := z.lpFind(member)
+		if p < 0 {
+			return 0, false
+		}
+		return lpScore(&z.lp, z.lp.Next(p)), true
+	}
+	n, ok := z.d.Get(bytesStr(member))
+	if !ok {
+		return 0, false
+	}
+	return n.score, true
+}
+
+// Set gives member the score, adding it if absent, and reports whether
+// it was added. It converts the set as the thresholds require.
+func (z *ZSet) Set(member []byte, score float64, maxEntries, maxValue int) bool {
+	if z.isListpack() {
+		if p := z.lpFind(member); p >= 0 {
+			if lpScore(&z.lp, z.lp.Next(p)) == score {
+				return false
+			}
+			z.lp.DeleteRange(p, 2)
+			z.lpInsert(member, score)
+			return false
+		}
+		if z.Len()+1 > maxEntries || len(member) > maxValue || z.lp.Size()+len(member) > listpackSafetySize {
+			z.convert()
+		} else {
+			z.lpInsert(member, score)
+			return true
+		}
+	}
+	if n, ok := z.d.Get(bytesStr(member)); ok {
+		if n.score != score {
+			z.mem -= zslNodeCost(n)
+			z.zsl.delete(n.score, n.member)
+			m := z.zsl.insert(score, n.member)
+			*z.d.Ref(n.member) = m
+			z.mem += zslNodeCost(m)
+		}
+		return false
+	}
+	z.slInsert(string(member), score)
+	return true
+}
+
+// Remove deletes member and reports whether it was present.
+func (z *ZSet) Remove(member []byte) bool {
+	if z.isListpack() {
+		p := z.lpFind(member)
+		if p < 0 {
+			return false
+		}
+		z.lp.DeleteRange(p, 2)
+		return true
+	}
+	n, ok := z.d.Delete(bytesStr(member))
+	if !ok {
+		return false
+	}
+	z.mem -= zslNodeCost(n)
+	z.zsl.delete(n.score, n.member)
+	return true
+}
+
+// Rank returns member's 0-based position in ascending score order and its
+// score.
+func (z *ZSet) Rank(member []byte) (int, float64, bool) {
+	if z.isListpack() {
+		var buf [ListpackMaxIntLen]byte
+		rank := 0
+		for p := z.lp.First(); p >= 0; p = z.lp.Next(z.lp.Next(p)) {
+			if bytes.Equal(z.lp.GetBytes(p, buf[:0]), member) {
+				return rank, lpScore(&z.lp, z.lp.Next(p)), true
+			}
+			rank++
+		}
+		return 0, 0, false
+	}
+	n, ok := z.d.Get(bytesStr(member))
+	if !ok {
+		return 0, 0, false
+	}
+	return z.zsl.rank(n.score, n.member) - 1, n.score, true
+}
+
+// Range calls fn for the members at ranks start..end (inclusive, within
+// 0..Len()-1), in ascending order, or descending from end when reverse,
+// until fn returns false.
+func (z *ZSet) Range(start, end int, reverse bool, fn func(member []byte, score float64) bool) {
+	if start > end || start < 0 || end >= z.Len() {
+		return
+	}
+	if z.isListpack() {
+		var buf [ListpackMaxIntLen]byte
+		if !reverse {
+			p := z.lp.Seek(2 * start)
+			for i := start; i <= end; i++ {
+				sp := z.lp.Next(p)
+				if !fn(z.lp.GetBytes(p, buf[:0]), lpScore(&z.lp, sp)) {
+					return
+				}
+				p = z.lp.Next(sp)
+			}
+			return
+		}
+		p := z.lp.Seek(2 * end)
+		for i := end; i >= start; i-- {
+			if !fn(z.lp.GetBytes(p, buf[:0]), lpScore(&z.lp, z.lp.Next(p))) {
+				return
+			}
+			if i > start {
+				p = z.lp.Prev(z.lp.Prev(p))
+			}
+		}
+		return
+	}
+	if !reverse {
+		n := z.zsl.byRank(start + 1)
+		for i := start; i <= end && n != nil; i++ {
+			if !fn(strBytes(n.member), n.score) {
+				return
+			}
+			n = n.level[0].forward
+		}
+		return
+	}
+	n := z.zsl.byRank(end + 1)
+	for i := end; i >= start && n != nil; i-- {
+		if !fn(strBytes(n.member), n.score) {
+			return
+		}
+		n = n.backward
+	}
+}
+
+// At returns the member at rank i (0 <= i < Len()).
+func (z *ZSet) At(i int, buf []byte) (member []byte, score float64) {
+	if z.isListpack() {
+		p := z.lp.Seek(2 * i)
+		return z.lp.GetBytes(p, buf), lpScore(&z.lp, z.lp.Next(p))
+	}
+	n := z.zsl.byRank(i + 1)
+	return strBytes(n.member), n.score
+}
+
+// ForEach calls fn with every member in ascending order until it returns
+// false. The set must not be modified meanwhile.
+func (z *ZSet) ForEach(fn func(member []byte, score float64) bool) {
+	z.Range(0, z.Len()-1, false, fn)
+}
+
+// Members returns the members in ascending order (SORT).
+func (z *ZSet) Members() []string {
+	out := make([]string, 0, z.Len())
+	z.ForEach(func(m []byte, _ float64) bool {
+		out = append(out, string(m))
+		return true
+	})
+	return out
+}
+
+// countWhile is how many members, from the lowest, satisfy below, which
+// must hold for a prefix of the order and then never again.
+func (z *ZSet) countWhile(below func(member []byte, score float64) bool) int {
+	if z.isListpack() {
+		var buf [ListpackMaxIntLen]byte
+		n := 0
+		for p := z.lp.First(); p >= 0; p = z.lp.Next(z.lp.Next(p)) {
+			if !below(z.lp.GetBytes(p, buf[:0]), lpScore(&z.lp, z.lp.Next(p))) {
+				break
+			}
+			n++
+		}
+		return n
+	}
+	return z.zsl.countWhile(below)
+}
+
+// ScoreRange is a score interval, as ZRANGEBYSCORE's min and max parse.
+type ScoreRange struct {
+	Min, Max     float64
+	MinEx, MaxEx bool
+}
+
+// Ranks returns the rank interval [first, end) of the members whose
+// score lies in the interval.
+func (r ScoreRange) Ranks(z *ZSet) (first, end int) {
+	first = z.countWhile(func(_ []byte, s float64) bool { return s < r.Min || (r.MinEx && s == r.Min) })
+	end = z.countWhile(func(_ []byte, s float64) bool { return s < r.Max || (!r.MaxEx && s == r.Max) })
+	return first, max(first, end)
+}
+
+// LexBound is one end of a ZRANGEBYLEX interval: "-" (Inf -1), "+"
+// (Inf 1), or a member, inclusive ("[m") or exclusive ("(m").
+type LexBound struct {
+	Value []byte
+	Ex    bool
+	Inf   int
+}
+
+// below reports whether member sorts before the bound, a member equal to
+// it counting as before when equalIsBelow.
+func (b LexBound) below(member []byte, equalIsBelow bool) bool {
+	switch b.Inf {
+	case -1:
+		return false
+	case 1:
+		return true
+	}
+	c := bytes.Compare(member, b.Value)
+	return c < 0 || (c == 0 && equalIsBelow)
+}
+
+// LexRange is a member interval, as ZRANGEBYLEX's min and max parse.
+type LexRange struct{ Min, Max LexBound }
+
+// Ranks returns the rank interval [first, end) of the members in the
+// interval (which assumes, as Redis does, that all scores are equal).
+func (r LexRange) Ranks(z *ZSet) (first, end int) {
+	first = z.countWhile(func(m []byte, _ float64) bool { return r.Min.below(m, r.Min.Ex) })
+	end = z.countWhile(func(m []byte, _ float64) bool { return r.Max.below(m, !r.Max.Ex) })
+	return first, max(first, end)
+}
+
+// DeleteRanks removes the members at ranks [start, end) and returns how
+// many went.
+func (z *ZSet) DeleteRanks(start, end int) int {
+	start = max(start, 0)
+	end = min(end, z.Len())
+	if start >= end {
+		return 0
+	}
+	if z.isListpack() {
+		z.lp.DeleteRange(z.lp.Seek(2*start), 2*(end-start))
+		return end - start
+	}
+	return z.zsl.deleteRanks(start+1, end, func(n *zslNode) {
+		z.d.Delete(n.member)
+		z.mem -= zslNodeCost(n)
+	})
+}
+
+// Scan advances a ZSCAN cursor, calling fn for each member visited, and
+// returns the next cursor. A listpack-encoded set is returned whole with
+// cursor 0, as Redis does.
+func (z *ZSet) Scan(cursor uint64, fn func(member []byte, score float64)) uint64 {
+	if z.isListpack() {
+		z.ForEach(func(m []byte, s float64) bool { fn(m, s); return true })
+		return 0
+	}
+	return z.d.Scan(cursor, func(k string, n **zslNode) { fn(strBytes(k), (*n).score) })
+}
+
+// Random returns a random member (ZRANDMEMBER). The set must not be
+// empty.
+func (z *ZSet) Random(r *rand.Rand, buf []byte) ([]byte, float64) {
+	if z.isListpack() {
+		return z.At(r.IntN(z.Len()), buf)
+	}
+	_, n, _ := z.d.RandomKey(r)
+	return strBytes((*n).member), (*n).score
+}
+
+// Clone returns an independent copy.
+func (z *ZSet) Clone() *ZSet {
+	if z.isListpack() {
+		return &ZSet{lp: *z.lp.Clone()}
+	}
+	c := &ZSet{}
+	c.initSkiplist()
+	for n := z.zsl.header.level[0].forward; n != nil; n = n.level[0].forward {
+		c.slInsert(n.member, n.score)
+	}
+	return c
+}
+
+// RehashSome lets the server's cron advance a skiplist-encoded set's
+// dict rehash (a no-op for listpacks).
+func (z *ZSet) RehashSome(n int) bool {
+	if z.d == nil {
+		return false
+	}
+	return z.d.RehashSome(n)
+}
+
+// skiplist is Redis's zskiplist: levels with spans so a node's rank is
+// the sum of the spans crossed on the way to it.
+type skiplist struct {
+	header, tail *zslNode
+	length       int
+	level        int
+}
+
+type zslLevel struct {
+	forward *zslNode
+	span    int
+}
+
+type zslNode struct {
+	member   string
+	score    float64
+	backward *zslNode
+	level    []zslLevel
+}
+
+func newSkiplist() *skiplist {
+	return &skiplist{header: newZslNode(zslMaxLevel, 0, ""), level: 1}
+}
+
+// newZslNode allocates a node and its levels together for the common
+// heights, which saves an allocation and its header for most nodes.
+func newZslNode(level int, score float64, member string) *zslNode {
+	var n *zslNode
+	switch {
+	case level == 1:
+		x := &struct {
+			zslNode
+			l [1]zslLevel
+		}{}
+		n = &x.zslNode
+		n.level = x.l[:]
+	case level == 2:
+		x := &struct {
+			zslNode
+			l [2]zslLevel
+		}{}
+		n = &x.zslNode
+		n.level = x.l[:]
+	default:
+		n = &zslNode{level: make([]zslLevel, level)}
+	}
+	n.score, n.member = score, member
+	return n
+}
+
+func zslRandomLevel() int {
+	level := 1
+	for level < zslMaxLevel && rand.Float64() < zslP {
+		level++
+	}
+	return level
+}
+
+// less reports whether (score, member) sorts before node n.
+func zslBefore(n *zslNode, score float64, member string) bool {
+	return n.score < score || (n.score == score && n.member < member)
+}
+
+func (sl *skiplist) insert(score float64, member string) *zslNode {
+	var update [zslMaxLevel]*zslNode
+	var rank [zslMaxLevel]int
+	x := sl.header
+	for i := sl.level - 1; i >= 0; i-- {
+		if i < sl.level-1 {
+			rank[i] = rank[i+1]
+		}
+		for f := x.level[i].forward; f != nil && zslBefore(f, score, member); f = x.level[i].forward {
+			rank[i] += x.level[i].span
+			x = f
+		}
+		update[i] = x
+	}
+	level := zslRandomLevel()
+	if level > sl.level {
+		for i := sl.level; i < level; i++ {
+			rank[i] = 0
+			update[i] = sl.header
+			update[i].level[i].span = sl.length
+		}
+		sl.level = level
+	}
+	x = newZslNode(level, score, member)
+	for i := 0; i < level; i++ {
+		x.level[i].forward = update[i].level[i].forward
+		update[i].level[i].forward = x
+		x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
+		update[i].level[i].span = rank[0] - rank[i] + 1
+	}
+	for i := level; i < sl.level; i++ {
+		update[i].level[i].span++
+	}
+	if update[0] != sl.header {
+		x.backward = update[0]
+	}
+	if f := x.level[0].forward; f != nil {
+		f.backward = x
+	} else {
+		sl.tail = x
+	}
+	sl.length++
+	return x
+}
+
+func (sl *skiplist) deleteNode(x *zslNode, update *[zslMaxLevel]*zslNode) {
+	for i := 0; i < sl.level; i++ {
+		if update[i].level[i].forward == x {
+			update[i].level[i].span += x.level[i].span - 1
+			update[i].level[i].forward = x.level[i].forward
+		} else {
+			update[i].level[i].span--
+		}
+	}
+	if f := x.level[0].forward; f != nil {
+		f.backward = x.backward
+	} else {
+		sl.tail = x.backward
+	}
+	for sl.level > 1 && sl.header.level[sl.level-1].forward == nil {
+		sl.level--
+	}
+	sl.length--
+}
+
+func (sl *skiplist) delete(score float64, member string) bool {
+	var update [zslMaxLevel]*zslNode
+	x := sl.header
+	for i := sl.level - 1; i >= 0; i-- {
+		for f := x.level[i].forward; f != nil && zslBefore(f, score, member); f = x.level[i].forward {
+			x = f
+		}
+		update[i] = x
+	}
+	x = x.level[0].forward
+	if x == nil || x.score != score || x.member != member {
+		return false
+	}
+	sl.deleteNode(x, &update)
+	return true
+}
+
+// rank is the 1-based rank of an element known to be present.
+func (sl *skiplist) rank(score float64, member string) int {
+	x := sl.header
+	rank := 0
+	for i := sl.level - 1; i >= 0; i-- {
+		for f := x.level[i].forward; f != nil && (f.score < score || (f.score == score && f.member <= member)); f = x.level[i].forward {
+			rank += x.level[i].span
+			x = f
+		}
+		if x != sl.header && x.member == member {
+			return rank
+		}
+	}
+	return 0
+}
+
+// byRank is the node at a 1-based rank, or nil.
+func (sl *skiplist) byRank(rank int) *zslNode {
+	x := sl.header
+	traversed := 0
+	for i := sl.level - 1; i >= 0; i-- {
+		for x.level[i].forward != nil && traversed+x.level[i].span <= rank {
+			traversed += x.level[i].span
+			x = x.level[i].forward
+		}
+		if traversed == rank && x != sl.header {
+			return x
+		}
+	}
+	return nil
+}
+
+func (sl *skiplist) countWhile(below func(member []byte, score float64) bool) int {
+	x := sl.header
+	n := 0
+	for i := sl.level - 1; i >= 0; i-- {
+		for f := x.level[i].forward; f != nil && below(strBytes(f.member), f.score); f = x.level[i].forward {
+			n += x.level[i].span
+			x = f
+		}
+	}
+	return n
+}
+
+// deleteRanks removes the nodes at 1-based ranks start..end, calling
+// gone for each.
+func (sl *skiplist) deleteRanks(start, end int, gone func(*zslNode)) int {
+	var update [zslMaxLevel]*zslNode
+	x := sl.header
+	traversed := 0
+	for i := sl.level - 1; i >= 0; i-- {
+		for x.level[i].forward != nil && traversed+x.level[i].span < start {
+			traversed += x.level[i].span
+			x = x.level[i].forward
+		}
+		update[i] = x
+	}
+	traversed++
+	x = x.level[0].forward
+	removed := 0
+	for x != nil && traversed <= end {
+		next := x.level[0].forward
+		sl.deleteNode(x, &update)
+		gone(x)
+		removed++
+		traversed++
+		x = next
+	}
+	return removed
+}
