@@ -109,12 +109,7 @@ func cmdSAdd(c *Ctx) {
 	if created {
 		s = types.NewSet()
 	}
-	added := 0
-	for i := 2; i < len(c.Args); i++ {
-		if s.Add(c.Args[i], c.Srv.cfg.SetMaxIntsetEntries) {
-			added++
-		}
-	}
+	added := s.AddMany(c.Args[2:], c.Srv.cfg.SetMaxIntsetEntries)
 	if created {
 		c.DB.Add(key, keyspace.NewSet(s))
 	} else {

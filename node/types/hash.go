@@ -158,6 +158,15 @@ func (h *Hash) PrepareSet(maxValue int, args ...[]byte) {
 	}
 	if h.lp.Size()+sum > listpackSafetySize {
 		h.convert()
+		return
+	}
+	if h.lp.Len() == 0 && sum < 1<<16 {
+		// A new hash: size it for all the pairs at once.
+		need := 0
+		for _, a := range args {
+			need += ListpackEntrySize(a)
+		}
+		h.lp.Reserve(need)
 	}
 }
 

@@ -620,6 +620,17 @@ func (lp *Listpack) resize(at, delta int) {
 	}
 }
 
+// Reserve makes room for extra more bytes in one allocation, so a
+// command adding several entries to a fresh listpack does not grow it
+// (and leave garbage behind) once per entry.
+func (lp *Listpack) Reserve(extra int) {
+	if n := len(lp.b) + extra; n > cap(lp.b) {
+		nb := slices.Grow([]byte(nil), n)[:len(lp.b)]
+		copy(nb, lp.b)
+		lp.b = nb
+	}
+}
+
 // insertAt writes e as a new entry at offset at (an entry's position or
 // the terminator's offset) and returns its position.
 func (lp *Listpack) insertAt(at int, e *lpEncoded) int {

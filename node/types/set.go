@@ -1,7 +1,6 @@
 package types
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -15,15 +14,20 @@ import (
 // integers, OBJECT ENCODING "intset"); otherwise, for good, a dict of
 // members ("hashtable"), as in redis 7.0.
 type Set struct {
-	ints []int64 // intset encoding, while d is nil
-	d    *dict.Dict[struct{}]
-	mem  int
+	ints intset    // intset encoding, while t is nil
+	t    *setTable // hashtable encoding
+}
+
+// setTable is a hashtable-encoded set; kept apart so the common small
+// intset costs only the Set header and its bytes.
+type setTable struct {
+	d   *dict.Dict[struct{}]
+	mem int
 }
 
 const (
-	setStructSize     = 48
-	setEntryOverhead  = 48
-	intsetElementSize = 8
+	setStructSize    = 48
+	setEntryOverhead = 48
 )
 
 // NewSet returns an empty intset-encoded set.
@@ -31,9 +35,9 @@ func NewSet() *Set { return &Set{} }
 
 // NewHashSet returns an empty hashtable-encoded set (for members that are
 // not integers).
-func NewHashSet() *Set { return &Set{d: dict.New[struct{}]()} }
+func NewHashSet() *Set { return &Set{t: &setTable{d: dict.New[struct{}]()}} }
 
-func (s *Set) isIntset() bool { return s.d == nil }
+func (s *Set) isIntset() bool { return s.t == nil }
 
 // Encoding is what OBJECT ENCODING reports.
 func (s *Set) Encoding() string {
@@ -46,17 +50,17 @@ func (s *Set) Encoding() string {
 // Len is the number of members.
 func (s *Set) Len() int {
 	if s.isIntset() {
-		return len(s.ints)
+		return s.ints.len()
 	}
-	return s.d.Len()
+	return s.t.d.Len()
 }
 
 // MemoryUsage estimates the bytes held.
 func (s *Set) MemoryUsage() int {
 	if s.isIntset() {
-		return setStructSize + cap(s.ints)*intsetElementSize
+		return setStructSize + allocClass(len(s.ints))
 	}
-	return setStructSize + s.mem + s.d.Buckets()*8
+	return setStructSize + s.t.mem + s.t.d.Buckets()*8
 }
 
 // parseSetInt reports whether m is the canonical form of an int64.
@@ -64,8 +68,13 @@ func parseSetInt(m []byte) (int64, bool) {
 	if len(m) == 0 || len(m) > 20 {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(string(m), 10, 64)
-	if err != nil || strconv.FormatInt(v, 10) != string(m) {
+	v, err := strconv.ParseInt(bytesStr(m), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	// Only the canonical form is an integer member ("01" is a string).
+	var buf [20]byte
+	if string(strconv.AppendInt(buf[:0], v, 10)) != bytesStr(m) {
 		return 0, false
 	}
 	return v, true
@@ -73,13 +82,14 @@ func parseSetInt(m []byte) (int64, bool) {
 
 func (s *Set) convert() {
 	d := dict.New[struct{}]()
-	for _, v := range s.ints {
-		m := strconv.FormatInt(v, 10)
+	mem := 0
+	for i := range s.ints.len() {
+		m := strconv.FormatInt(s.ints.get(i), 10)
 		d.Insert(m, struct{}{})
-		s.mem += setEntryOverhead + len(m)
+		mem += setEntryOverhead + len(m)
 	}
-	s.ints = nil
-	s.d = d
+	s.ints = ""
+	s.t = &setTable{d: d, mem: mem}
 }
 
 // Add inserts m and reports whether it was new; maxIntset is
@@ -87,24 +97,58 @@ func (s *Set) convert() {
 func (s *Set) Add(m []byte, maxIntset int) bool {
 	if s.isIntset() {
 		if v, ok := parseSetInt(m); ok {
-			i, found := slices.BinarySearch(s.ints, v)
+			i, found := s.ints.search(v)
 			if found {
 				return false
 			}
-			if len(s.ints) < maxIntset {
-				s.ints = slices.Insert(s.ints, i, v)
+			if s.ints.len() < maxIntset {
+				s.ints = s.ints.insert(i, v)
 				return true
 			}
 		}
 		s.convert()
 	}
-	if s.d.Ref(bytesStr(m)) != nil {
+	if s.t.d.Ref(bytesStr(m)) != nil {
 		return false
 	}
 	ms := string(m)
-	s.d.Insert(ms, struct{}{})
-	s.mem += setEntryOverhead + len(ms)
+	s.t.d.Insert(ms, struct{}{})
+	s.t.mem += setEntryOverhead + len(ms)
 	return true
+}
+
+// AddMany inserts members and returns how many were new. Integers going
+// into an intset are merged in one allocation rather than one per
+// member (SADD of many members to a new set).
+func (s *Set) AddMany(members [][]byte, maxIntset int) int {
+	if s.isIntset() && len(members) > 1 {
+		vals := make([]int64, 0, len(members))
+		for _, m := range members {
+			v, ok := parseSetInt(m)
+			if !ok {
+				vals = nil
+				break
+			}
+			if _, found := s.ints.search(v); !found {
+				vals = append(vals, v)
+			}
+		}
+		if vals != nil {
+			slices.Sort(vals)
+			vals = slices.Compact(vals)
+			if s.ints.len()+len(vals) <= maxIntset {
+				s.ints = s.ints.merge(vals)
+				return len(vals)
+			}
+		}
+	}
+	added := 0
+	for _, m := range members {
+		if s.Add(m, maxIntset) {
+			added++
+		}
+	}
+	return added
 }
 
 // Remove deletes m and reports whether it was there.
@@ -114,17 +158,17 @@ func (s *Set) Remove(m []byte) bool {
 		if !ok {
 			return false
 		}
-		i, found := slices.BinarySearch(s.ints, v)
+		i, found := s.ints.search(v)
 		if !found {
 			return false
 		}
-		s.ints = slices.Delete(s.ints, i, i+1)
+		s.ints = s.ints.remove(i)
 		return true
 	}
-	if _, ok := s.d.Delete(bytesStr(m)); !ok {
+	if _, ok := s.t.d.Delete(bytesStr(m)); !ok {
 		return false
 	}
-	s.mem -= setEntryOverhead + len(m)
+	s.t.mem -= setEntryOverhead + len(m)
 	return true
 }
 
@@ -135,23 +179,23 @@ func (s *Set) Contains(m []byte) bool {
 		if !ok {
 			return false
 		}
-		_, found := slices.BinarySearch(s.ints, v)
+		_, found := s.ints.search(v)
 		return found
 	}
-	return s.d.Ref(bytesStr(m)) != nil
+	return s.t.d.Ref(bytesStr(m)) != nil
 }
 
 // ForEach visits every member until fn returns false (intsets in order).
 func (s *Set) ForEach(fn func(m string) bool) {
 	if s.isIntset() {
-		for _, v := range s.ints {
-			if !fn(strconv.FormatInt(v, 10)) {
+		for i := range s.ints.len() {
+			if !fn(strconv.FormatInt(s.ints.get(i), 10)) {
 				return
 			}
 		}
 		return
 	}
-	s.d.ForEach(func(k string, _ *struct{}) bool { return fn(k) })
+	s.t.d.ForEach(func(k string, _ *struct{}) bool { return fn(k) })
 }
 
 // Members returns every member (SORT, SMEMBERS).
@@ -167,29 +211,29 @@ func (s *Set) Scan(cursor uint64, fn func(m string)) uint64 {
 		s.ForEach(func(m string) bool { fn(m); return true })
 		return 0
 	}
-	return s.d.Scan(cursor, func(k string, _ *struct{}) { fn(k) })
+	return s.t.d.Scan(cursor, func(k string, _ *struct{}) { fn(k) })
 }
 
 // Random returns a uniformly chosen member; the set must not be empty.
 func (s *Set) Random(r *rand.Rand) string {
 	if s.isIntset() {
-		return strconv.FormatInt(s.ints[r.IntN(len(s.ints))], 10)
+		return strconv.FormatInt(s.ints.get(r.IntN(s.ints.len())), 10)
 	}
-	k, _, _ := s.d.RandomKey(r)
+	k, _, _ := s.t.d.RandomKey(r)
 	return k
 }
 
 // Clone returns an independent copy.
 func (s *Set) Clone() *Set {
 	if s.isIntset() {
-		return &Set{ints: slices.Clone(s.ints)}
+		return &Set{ints: s.ints} // immutable: shared safely
 	}
 	c := NewHashSet()
-	s.d.ForEach(func(k string, _ *struct{}) bool {
-		c.d.Insert(k, struct{}{})
+	s.t.d.ForEach(func(k string, _ *struct{}) bool {
+		c.t.d.Insert(k, struct{}{})
 		return true
 	})
-	c.mem = s.mem
+	c.t.mem = s.t.mem
 	return c
 }
 
@@ -198,69 +242,31 @@ func (s *Set) RehashSome(n int) bool {
 	if s.isIntset() {
 		return false
 	}
-	return s.d.RehashSome(n)
+	return s.t.d.RehashSome(n)
 }
 
 // IntsetBytes returns the intset in Redis's serialized layout (encoding
 // width, length, little-endian sorted integers), or false if the set is
-// not an intset.
+// not an intset. The bytes alias the set.
 func (s *Set) IntsetBytes() ([]byte, bool) {
 	if !s.isIntset() {
 		return nil, false
 	}
-	width := 2
-	for _, v := range s.ints {
-		switch {
-		case v < -1<<31 || v > 1<<31-1:
-			width = 8
-		case (v < -1<<15 || v > 1<<15-1) && width < 4:
-			width = 4
-		}
+	if s.ints == "" {
+		return []byte{2, 0, 0, 0, 0, 0, 0, 0}, true
 	}
-	b := make([]byte, 8, 8+width*len(s.ints))
-	binary.LittleEndian.PutUint32(b, uint32(width))
-	binary.LittleEndian.PutUint32(b[4:], uint32(len(s.ints)))
-	for _, v := range s.ints {
-		switch width {
-		case 2:
-			b = binary.LittleEndian.AppendUint16(b, uint16(int16(v)))
-		case 4:
-			b = binary.LittleEndian.AppendUint32(b, uint32(int32(v)))
-		default:
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
-		}
-	}
-	return b, true
+	return s.ints.view(), true
 }
 
 // ErrBadIntset reports a malformed serialized intset.
 var ErrBadIntset = errors.New("invalid intset")
 
-// SetFromIntset decodes and validates a serialized intset (RDB, RESTORE):
-// a known width, a matching length, strictly ascending members.
+// SetFromIntset adopts a copy of a serialized intset (RDB, RESTORE) after
+// validating it: a known width, a matching length, strictly ascending
+// members.
 func SetFromIntset(b []byte) (*Set, error) {
-	if len(b) < 8 {
+	if !validIntset(b) {
 		return nil, ErrBadIntset
 	}
-	width := int(binary.LittleEndian.Uint32(b))
-	n := int(binary.LittleEndian.Uint32(b[4:]))
-	if (width != 2 && width != 4 && width != 8) || n <= 0 || len(b) != 8+width*n {
-		return nil, ErrBadIntset
-	}
-	ints := make([]int64, n)
-	for i := 0; i < n; i++ {
-		p := b[8+i*width:]
-		switch width {
-		case 2:
-			ints[i] = int64(int16(binary.LittleEndian.Uint16(p)))
-		case 4:
-			ints[i] = int64(int32(binary.LittleEndian.Uint32(p)))
-		default:
-			ints[i] = int64(binary.LittleEndian.Uint64(p))
-		}
-		if i > 0 && ints[i] <= ints[i-1] {
-			return nil, ErrBadIntset
-		}
-	}
-	return &Set{ints: ints}, nil
+	return &Set{ints: intset(b)}, nil
 }

@@ -194,3 +194,76 @@ func TestAppendScore(t *testing.T) {
 		}
 	}
 }
+
+func TestIntsetAgainstModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := NewSet()
+	model := map[int64]bool{}
+	widths := []int64{100, 1 << 20, 1 << 40}
+	for step := 0; step < 4000; step++ {
+		bound := widths[min(step/1000, 2)]
+		v := r.Int64N(2*bound) - bound
+		m := []byte(fmt.Sprint(v))
+		if r.IntN(3) == 0 {
+			if s.Remove(m) != model[v] {
+				t.Fatalf("step %d: Remove(%d) mismatch", step, v)
+			}
+			delete(model, v)
+		} else {
+			if s.Add(m, 1<<20) == model[v] {
+				t.Fatalf("step %d: Add(%d) mismatch", step, v)
+			}
+			model[v] = true
+		}
+		if s.Len() != len(model) || s.Encoding() != "intset" {
+			t.Fatalf("step %d: len %d (%s), model %d", step, s.Len(), s.Encoding(), len(model))
+		}
+	}
+	b, _ := s.IntsetBytes()
+	if !validIntset(b) {
+		t.Fatal("intset bytes invalid")
+	}
+	c, err := SetFromIntset(b)
+	if err != nil || c.Len() != s.Len() {
+		t.Fatalf("round trip: %v", err)
+	}
+	prev := int64(math.MinInt64)
+	first := true
+	c.ForEach(func(m string) bool {
+		var v int64
+		fmt.Sscan(m, &v)
+		if !model[v] || (!first && v <= prev) {
+			t.Fatalf("member %s out of order or unknown", m)
+		}
+		prev, first = v, false
+		return true
+	})
+}
+
+func TestSetAddManyMatchesAdd(t *testing.T) {
+	for _, tc := range [][]string{
+		{"3", "1", "2", "3"},
+		{"-70000", "5", "1099511627776"},
+		{"1", "x", "2"},
+		{"01", "1"},
+	} {
+		a, b := NewSet(), NewSet()
+		args := make([][]byte, len(tc))
+		for i, m := range tc {
+			args[i] = []byte(m)
+		}
+		n := a.AddMany(args, 512)
+		want := 0
+		for _, m := range args {
+			if b.Add(m, 512) {
+				want++
+			}
+		}
+		am, bm := a.Members(), b.Members()
+		slices.Sort(am)
+		slices.Sort(bm)
+		if n != want || !slices.Equal(am, bm) || a.Encoding() != b.Encoding() {
+			t.Errorf("%q: AddMany %d %v %s, Add %d %v %s", tc, n, a.Members(), a.Encoding(), want, b.Members(), b.Encoding())
+		}
+	}
+}
