@@ -26,7 +26,7 @@ type setTable struct {
 }
 
 const (
-	setStructSize    = 48
+	setStructSize    = 24
 	setEntryOverhead = 48
 )
 
