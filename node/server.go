@@ -156,6 +156,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		txCommands(),
 		stringCommands(),
 		bitCommands(),
+		bitfieldCommands(),
 		keyCommands(),
 		pubsubCommands(),
 		listCommands(),
