@@ -51,6 +51,10 @@ type Keyspace struct {
 	// NoTouch disables LRU/LFU updates for the current command
 	// (CLIENT NO-TOUCH, OBJECT, DEBUG).
 	NoTouch bool
+	// snap is the running snapshot, if any; snapGen the generation of the
+	// last one begun.
+	snap    *Snapshot
+	snapGen uint16
 	// Stats.
 	ExpiredKeys  int64
 	EvictedKeys  int64
@@ -177,8 +181,13 @@ func (db *DB) Lookup(key string) *Value {
 }
 
 // LookupWrite finds key for modification: like Lookup, without counting
-// hits or misses.
-func (db *DB) LookupWrite(key string) *Value { return db.lookup(key) }
+// hits or misses. A running snapshot gets the value before the caller
+// changes it.
+func (db *DB) LookupWrite(key string) *Value {
+	v := db.lookup(key)
+	db.beforeWrite(key, v)
+	return v
+}
 
 // Peek finds key without expiring it or touching its access time.
 func (db *DB) Peek(key string) *Value { return db.keys.Ref(key) }
@@ -195,7 +204,7 @@ func (db *DB) lookup(key string) *Value {
 }
 
 // Exists reports whether key is present and not expired.
-func (db *DB) Exists(key string) bool { return db.LookupWrite(key) != nil }
+func (db *DB) Exists(key string) bool { return db.lookup(key) != nil }
 
 // Set stores val under key, replacing any value. The TTL is cleared unless
 // keepTTL. key is copied if it is new.
@@ -203,7 +212,9 @@ func (db *DB) Set(key string, val Value, keepTTL bool) {
 	db.expireIfNeeded(key)
 	val.refresh()
 	db.ks.initLRU(&val)
+	val.gen = db.ks.currentGen()
 	if old := db.keys.Ref(key); old != nil {
+		db.beforeWrite(key, old)
 		db.mem -= int64(old.memoryCost(key))
 		typ := old.typ
 		*old = val
@@ -228,6 +239,7 @@ func (db *DB) Add(key string, val Value) {
 }
 
 func (db *DB) add(key string, val Value) {
+	val.gen = db.ks.currentGen()
 	db.keys.Insert(key, val)
 	db.mem += int64(val.memoryCost(key))
 	if db.ks.Hooks.Added != nil {
@@ -241,6 +253,9 @@ func (db *DB) add(key string, val Value) {
 
 // Delete removes key and its TTL. It reports whether the key existed.
 func (db *DB) Delete(key string) bool {
+	if db.ks.snap != nil {
+		db.beforeWrite(key, db.keys.Ref(key))
+	}
 	v, ok := db.keys.Delete(key)
 	if !ok {
 		return false
@@ -287,6 +302,9 @@ func (db *DB) SetExpire(key string, whenMs int64) {
 	if !ok {
 		return
 	}
+	if db.ks.snap != nil {
+		db.beforeWrite(k, db.keys.Ref(k))
+	}
 	db.expires.Set(k, whenMs)
 }
 
@@ -302,6 +320,9 @@ func (db *DB) Expire(key string) (int64, bool) {
 func (db *DB) Persist(key string) bool {
 	if db.expires.Len() == 0 {
 		return false
+	}
+	if db.ks.snap != nil && db.expires.Ref(key) != nil {
+		db.beforeWrite(key, db.keys.Ref(key))
 	}
 	_, ok := db.expires.Delete(key)
 	return ok

@@ -55,13 +55,15 @@ const (
 // Value is one key's value plus its eviction metadata. The keyspace holds
 // millions of these, so it is kept to 24 bytes: a pointer to the string's
 // bytes or to the collection, the string length (for collections, the
-// cached memory estimate), the LRU/LFU word, the type and flags.
+// cached memory estimate), the LRU/LFU word, the type, flags, and the
+// generation of the last snapshot that has emitted it.
 type Value struct {
 	ptr   unsafe.Pointer
 	n     uint32
 	lru   uint32
 	typ   Type
 	flags uint8
+	gen   uint16
 }
 
 type rawString struct{ b []byte }
