@@ -1,6 +1,8 @@
 package node
 
 import (
+	"go.uber.org/zap"
+
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -121,6 +123,13 @@ func flushGeneric(c *Ctx, all bool) {
 		// Redis propagates a flush even of an empty dataset.
 		c.Propagate(c.Args...)
 	}
+	if all && len(parseSaveParams(s.cfg.Save)) > 0 && !s.persist.saving {
+		// As Redis: with save points configured, FLUSHALL persists the
+		// empty dataset at once.
+		if s.saveSync() == nil {
+			s.dirty -= int64(n)
+		}
+	}
 	c.W.OK()
 }
 
@@ -184,7 +193,24 @@ func cmdShutdown(c *Ctx) {
 			return
 		}
 	}
-	c.Srv.log.Warn("User requested shutdown...")
+	s := c.Srv
+	save := len(parseSaveParams(s.cfg.Save)) > 0
+	for i := 1; i < len(c.Args); i++ {
+		if c.ArgIs(i, "nosave") {
+			save = false
+		} else if c.ArgIs(i, "save") {
+			save = true
+		}
+	}
+	s.log.Warn("User requested shutdown...")
+	if save {
+		s.log.Info("saving the final RDB snapshot before exiting")
+		if err := s.saveSync(); err != nil {
+			s.log.Warn("error trying to save the DB, can't exit", zap.Error(err))
+			c.Error("ERR Errors trying to SHUTDOWN. Check logs.")
+			return
+		}
+	}
 	// The connection closes without a reply, as in Redis.
 	c.Client.Flags |= ClientCloseAfterReply
 	go c.Srv.Shutdown()
@@ -512,6 +538,8 @@ func cmdDebug(c *Ctx) {
 		// Like Redis, the whole server stops: the lock is held.
 		time.Sleep(time.Duration(secs * float64(time.Second)))
 		c.W.OK()
+	case c.ArgIs(1, "reload"):
+		debugReload(c)
 	case c.ArgIs(1, "set-active-expire") && len(c.Args) == 3:
 		s.ks.Config.NoActiveExpire = c.ArgIs(2, "0")
 		c.W.OK()

@@ -59,6 +59,10 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 			return cmdDone
 		}
 	}
+	if s.persist.loading.Load() && cmd.Flags&FlagLoading == 0 {
+		s.rejectCommand(cl, cmd, ErrLoading)
+		return cmdDone
+	}
 	isWrite := cmd.Flags&FlagWrite != 0 || (cmd.Name == "exec" && cl.tx.flags&FlagWrite != 0)
 	if isWrite && cl.Flags&ClientMaster == 0 {
 		if msg := s.writeRefusal(); msg != "" {
@@ -95,6 +99,9 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 func (s *Server) writeRefusal() string {
 	if s.repl.isReplica() && s.cfg.ReplicaReadOnly {
 		return ErrReadonly
+	}
+	if msg := s.persistRefusal(); msg != "" {
+		return msg
 	}
 	return s.repl.writeRefusal()
 }

@@ -334,24 +334,62 @@ func (s *Server) writeInfoPersistence(field func(string, any)) {
 	if s.cfg.AppendOnly {
 		aof = 1
 	}
-	field("loading", 0)
-	field("async_loading", 0)
+	p := &s.persist
+	if p.loading.Load() {
+		field("loading", 1)
+		field("async_loading", 0)
+		elapsed := s.clock().Sub(p.loadStart)
+		read := p.loadRead.Load()
+		pct, eta := 0.0, int64(1)
+		if p.loadTotal > 0 {
+			pct = float64(read) * 100 / float64(p.loadTotal)
+		}
+		if read > 0 {
+			eta = int64(elapsed.Seconds() * float64(p.loadTotal-read) / float64(read))
+		}
+		field("loading_start_time", p.loadStart.Unix())
+		field("loading_total_bytes", p.loadTotal)
+		field("loading_rdb_used_mem", 0)
+		field("loading_loaded_bytes", read)
+		field("loading_loaded_perc", fmt.Sprintf("%.2f", pct))
+		field("loading_eta_seconds", eta)
+	} else {
+		field("loading", 0)
+		field("async_loading", 0)
+	}
 	field("current_cow_peak", 0)
 	field("current_cow_size", 0)
 	field("current_cow_size_age", 0)
 	field("current_fork_perc", "0.00")
-	field("current_save_keys_processed", 0)
-	field("current_save_keys_total", 0)
+	if p.saving {
+		field("current_save_keys_processed", p.keysDone.Load())
+		field("current_save_keys_total", p.keysTotal)
+	} else {
+		field("current_save_keys_processed", 0)
+		field("current_save_keys_total", 0)
+	}
 	field("rdb_changes_since_last_save", s.dirty)
-	field("rdb_bgsave_in_progress", 0)
+	field("rdb_bgsave_in_progress", boolInt(p.saving))
 	field("rdb_last_save_time", s.lastSave.Unix())
-	field("rdb_last_bgsave_status", "ok")
-	field("rdb_last_bgsave_time_sec", -1)
-	field("rdb_current_bgsave_time_sec", -1)
-	field("rdb_saves", 0)
+	if p.lastSaveOK {
+		field("rdb_last_bgsave_status", "ok")
+	} else {
+		field("rdb_last_bgsave_status", "err")
+	}
+	if p.lastTry.IsZero() {
+		field("rdb_last_bgsave_time_sec", -1)
+	} else {
+		field("rdb_last_bgsave_time_sec", int64(p.lastDuration.Seconds()))
+	}
+	if p.saving {
+		field("rdb_current_bgsave_time_sec", int64(s.clock().Sub(p.saveStart).Seconds()))
+	} else {
+		field("rdb_current_bgsave_time_sec", -1)
+	}
+	field("rdb_saves", p.saves)
 	field("rdb_last_cow_size", 0)
-	field("rdb_last_load_keys_expired", 0)
-	field("rdb_last_load_keys_loaded", 0)
+	field("rdb_last_load_keys_expired", p.lastLoadExpired)
+	field("rdb_last_load_keys_loaded", p.lastLoadKeys)
 	field("aof_enabled", aof)
 	field("aof_rewrite_in_progress", 0)
 	field("aof_rewrite_scheduled", 0)

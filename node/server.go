@@ -11,6 +11,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,10 @@ type Server struct {
 	// (rdb_changes_since_last_save).
 	dirty    int64
 	lastSave time.Time
+	persist  persistState
+	// fatal is why Serve stopped on its own (a dataset that would not
+	// load).
+	fatal error
 
 	pause pauseState
 	mem   memRelease
@@ -133,6 +138,7 @@ func New(opts Options) (*Server, error) {
 		shutdown:  make(chan struct{}),
 	}
 	s.lastSave = s.startTime
+	s.persist.lastSaveOK = true
 	s.ks = keyspace.New(cfg.Databases, clock, rng)
 	s.ks.Hooks = keyspace.Hooks{
 		Expired:  s.onKeyExpired,
@@ -166,6 +172,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		sortCommands(),
 		dumpCommands(),
 		configCommands(),
+		persistCommands(),
 	}
 }
 
@@ -276,13 +283,49 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.cronLoop()
+	s.startLoading()
 	s.log.Info("ready to accept connections", zap.Int("port", s.cfg.Port), zap.String("run_id", s.runID))
 	select {
 	case <-s.ctx.Done():
+		s.saveOnSignal()
 	case <-s.shutdown:
 	}
 	s.stop()
-	return nil
+	return s.fatal
+}
+
+// saveOnSignal is SIGTERM's final save, when save points are configured.
+func (s *Server) saveOnSignal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fatal != nil || s.persist.loading.Load() || len(parseSaveParams(s.cfg.Save)) == 0 {
+		return
+	}
+	s.log.Info("saving the final RDB snapshot before exiting")
+	if err := s.saveSync(); err != nil {
+		s.log.Error("error trying to save the DB before exiting", zap.Error(err))
+	}
+}
+
+// startLoading loads the dataset from disk in the background; until it is
+// in, clients get -LOADING. A file that will not load stops the server.
+func (s *Server) startLoading() {
+	path := s.rdbPath()
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	s.persist.loading.Store(true)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.loadRDB(path, false); err != nil {
+			s.log.Error("fatal error loading the dataset: refusing to start", zap.Error(err))
+			s.mu.Lock()
+			s.fatal = err
+			s.mu.Unlock()
+			s.Shutdown()
+		}
+	}()
 }
 
 // ListenAndServe is Listen followed by Serve.
@@ -407,7 +450,11 @@ func (s *Server) cronLoop() {
 // cycle length; active expiry gets at most a quarter of it, as in Redis.
 func (s *Server) cron(period time.Duration) {
 	s.ks.UpdateTime()
+	if s.persist.loading.Load() {
+		return
+	}
 	s.ks.ActiveExpireCycle(period / 4)
+	s.saveCron()
 	if s.cfg.ActiveRehashing {
 		deadline := s.clock().Add(time.Millisecond)
 		for _, db := range s.ks.DBs {

@@ -2,10 +2,7 @@ package interop
 
 import (
 	"context"
-	"fmt"
 	"reflect"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -21,47 +18,6 @@ func TestDumpRestoreBothWays(t *testing.T) {
 	ctx := context.Background()
 	rs := testutil.StartRedis(t).Client()
 	vs := testutil.StartVigil(t).Client()
-	long := strings.Repeat("compressible ", 40)
-	populate := func(c *redis.Client) {
-		c.Set(ctx, "int", "-123456", 0)
-		c.Set(ctx, "short", "hello", 0)
-		c.Set(ctx, "long", long, 0)
-		c.RPush(ctx, "list", "a", "b", "3", "-70000", long)
-		for i := 0; i < 2000; i++ {
-			c.RPush(ctx, "biglist", fmt.Sprint("element-", i))
-		}
-		c.HSet(ctx, "hash", "f1", "v1", "f2", "2")
-		for i := 0; i < 300; i++ {
-			c.HSet(ctx, "bighash", fmt.Sprint("field-", i), i)
-		}
-		c.SAdd(ctx, "intset", 1, -5, 70000, 1<<40)
-		c.SAdd(ctx, "set", "a", "b", "c")
-		for i := 0; i < 600; i++ {
-			c.SAdd(ctx, "bigintset", i)
-		}
-		c.ZAdd(ctx, "zset", redis.Z{Score: 1.5, Member: "a"}, redis.Z{Score: -2, Member: "7"}, redis.Z{Score: 0.1, Member: long[:40]})
-		for i := 0; i < 300; i++ {
-			c.ZAdd(ctx, "bigzset", redis.Z{Score: float64(i%17) / 3, Member: fmt.Sprint("member-", i)})
-		}
-	}
-	keys := []string{"int", "short", "long", "list", "biglist", "hash", "bighash", "intset", "set", "bigintset", "zset", "bigzset"}
-	snapshot := func(c *redis.Client, key string) any {
-		switch c.Type(ctx, key).Val() {
-		case "string":
-			return c.Get(ctx, key).Val()
-		case "list":
-			return c.LRange(ctx, key, 0, -1).Val()
-		case "hash":
-			return c.HGetAll(ctx, key).Val()
-		case "zset":
-			return c.ZRangeWithScores(ctx, key, 0, -1).Val()
-		case "set":
-			m := c.SMembers(ctx, key).Val()
-			sort.Strings(m)
-			return m
-		}
-		return nil
-	}
 	for _, dir := range []struct {
 		name     string
 		from, to *redis.Client
@@ -69,8 +25,8 @@ func TestDumpRestoreBothWays(t *testing.T) {
 		t.Run(dir.name, func(t *testing.T) {
 			dir.from.FlushAll(ctx)
 			dir.to.FlushAll(ctx)
-			populate(dir.from)
-			for _, k := range keys {
+			populateTypes(ctx, dir.from)
+			for _, k := range typeKeys {
 				payload, err := dir.from.Dump(ctx, k).Result()
 				if err != nil {
 					t.Fatalf("DUMP %s: %v", k, err)
@@ -78,7 +34,7 @@ func TestDumpRestoreBothWays(t *testing.T) {
 				if err := dir.to.Restore(ctx, k, 0, payload).Err(); err != nil {
 					t.Fatalf("RESTORE %s: %v", k, err)
 				}
-				want, got := snapshot(dir.from, k), snapshot(dir.to, k)
+				want, got := valueOf(ctx, dir.from, k), valueOf(ctx, dir.to, k)
 				if !reflect.DeepEqual(want, got) {
 					t.Fatalf("%s: restored value differs", k)
 				}

@@ -54,13 +54,22 @@ type Config struct {
 	LogFile              string
 	EnableDebugCommand   string // yes, no, local
 
-	// Persistence (used by later issues; kept here so CONFIG GET answers).
-	Dir                     string
-	DBFilename              string
-	Save                    string
-	AppendOnly              bool
-	AppendFsync             string
-	StopWritesOnBgsaveError bool
+	// Persistence.
+	Dir                      string
+	DBFilename               string
+	Save                     string
+	RDBCompression           bool
+	RDBChecksum              bool
+	StopWritesOnBgsaveError  bool
+	AppendOnly               bool
+	AppendFsync              string
+	AppendFilename           string
+	AppendDirname            string
+	AutoAOFRewritePercentage int
+	AutoAOFRewriteMinSize    int64
+	AOFLoadTruncated         bool
+	AOFUseRDBPreamble        bool
+	AOFTimestampEnabled      bool
 
 	// Replication.
 	ReplicaOf           string
@@ -115,6 +124,14 @@ func Default() *Config {
 		Save:                              "3600 1 300 100 60 10000",
 		AppendFsync:                       "everysec",
 		StopWritesOnBgsaveError:           true,
+		RDBCompression:                    true,
+		RDBChecksum:                       true,
+		AppendFilename:                    "appendonly.aof",
+		AppendDirname:                     "appendonlydir",
+		AutoAOFRewritePercentage:          100,
+		AutoAOFRewriteMinSize:             64 << 20,
+		AOFLoadTruncated:                  true,
+		AOFUseRDBPreamble:                 true,
 		ReplicaReadOnly:                   true,
 		ReplicaPriority:                   100,
 		ReplicaServeStale:                 true,

@@ -241,6 +241,15 @@ func directives() []*Directive {
 		boolDir("appendonly", func(c *Config) *bool { return &c.AppendOnly }),
 		enumDir("appendfsync", []string{"always", "everysec", "no"}, func(c *Config) *string { return &c.AppendFsync }),
 		boolDir("stop-writes-on-bgsave-error", func(c *Config) *bool { return &c.StopWritesOnBgsaveError }),
+		boolDir("rdbcompression", func(c *Config) *bool { return &c.RDBCompression }),
+		boolDir("rdbchecksum", func(c *Config) *bool { return &c.RDBChecksum }),
+		strDir("appendfilename", func(c *Config) *string { return &c.AppendFilename }),
+		strDir("appenddirname", func(c *Config) *string { return &c.AppendDirname }),
+		intDir("auto-aof-rewrite-percentage", 0, math.MaxInt32, func(c *Config) *int { return &c.AutoAOFRewritePercentage }),
+		memDir("auto-aof-rewrite-min-size", 0, func(c *Config) *int64 { return &c.AutoAOFRewriteMinSize }),
+		boolDir("aof-load-truncated", func(c *Config) *bool { return &c.AOFLoadTruncated }),
+		boolDir("aof-use-rdb-preamble", func(c *Config) *bool { return &c.AOFUseRDBPreamble }),
+		boolDir("aof-timestamp-enabled", func(c *Config) *bool { return &c.AOFTimestampEnabled }),
 		{Name: "replicaof", Aliases: []string{"slaveof"}, Get: func(c *Config) string { return c.ReplicaOf },
 			Set: func(c *Config, args []string) error {
 				if len(args) != 2 {

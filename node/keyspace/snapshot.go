@@ -80,6 +80,18 @@ func (s *Snapshot) Scan(i int, cursor uint64, fn func(key string, v *Value, expi
 	})
 }
 
+// Ended reports whether the snapshot was ended (possibly by
+// AbortSnapshot while its walk was between steps).
+func (s *Snapshot) Ended() bool { return s.done }
+
+// AbortSnapshot ends the running snapshot, if any (SHUTDOWN and DEBUG
+// RELOAD need a snapshot of their own); its walk notices on its next step.
+func (ks *Keyspace) AbortSnapshot() {
+	if ks.snap != nil {
+		ks.snap.End()
+	}
+}
+
 // End finishes the snapshot; writes stop preserving values.
 func (s *Snapshot) End() {
 	if s.done {

@@ -1,0 +1,486 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/node/keyspace"
+	"github.com/vigilkv/vigil/node/rdb"
+)
+
+// RDB persistence: SAVE, BGSAVE and save points write the dataset through
+// one snapshot mechanism (keyspace.Snapshot): the walk takes the server
+// lock a chunk at a time and writes with the lock released, so clients
+// keep being served, and the file is exactly the dataset as of the
+// snapshot's start. Files are written to a temp file, fsynced, renamed
+// and the directory fsynced.
+
+// persistState is the RDB side of the server's state (guarded by mu).
+type persistState struct {
+	saving        bool      // a background save is running
+	saveStart     time.Time // when it began
+	saveScheduled bool      // BGSAVE SCHEDULE waiting for the running one
+	lastSaveOK    bool      // rdb_last_bgsave_status
+	lastTry       time.Time // last background save attempt
+	lastDuration  time.Duration
+	dirtyAtStart  int64
+	saves         int64
+	keysTotal     int64
+	keysDone      atomic.Int64
+
+	loading          atomic.Bool
+	loadStart        time.Time
+	loadTotal        int64
+	loadRead         atomic.Int64
+	lastLoadKeys     int64
+	lastLoadExpired  int64
+}
+
+// saveParam is one "save <seconds> <changes>" point.
+type saveParam struct {
+	seconds int64
+	changes int64
+}
+
+func parseSaveParams(s string) []saveParam {
+	f := strings.Fields(s)
+	var out []saveParam
+	for i := 0; i+1 < len(f); i += 2 {
+		sec, err1 := strconv.ParseInt(f[i], 10, 64)
+		ch, err2 := strconv.ParseInt(f[i+1], 10, 64)
+		if err1 == nil && err2 == nil {
+			out = append(out, saveParam{sec, ch})
+		}
+	}
+	return out
+}
+
+// rdbPath is where the RDB file lives.
+func (s *Server) rdbPath() string { return filepath.Join(s.cfg.Dir, s.cfg.DBFilename) }
+
+// errSaveAborted ends a background save that SHUTDOWN or DEBUG RELOAD
+// replaced by a save of their own.
+var errSaveAborted = errors.New("background save aborted")
+
+// snapshotChunk is how much a walk step serializes before releasing the
+// lock to write it out.
+const snapshotChunk = 256 << 10
+
+// writeSnapshot streams an RDB image of the dataset as of now to w. With
+// locked the caller holds the server lock throughout (SAVE); otherwise it
+// is taken a chunk at a time. done, if set, counts the keys written.
+func (s *Server) writeSnapshot(w io.Writer, locked bool, done *atomic.Int64) (err error) {
+	lock, unlock := s.mu.Lock, s.mu.Unlock
+	if locked {
+		lock, unlock = func() {}, func() {}
+	}
+	fw := rdb.NewWriter(w, s.cfg.RDBChecksum)
+	enc := rdb.Encoder{Compress: s.cfg.RDBCompression}
+	// side holds keys preserved by writes ahead of the walk; each record
+	// carries its own SELECTDB.
+	side := rdb.Encoder{Compress: s.cfg.RDBCompression}
+	sideDB := -1
+	var keys int64
+	preserve := func(db int, key string, v *keyspace.Value, expireMs int64) {
+		if db != sideDB {
+			side.SelectDB(db)
+			sideDB = db
+		}
+		side.KeyValue(key, v, expireMs)
+		keys++
+	}
+
+	lock()
+	snap := s.ks.BeginSnapshot(preserve)
+	ended := false
+	defer func() {
+		if !ended {
+			lock()
+			snap.End()
+			unlock()
+		}
+	}()
+	enc.Header()
+	enc.Aux("redis-ver", Version)
+	enc.AuxInt("redis-bits", 64)
+	enc.AuxInt("ctime", s.clock().Unix())
+	enc.AuxInt("used-mem", s.usedMemory())
+	enc.AuxInt("repl-stream-db", 0)
+	enc.Aux("repl-id", s.repl.replID)
+	enc.AuxInt("repl-offset", s.repl.Offset())
+	enc.AuxInt("aof-base", 0)
+	unlock()
+
+	flush := func() error {
+		if len(enc.Buf) == 0 {
+			return nil
+		}
+		_, err := fw.Write(enc.Buf)
+		enc.Buf = enc.Buf[:0]
+		return err
+	}
+	// takeSide moves preserved records into the output; the walk's db is
+	// selected again after them.
+	takeSide := func(curDB int) {
+		if len(side.Buf) == 0 {
+			return
+		}
+		enc.Buf = append(enc.Buf, side.Buf...)
+		side.Buf = side.Buf[:0]
+		sideDB = -1
+		if curDB >= 0 {
+			enc.SelectDB(curDB)
+		}
+	}
+	for db := 0; db < snap.DBs(); db++ {
+		var cursor uint64
+		first := true
+		for {
+			lock()
+			if snap.Ended() {
+				unlock()
+				ended = true
+				return errSaveAborted
+			}
+			if first {
+				first = false
+				n, e := snap.Sizes(db)
+				if n == 0 {
+					unlock()
+					break
+				}
+				takeSide(-1)
+				enc.SelectDB(db)
+				enc.ResizeDB(n, e)
+			}
+			takeSide(db)
+			for len(enc.Buf) < snapshotChunk {
+				cursor = snap.Scan(db, cursor, func(key string, v *keyspace.Value, expireMs int64) {
+					enc.KeyValue(key, v, expireMs)
+					keys++
+				})
+				if cursor == 0 {
+					break
+				}
+			}
+			if done != nil {
+				done.Store(keys)
+			}
+			unlock()
+			if err := flush(); err != nil {
+				return err
+			}
+			if cursor == 0 {
+				break
+			}
+		}
+	}
+	lock()
+	snap.End()
+	ended = true
+	takeSide(-1)
+	unlock()
+	if done != nil {
+		done.Store(keys)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return fw.Finish()
+}
+
+// writeFileAtomically writes a file through a temp file in the same
+// directory: written, fsynced, renamed over path, directory fsynced. A
+// crash leaves the old file or the new one, never a torn one.
+func writeFileAtomically(path string, write func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d-%d.rdb", os.Getpid(), rand.Uint32()))
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", tmp, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", tmp, path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// saveSync is SAVE: the whole dataset written with the lock held. A
+// background save in progress is abandoned for it.
+func (s *Server) saveSync() error {
+	s.ks.AbortSnapshot()
+	start := s.clock()
+	dirty := s.dirty
+	err := writeFileAtomically(s.rdbPath(), func(w io.Writer) error {
+		return s.writeSnapshot(w, true, nil)
+	})
+	if err != nil {
+		s.log.Warn("error saving DB on disk", zap.Error(err))
+		s.persist.lastSaveOK = false
+		return err
+	}
+	s.dirty -= dirty
+	s.lastSave = s.clock()
+	s.persist.lastSaveOK = true
+	s.persist.saves++
+	s.log.Info("DB saved on disk", zap.Duration("took", s.clock().Sub(start)))
+	return nil
+}
+
+// startBgsave begins a background save; called under the lock.
+func (s *Server) startBgsave(reason string) error {
+	p := &s.persist
+	if p.saving {
+		return errors.New("ERR Background save already in progress")
+	}
+	p.saving = true
+	p.saveStart = s.clock()
+	p.lastTry = p.saveStart
+	p.dirtyAtStart = s.dirty
+	p.keysTotal = 0
+	for _, db := range s.ks.DBs {
+		p.keysTotal += int64(db.Len())
+	}
+	p.keysDone.Store(0)
+	s.log.Info("background saving started", zap.String("reason", reason), zap.Int64("keys", p.keysTotal))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		stop := make(chan struct{})
+		go s.logSaveProgress(stop)
+		err := writeFileAtomically(s.rdbPath(), func(w io.Writer) error {
+			return s.writeSnapshot(w, false, &p.keysDone)
+		})
+		close(stop)
+		s.mu.Lock()
+		s.finishBgsave(err)
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+// logSaveProgress logs a running save's progress every few seconds.
+func (s *Server) logSaveProgress(stop chan struct{}) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.log.Info("background save in progress", zap.Int64("keys_processed", s.persist.keysDone.Load()))
+		}
+	}
+}
+
+// finishBgsave records a background save's outcome; under the lock.
+func (s *Server) finishBgsave(err error) {
+	p := &s.persist
+	p.saving = false
+	p.lastDuration = s.clock().Sub(p.saveStart)
+	if err != nil {
+		p.lastSaveOK = false
+		s.log.Warn("background saving error", zap.Error(err))
+	} else {
+		p.lastSaveOK = true
+		p.saves++
+		s.dirty -= p.dirtyAtStart
+		s.lastSave = s.clock()
+		s.log.Info("background saving terminated with success", zap.Duration("took", p.lastDuration), zap.Int64("keys", p.keysDone.Load()))
+	}
+	if p.saveScheduled {
+		p.saveScheduled = false
+		s.startBgsave("scheduled")
+	}
+}
+
+// saveCron starts a background save when a save point is reached; under
+// the lock, from the server cron.
+func (s *Server) saveCron() {
+	p := &s.persist
+	if p.saving || p.loading.Load() {
+		return
+	}
+	now := s.clock()
+	for _, sp := range parseSaveParams(s.cfg.Save) {
+		// After a failure, retry no sooner than 5 s later, as Redis does.
+		if s.dirty >= sp.changes && now.Sub(s.lastSave) > time.Duration(sp.seconds)*time.Second &&
+			(p.lastSaveOK || now.Sub(p.lastTry) > 5*time.Second) {
+			s.startBgsave(fmt.Sprintf("%d changes in %d seconds", sp.changes, sp.seconds))
+			return
+		}
+	}
+}
+
+// persistRefusal is MISCONF when the last background save failed and
+// stop-writes-on-bgsave-error is on.
+func (s *Server) persistRefusal() string {
+	if s.cfg.StopWritesOnBgsaveError && !s.persist.lastSaveOK && len(parseSaveParams(s.cfg.Save)) > 0 {
+		return ErrMisconf
+	}
+	return ""
+}
+
+// waitBgsave blocks (without the lock) until no background save runs.
+func (s *Server) waitBgsave() {
+	for {
+		s.mu.Lock()
+		saving := s.persist.saving
+		s.mu.Unlock()
+		if !saving {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// loadRDB loads the RDB file into the (empty) keyspace, taking the lock a
+// batch of keys at a time. A missing file is an empty dataset.
+func (s *Server) loadRDB(path string, locked bool) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	return s.loadRDBFrom(bufio.NewReaderSize(f, 1<<20), st.Size(), path, locked)
+}
+
+// loadRDBFrom loads an RDB stream of about size bytes (name is for
+// messages). With locked the caller holds the server lock (DEBUG RELOAD).
+func (s *Server) loadRDBFrom(r io.Reader, size int64, name string, locked bool) error {
+	lock, unlock := s.mu.Lock, s.mu.Unlock
+	if locked {
+		lock, unlock = func() {}, func() {}
+	}
+	p := &s.persist
+	lock()
+	p.loading.Store(true)
+	p.loadStart = s.clock()
+	p.loadTotal = size
+	p.loadRead.Store(0)
+	unlock()
+	defer p.loading.Store(false)
+	s.log.Info("loading RDB", zap.String("file", name), zap.Int64("bytes", size))
+	start := time.Now()
+	lastLog := start
+	var loaded, expired int64
+	master := !s.repl.isReplica()
+	l := rdb.Loader{
+		Limits:    s.rdbLimits(),
+		Databases: len(s.ks.DBs),
+		Progress: func(read int64) {
+			p.loadRead.Store(read)
+			if time.Since(lastLog) >= time.Second {
+				lastLog = time.Now()
+				pct := 0.0
+				if size > 0 {
+					pct = float64(read) * 100 / float64(size)
+				}
+				s.log.Info("loading RDB in progress", zap.String("file", name), zap.Float64("percent", pct), zap.Int64("keys", loaded))
+			}
+		},
+	}
+	type item struct {
+		db     int
+		key    []byte
+		v      keyspace.Value
+		expire int64
+	}
+	batch := make([]item, 0, 1024)
+	apply := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		lock()
+		defer unlock()
+		now := s.clock().UnixMilli()
+		for _, it := range batch {
+			db := s.ks.DBs[it.db]
+			if master && it.expire >= 0 && it.expire < now {
+				expired++
+				continue
+			}
+			key := string(it.key)
+			if db.Peek(key) != nil {
+				return fmt.Errorf("duplicate key %q in DB %d", key, it.db)
+			}
+			db.Add(key, it.v)
+			if it.expire >= 0 {
+				db.SetExpire(key, it.expire)
+			}
+			loaded++
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := l.Load(r, func(db int, key []byte, v keyspace.Value, expireMs int64) error {
+		batch = append(batch, item{db, key, v, expireMs})
+		if len(batch) == cap(batch) {
+			return apply()
+		}
+		return nil
+	})
+	if err == nil {
+		err = apply()
+	}
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", name, err)
+	}
+	lock()
+	p.lastLoadKeys, p.lastLoadExpired = loaded, expired
+	unlock()
+	s.log.Info("DB loaded from disk", zap.String("file", name), zap.Int64("keys", loaded), zap.Int64("expired_skipped", expired),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
