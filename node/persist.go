@@ -39,12 +39,12 @@ type persistState struct {
 	keysTotal     int64
 	keysDone      atomic.Int64
 
-	loading          atomic.Bool
-	loadStart        time.Time
-	loadTotal        int64
-	loadRead         atomic.Int64
-	lastLoadKeys     int64
-	lastLoadExpired  int64
+	loading         atomic.Bool
+	loadStart       time.Time
+	loadTotal       int64
+	loadRead        atomic.Int64
+	lastLoadKeys    int64
+	lastLoadExpired int64
 }
 
 // saveParam is one "save <seconds> <changes>" point.
