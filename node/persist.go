@@ -77,71 +77,92 @@ var errSaveAborted = errors.New("background save aborted")
 // lock to write it out.
 const snapshotChunk = 256 << 10
 
-// writeSnapshot streams an RDB image of the dataset as of now to w. With
-// locked the caller holds the server lock throughout (SAVE); otherwise it
-// is taken a chunk at a time. done, if set, counts the keys written.
-func (s *Server) writeSnapshot(w io.Writer, locked bool, done *atomic.Int64) (err error) {
+// rdbSnapshot is a point-in-time RDB image of the dataset being
+// streamed out. It is begun under the server lock, at the instant the
+// image captures, and streamed later, taking the lock a chunk at a time.
+type rdbSnapshot struct {
+	s    *Server
+	snap *keyspace.Snapshot
+	enc  rdb.Encoder // the next chunk to write
+	// side holds keys preserved by writes ahead of the walk; each run of
+	// records carries its own SELECTDB.
+	side   rdb.Encoder
+	sideDB int
+	keys   int64
+}
+
+// beginSnapshot starts an RDB image of the dataset as of now; under the
+// lock.
+func (s *Server) beginSnapshot() *rdbSnapshot {
+	rs := &rdbSnapshot{s: s, sideDB: -1}
+	rs.enc.Compress = s.cfg.RDBCompression
+	rs.side.Compress = s.cfg.RDBCompression
+	rs.snap = s.ks.BeginSnapshot(func(db int, key string, v *keyspace.Value, expireMs int64) {
+		if db != rs.sideDB {
+			rs.side.SelectDB(db)
+			rs.sideDB = db
+		}
+		rs.side.KeyValue(key, v, expireMs)
+		rs.keys++
+	})
+	e := &rs.enc
+	e.Header()
+	e.Aux("redis-ver", Version)
+	e.AuxInt("redis-bits", 64)
+	e.AuxInt("ctime", s.clock().Unix())
+	e.AuxInt("used-mem", s.usedMemory())
+	e.AuxInt("repl-stream-db", 0)
+	e.Aux("repl-id", s.repl.replID)
+	e.AuxInt("repl-offset", s.repl.Offset())
+	e.AuxInt("aof-base", 0)
+	return rs
+}
+
+// abort ends the snapshot without streaming it; under the lock.
+func (rs *rdbSnapshot) abort() { rs.snap.End() }
+
+// takeSide moves preserved records into the output; the walk's db (if
+// any) is selected again after them.
+func (rs *rdbSnapshot) takeSide(curDB int) {
+	if len(rs.side.Buf) == 0 {
+		return
+	}
+	rs.enc.Buf = append(rs.enc.Buf, rs.side.Buf...)
+	rs.side.Buf = rs.side.Buf[:0]
+	rs.sideDB = -1
+	if curDB >= 0 {
+		rs.enc.SelectDB(curDB)
+	}
+}
+
+// stream writes the image to w. With locked the caller holds the server
+// lock throughout (SAVE); otherwise it is taken a chunk at a time and
+// released while writing. done, if set, counts the keys written.
+func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err error) {
+	s := rs.s
 	lock, unlock := s.mu.Lock, s.mu.Unlock
 	if locked {
 		lock, unlock = func() {}, func() {}
 	}
-	fw := rdb.NewWriter(w, s.cfg.RDBChecksum)
-	enc := rdb.Encoder{Compress: s.cfg.RDBCompression}
-	// side holds keys preserved by writes ahead of the walk; each record
-	// carries its own SELECTDB.
-	side := rdb.Encoder{Compress: s.cfg.RDBCompression}
-	sideDB := -1
-	var keys int64
-	preserve := func(db int, key string, v *keyspace.Value, expireMs int64) {
-		if db != sideDB {
-			side.SelectDB(db)
-			sideDB = db
-		}
-		side.KeyValue(key, v, expireMs)
-		keys++
-	}
-
-	lock()
-	snap := s.ks.BeginSnapshot(preserve)
-	ended := false
+	snap := rs.snap
 	defer func() {
-		if !ended {
+		if err != nil {
 			lock()
 			snap.End()
 			unlock()
 		}
 	}()
-	enc.Header()
-	enc.Aux("redis-ver", Version)
-	enc.AuxInt("redis-bits", 64)
-	enc.AuxInt("ctime", s.clock().Unix())
-	enc.AuxInt("used-mem", s.usedMemory())
-	enc.AuxInt("repl-stream-db", 0)
-	enc.Aux("repl-id", s.repl.replID)
-	enc.AuxInt("repl-offset", s.repl.Offset())
-	enc.AuxInt("aof-base", 0)
-	unlock()
-
+	fw := rdb.NewWriter(w, s.cfg.RDBChecksum)
 	flush := func() error {
-		if len(enc.Buf) == 0 {
+		if len(rs.enc.Buf) == 0 {
 			return nil
 		}
-		_, err := fw.Write(enc.Buf)
-		enc.Buf = enc.Buf[:0]
+		_, err := fw.Write(rs.enc.Buf)
+		rs.enc.Buf = rs.enc.Buf[:0]
 		return err
 	}
-	// takeSide moves preserved records into the output; the walk's db is
-	// selected again after them.
-	takeSide := func(curDB int) {
-		if len(side.Buf) == 0 {
-			return
-		}
-		enc.Buf = append(enc.Buf, side.Buf...)
-		side.Buf = side.Buf[:0]
-		sideDB = -1
-		if curDB >= 0 {
-			enc.SelectDB(curDB)
-		}
+	if err := flush(); err != nil {
+		return err
 	}
 	for db := 0; db < snap.DBs(); db++ {
 		var cursor uint64
@@ -150,7 +171,6 @@ func (s *Server) writeSnapshot(w io.Writer, locked bool, done *atomic.Int64) (er
 			lock()
 			if snap.Ended() {
 				unlock()
-				ended = true
 				return errSaveAborted
 			}
 			if first {
@@ -160,22 +180,22 @@ func (s *Server) writeSnapshot(w io.Writer, locked bool, done *atomic.Int64) (er
 					unlock()
 					break
 				}
-				takeSide(-1)
-				enc.SelectDB(db)
-				enc.ResizeDB(n, e)
+				rs.takeSide(-1)
+				rs.enc.SelectDB(db)
+				rs.enc.ResizeDB(n, e)
 			}
-			takeSide(db)
-			for len(enc.Buf) < snapshotChunk {
+			rs.takeSide(db)
+			for len(rs.enc.Buf) < snapshotChunk {
 				cursor = snap.Scan(db, cursor, func(key string, v *keyspace.Value, expireMs int64) {
-					enc.KeyValue(key, v, expireMs)
-					keys++
+					rs.enc.KeyValue(key, v, expireMs)
+					rs.keys++
 				})
 				if cursor == 0 {
 					break
 				}
 			}
 			if done != nil {
-				done.Store(keys)
+				done.Store(rs.keys)
 			}
 			unlock()
 			if err := flush(); err != nil {
@@ -187,12 +207,15 @@ func (s *Server) writeSnapshot(w io.Writer, locked bool, done *atomic.Int64) (er
 		}
 	}
 	lock()
+	if snap.Ended() {
+		unlock()
+		return errSaveAborted
+	}
 	snap.End()
-	ended = true
-	takeSide(-1)
+	rs.takeSide(-1)
 	unlock()
 	if done != nil {
-		done.Store(keys)
+		done.Store(rs.keys)
 	}
 	if err := flush(); err != nil {
 		return err
@@ -255,9 +278,11 @@ func (s *Server) saveSync() error {
 	s.ks.AbortSnapshot()
 	start := s.clock()
 	dirty := s.dirty
+	rs := s.beginSnapshot()
 	err := writeFileAtomically(s.rdbPath(), func(w io.Writer) error {
-		return s.writeSnapshot(w, true, nil)
+		return rs.stream(w, true, nil)
 	})
+	rs.abort() // a no-op unless the file could not even be created
 	if err != nil {
 		s.log.Warn("error saving DB on disk", zap.Error(err))
 		s.persist.lastSaveOK = false
@@ -287,16 +312,18 @@ func (s *Server) startBgsave(reason string) error {
 	}
 	p.keysDone.Store(0)
 	s.log.Info("background saving started", zap.String("reason", reason), zap.Int64("keys", p.keysTotal))
+	rs := s.beginSnapshot()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		stop := make(chan struct{})
 		go s.logSaveProgress(stop)
 		err := writeFileAtomically(s.rdbPath(), func(w io.Writer) error {
-			return s.writeSnapshot(w, false, &p.keysDone)
+			return rs.stream(w, false, &p.keysDone)
 		})
 		close(stop)
 		s.mu.Lock()
+		rs.abort() // a no-op unless the file could not even be created
 		s.finishBgsave(err)
 		s.mu.Unlock()
 	}()

@@ -21,6 +21,8 @@ func newTestServer(t testing.TB, mutate ...func(*config.Config)) (*Server, strin
 	cfg.Port = 0
 	cfg.Bind = []string{"127.0.0.1"}
 	cfg.EnableDebugCommand = "yes"
+	cfg.Dir = t.TempDir()
+	cfg.Save = ""
 	for _, m := range mutate {
 		m(cfg)
 	}
