@@ -31,6 +31,9 @@ const (
 	ClientReplyOff
 	ClientReplySkip
 	ClientReplySkipNext
+	// ClientAOFLoader is the connectionless client replaying the AOF: it
+	// bypasses loading and write checks and its writes are not propagated.
+	ClientAOFLoader
 )
 
 const (
@@ -87,6 +90,9 @@ type Client struct {
 	killed   atomic.Bool
 	closedCh chan struct{}
 	killOnce sync.Once
+	// aofWait is the stream offset that must be durable before this
+	// client's pending replies go out (appendfsync always).
+	aofWait int64
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -112,10 +118,20 @@ func newClient(s *Server, conn net.Conn) *Client {
 func (cl *Client) touch() { cl.lastInteraction.Store(cl.srv.clock().UnixMilli()) }
 
 // Addr is the client's remote address.
-func (cl *Client) Addr() string { return cl.conn.RemoteAddr().String() }
+func (cl *Client) Addr() string {
+	if cl.conn == nil {
+		return ""
+	}
+	return cl.conn.RemoteAddr().String()
+}
 
 // LocalAddr is the server side of the connection.
-func (cl *Client) LocalAddr() string { return cl.conn.LocalAddr().String() }
+func (cl *Client) LocalAddr() string {
+	if cl.conn == nil {
+		return ""
+	}
+	return cl.conn.LocalAddr().String()
+}
 
 // Idle is how long the client has been idle.
 func (cl *Client) Idle() time.Duration {
@@ -233,6 +249,12 @@ func (s *Server) serveClient(cl *Client) {
 		}
 		if locked {
 			s.mu.Unlock()
+		}
+		if cl.aofWait > 0 {
+			// Group commit: the AOF writer's next fsync covers every
+			// client waiting here.
+			s.aof.waitDurable(cl.aofWait)
+			cl.aofWait = 0
 		}
 		if err := cl.flush(); err != nil {
 			return

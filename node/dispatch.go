@@ -59,12 +59,12 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 			return cmdDone
 		}
 	}
-	if s.persist.loading.Load() && cmd.Flags&FlagLoading == 0 {
+	if s.persist.loading.Load() && cmd.Flags&FlagLoading == 0 && cl.Flags&ClientAOFLoader == 0 {
 		s.rejectCommand(cl, cmd, ErrLoading)
 		return cmdDone
 	}
 	isWrite := cmd.Flags&FlagWrite != 0 || (cmd.Name == "exec" && cl.tx.flags&FlagWrite != 0)
-	if isWrite && cl.Flags&ClientMaster == 0 {
+	if isWrite && cl.Flags&(ClientMaster|ClientAOFLoader) == 0 {
 		if msg := s.writeRefusal(); msg != "" {
 			s.rejectCommand(cl, cmd, msg)
 			return cmdDone
@@ -101,6 +101,9 @@ func (s *Server) writeRefusal() string {
 		return ErrReadonly
 	}
 	if msg := s.persistRefusal(); msg != "" {
+		return msg
+	}
+	if msg := s.aofRefusal(); msg != "" {
 		return msg
 	}
 	return s.repl.writeRefusal()
@@ -158,12 +161,19 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	s.stats.CommandsProcessed++
 	s.dirty += ctx.changes
-	if len(ctx.rewritten) > 0 {
-		for _, a := range ctx.rewritten {
-			s.repl.feed(ctx.DB.ID, a)
+	// Writes replayed from the AOF are already in it: not propagated.
+	if cl.Flags&ClientAOFLoader == 0 {
+		if len(ctx.rewritten) > 0 {
+			for _, a := range ctx.rewritten {
+				s.repl.feed(ctx.DB.ID, a)
+			}
+		} else if ctx.changes > 0 && cmd.Flags&FlagNoPropagate == 0 {
+			s.repl.feed(ctx.DB.ID, ctx.Args)
 		}
-	} else if ctx.changes > 0 && cmd.Flags&FlagNoPropagate == 0 {
-		s.repl.feed(ctx.DB.ID, ctx.Args)
+	}
+	if s.aof.on && (ctx.changes > 0 || len(ctx.rewritten) > 0) && s.cfg.AppendFsync == "always" {
+		// The reply waits until this write is on disk (see serveClient).
+		cl.aofWait = s.repl.offset
 	}
 	if cmd.Flags&(FlagSkipMonitor|FlagAdmin) == 0 || cmd.Name == "exec" {
 		s.diag.feedMonitors(s, cl, ctx.DB.ID, ctx.Args)

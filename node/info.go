@@ -327,13 +327,8 @@ func (s *Server) port() int {
 	return s.cfg.Port
 }
 
-// writeInfoPersistence is the persistence section; snapshots arrive with
-// the persistence work, so nothing is ever in progress yet.
+// writeInfoPersistence is the persistence section, with Redis's fields.
 func (s *Server) writeInfoPersistence(field func(string, any)) {
-	aof := 0
-	if s.cfg.AppendOnly {
-		aof = 1
-	}
 	p := &s.persist
 	if p.loading.Load() {
 		field("loading", 1)
@@ -390,18 +385,7 @@ func (s *Server) writeInfoPersistence(field func(string, any)) {
 	field("rdb_last_cow_size", 0)
 	field("rdb_last_load_keys_expired", p.lastLoadExpired)
 	field("rdb_last_load_keys_loaded", p.lastLoadKeys)
-	field("aof_enabled", aof)
-	field("aof_rewrite_in_progress", 0)
-	field("aof_rewrite_scheduled", 0)
-	field("aof_last_rewrite_time_sec", -1)
-	field("aof_current_rewrite_time_sec", -1)
-	field("aof_last_bgrewrite_status", "ok")
-	field("aof_rewrites", 0)
-	field("aof_rewrites_consecutive_failures", 0)
-	field("aof_last_write_status", "ok")
-	field("aof_last_cow_size", 0)
-	field("module_fork_in_progress", 0)
-	field("module_fork_last_cow_size", 0)
+	s.writeInfoAOF(field)
 }
 
 // writeInfoReplication is the replication section.

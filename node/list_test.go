@@ -558,7 +558,7 @@ func TestListBlockingPropagation(t *testing.T) {
 func lhCaptureRepl(s *Server) func() string {
 	var buf []byte
 	s.mu.Lock()
-	s.repl.consumers = append(s.repl.consumers, func(chunk []byte) { buf = append(buf, chunk...) })
+	s.repl.addConsumer(func(chunk []byte) { buf = append(buf, chunk...) })
 	s.mu.Unlock()
 	return func() string {
 		s.mu.Lock()

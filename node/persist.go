@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/internal/resp"
 	"github.com/vigilkv/vigil/node/keyspace"
 	"github.com/vigilkv/vigil/node/rdb"
 )
@@ -89,22 +90,46 @@ type rdbSnapshot struct {
 	side   rdb.Encoder
 	sideDB int
 	keys   int64
+	// cmds writes commands (an AOF base without the RDB preamble)
+	// instead of RDB records.
+	cmds bool
+}
+
+func (rs *rdbSnapshot) selectDB(e *rdb.Encoder, db int) {
+	if rs.cmds {
+		e.Buf = resp.AppendCommandStrings(e.Buf, "SELECT", strconv.Itoa(db))
+		return
+	}
+	e.SelectDB(db)
+}
+
+func (rs *rdbSnapshot) keyValue(e *rdb.Encoder, key string, v *keyspace.Value, expireMs int64) {
+	if rs.cmds {
+		e.Buf = appendRewriteCommands(e.Buf, key, v, expireMs)
+		return
+	}
+	e.KeyValue(key, v, expireMs)
 }
 
 // beginSnapshot starts an RDB image of the dataset as of now; under the
-// lock.
-func (s *Server) beginSnapshot() *rdbSnapshot {
-	rs := &rdbSnapshot{s: s, sideDB: -1}
+// lock. An AOF base is marked as one, and is a command log instead when
+// aof-use-rdb-preamble is off.
+func (s *Server) beginSnapshot(aofBase bool) *rdbSnapshot {
+	cmds := aofBase && !s.cfg.AOFUseRDBPreamble
+	rs := &rdbSnapshot{s: s, sideDB: -1, cmds: cmds}
 	rs.enc.Compress = s.cfg.RDBCompression
 	rs.side.Compress = s.cfg.RDBCompression
 	rs.snap = s.ks.BeginSnapshot(func(db int, key string, v *keyspace.Value, expireMs int64) {
 		if db != rs.sideDB {
-			rs.side.SelectDB(db)
+			rs.selectDB(&rs.side, db)
 			rs.sideDB = db
 		}
-		rs.side.KeyValue(key, v, expireMs)
+		rs.keyValue(&rs.side, key, v, expireMs)
 		rs.keys++
 	})
+	if cmds {
+		return rs
+	}
 	e := &rs.enc
 	e.Header()
 	e.Aux("redis-ver", Version)
@@ -114,7 +139,7 @@ func (s *Server) beginSnapshot() *rdbSnapshot {
 	e.AuxInt("repl-stream-db", 0)
 	e.Aux("repl-id", s.repl.replID)
 	e.AuxInt("repl-offset", s.repl.Offset())
-	e.AuxInt("aof-base", 0)
+	e.AuxInt("aof-base", int64(boolInt(aofBase)))
 	return rs
 }
 
@@ -131,7 +156,7 @@ func (rs *rdbSnapshot) takeSide(curDB int) {
 	rs.side.Buf = rs.side.Buf[:0]
 	rs.sideDB = -1
 	if curDB >= 0 {
-		rs.enc.SelectDB(curDB)
+		rs.selectDB(&rs.enc, curDB)
 	}
 }
 
@@ -181,13 +206,15 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 					break
 				}
 				rs.takeSide(-1)
-				rs.enc.SelectDB(db)
-				rs.enc.ResizeDB(n, e)
+				rs.selectDB(&rs.enc, db)
+				if !rs.cmds {
+					rs.enc.ResizeDB(n, e)
+				}
 			}
 			rs.takeSide(db)
 			for len(rs.enc.Buf) < snapshotChunk {
 				cursor = snap.Scan(db, cursor, func(key string, v *keyspace.Value, expireMs int64) {
-					rs.enc.KeyValue(key, v, expireMs)
+					rs.keyValue(&rs.enc, key, v, expireMs)
 					rs.keys++
 				})
 				if cursor == 0 {
@@ -219,6 +246,9 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if rs.cmds {
+		return nil
 	}
 	return fw.Finish()
 }
@@ -278,7 +308,7 @@ func (s *Server) saveSync() error {
 	s.ks.AbortSnapshot()
 	start := s.clock()
 	dirty := s.dirty
-	rs := s.beginSnapshot()
+	rs := s.beginSnapshot(false)
 	err := writeFileAtomically(s.rdbPath(), func(w io.Writer) error {
 		return rs.stream(w, true, nil)
 	})
@@ -312,7 +342,7 @@ func (s *Server) startBgsave(reason string) error {
 	}
 	p.keysDone.Store(0)
 	s.log.Info("background saving started", zap.String("reason", reason), zap.Int64("keys", p.keysTotal))
-	rs := s.beginSnapshot()
+	rs := s.beginSnapshot(false)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

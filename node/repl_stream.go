@@ -21,7 +21,9 @@ type replStream struct {
 	// emitted when it changes. -1 forces one.
 	lastDB int
 	// consumers are called with each appended chunk.
-	consumers []func(chunk []byte)
+	consumers  []func(chunk []byte)
+	consumerID []int
+	nextID     int
 	inExec    bool
 	execFed   bool
 	scratch   []byte
@@ -60,6 +62,25 @@ func (r *replStream) append(chunk []byte) {
 	r.offset += int64(len(chunk))
 	for _, c := range r.consumers {
 		c(chunk)
+	}
+}
+
+// addConsumer attaches fn to the stream and returns its id.
+func (r *replStream) addConsumer(fn func(chunk []byte)) int {
+	r.nextID++
+	r.consumers = append(r.consumers, fn)
+	r.consumerID = append(r.consumerID, r.nextID)
+	return r.nextID
+}
+
+// removeConsumer detaches the consumer with the given id.
+func (r *replStream) removeConsumer(id int) {
+	for i, c := range r.consumerID {
+		if c == id {
+			r.consumers = append(r.consumers[:i], r.consumers[i+1:]...)
+			r.consumerID = append(r.consumerID[:i], r.consumerID[i+1:]...)
+			return
+		}
 	}
 }
 

@@ -76,6 +76,7 @@ type Server struct {
 	dirty    int64
 	lastSave time.Time
 	persist  persistState
+	aof      aofState
 	// fatal is why Serve stopped on its own (a dataset that would not
 	// load).
 	fatal error
@@ -173,6 +174,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		dumpCommands(),
 		configCommands(),
 		persistCommands(),
+		aofCommands(),
 	}
 }
 
@@ -182,6 +184,7 @@ func (s *Server) initFamilies() {
 	s.pubsub.init()
 	s.diag.init(s)
 	s.repl.init(s)
+	s.aof.init(s)
 }
 
 // applyConfig pushes configuration into the parts that cache it; called at
@@ -191,6 +194,7 @@ func (s *Server) applyConfig() {
 	s.ks.Config.LFU = len(cfg.MaxMemoryPolicy) > 4 && cfg.MaxMemoryPolicy[len(cfg.MaxMemoryPolicy)-3:] == "lfu"
 	s.ks.Config.LFULogFactor = cfg.LFULogFactor
 	s.ks.Config.LFUDecayTime = cfg.LFUDecayTime
+	s.applyAOFConfig()
 	s.pubsub.applyConfig(cfg.NotifyKeyspaceEvent)
 	if s.logLevel != nil {
 		if lvl, err := logging.Level(cfg.LogLevel); err == nil {
@@ -307,18 +311,38 @@ func (s *Server) saveOnSignal() {
 	}
 }
 
-// startLoading loads the dataset from disk in the background; until it is
-// in, clients get -LOADING. A file that will not load stops the server.
+// startLoading loads the dataset from disk in the background (the AOF
+// when appendonly is on and a manifest exists, else the RDB file); until
+// it is in, clients get -LOADING. A file that will not load stops the
+// server. Then the AOF, if on, starts.
 func (s *Server) startLoading() {
-	path := s.rdbPath()
-	if _, err := os.Stat(path); err != nil {
+	aofManifest := false
+	if s.cfg.AppendOnly {
+		_, err := os.Stat(s.manifestPath())
+		aofManifest = err == nil
+	}
+	_, err := os.Stat(s.rdbPath())
+	if !aofManifest && err != nil {
+		if s.cfg.AppendOnly {
+			s.mu.Lock()
+			if err := s.startAOF(); err != nil {
+				s.log.Error("cannot start the AOF", zap.Error(err))
+			}
+			s.mu.Unlock()
+		}
 		return
 	}
 	s.persist.loading.Store(true)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.loadRDB(path, false); err != nil {
+		err := s.loadDataset()
+		if err == nil && s.cfg.AppendOnly {
+			s.mu.Lock()
+			err = s.startAOF()
+			s.mu.Unlock()
+		}
+		if err != nil {
 			s.log.Error("fatal error loading the dataset: refusing to start", zap.Error(err))
 			s.mu.Lock()
 			s.fatal = err
@@ -326,6 +350,20 @@ func (s *Server) startLoading() {
 			s.Shutdown()
 		}
 	}()
+}
+
+// loadDataset loads the AOF or the RDB file, as startLoading describes.
+func (s *Server) loadDataset() error {
+	defer s.persist.loading.Store(false)
+	if s.cfg.AppendOnly {
+		found, err := s.loadAOF()
+		if err != nil || found {
+			return err
+		}
+		// Unlike Redis, which would start empty here, an RDB file left
+		// from before appendonly was turned on is loaded.
+	}
+	return s.loadRDB(s.rdbPath(), false)
 }
 
 // ListenAndServe is Listen followed by Serve.
@@ -352,6 +390,7 @@ func (s *Server) stop() {
 		cl.kill()
 	}
 	s.mu.Unlock()
+	s.aof.shutdown()
 	s.wg.Wait()
 	s.log.Info("server stopped")
 }
@@ -455,6 +494,7 @@ func (s *Server) cron(period time.Duration) {
 	}
 	s.ks.ActiveExpireCycle(period / 4)
 	s.saveCron()
+	s.autoRewriteCron()
 	if s.cfg.ActiveRehashing {
 		deadline := s.clock().Add(time.Millisecond)
 		for _, db := range s.ks.DBs {

@@ -37,6 +37,9 @@ type Config struct {
 	// NoActiveExpire stops the active expiry cycle (DEBUG
 	// SET-ACTIVE-EXPIRE 0); keys still expire lazily.
 	NoActiveExpire bool
+	// Loading suspends expiry while an AOF is replayed, as in Redis: the
+	// log's own DELs and later commands decide.
+	Loading bool
 }
 
 // Keyspace is the set of numbered databases plus what they share: the
@@ -131,7 +134,7 @@ func (db *DB) Memory() int64 { return db.mem }
 
 // isExpired reports whether key has a TTL in the past.
 func (db *DB) isExpired(key string) bool {
-	if db.expires.Len() == 0 {
+	if db.expires.Len() == 0 || db.ks.Config.Loading {
 		return false
 	}
 	when, ok := db.expires.Get(key)

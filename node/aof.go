@@ -1,0 +1,810 @@
+package node
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// The append-only file, in Redis 7's multi-part layout: a directory
+// (appenddirname) holding a manifest, one base file (an RDB image, or a
+// command log without the RDB preamble) and incr files of commands. The
+// AOF is a consumer of the replication stream: every write is appended to
+// an in-memory buffer under the server lock, and a writer goroutine
+// writes and fsyncs it, so no disk I/O happens under the lock. With
+// appendfsync always a client's reply waits until its write is durable;
+// the writer's one fsync covers every client waiting (group commit). A
+// rewrite opens a new incr file at an exact stream offset, writes the new
+// base from the no-fork snapshot, then swaps the manifest.
+
+// aofFile is one manifest entry.
+type aofFile struct {
+	name string
+	seq  int
+	typ  byte // 'b' base, 'i' incr, 'h' history
+}
+
+// aofState is the AOF machinery. mu guards the buffer and the writer's
+// progress; the server lock is never held while doing disk I/O.
+type aofState struct {
+	s  *Server
+	mu sync.Mutex
+	// cond wakes the writer (new data, rotation, stop) and the clients
+	// waiting for durability.
+	cond *sync.Cond
+
+	on       bool   // appendonly is on and the writer runs
+	buf      []byte // stream bytes not yet written
+	bufEnd   int64  // stream offset at the end of buf
+	written  int64  // stream offset written to the file
+	synced   int64  // stream offset known durable
+	fsync    string // appendfsync policy
+	lastSync time.Time
+	writeErr error // aof_last_write_status
+
+	// files is the manifest; file the open incr file and its size.
+	files    []aofFile
+	file     *os.File
+	fileSize int64
+	baseSize int64 // base + incr size after the last rewrite (auto rewrite)
+
+	// rotateAt is the stream offset where the next incr file starts (-1:
+	// none pending); rotated signals the rewrite that it happened.
+	rotateAt  int64
+	rotateSeq int
+	rotated   chan struct{}
+
+	consumer     int // replication stream consumer id
+	rewriting    bool
+	rewriteStart time.Time
+	lastRewrite  time.Duration
+	rewriteOK    bool
+	rewrites     int64
+	scheduled    bool
+	stop         bool
+	done         chan struct{}
+}
+
+func (a *aofState) init(s *Server) {
+	a.s = s
+	a.cond = sync.NewCond(&a.mu)
+	a.rotateAt = -1
+	a.rewriteOK = true
+}
+
+// dir is the AOF directory.
+func (s *Server) aofDir() string { return filepath.Join(s.cfg.Dir, s.cfg.AppendDirname) }
+
+func (s *Server) manifestPath() string {
+	return filepath.Join(s.aofDir(), s.cfg.AppendFilename+".manifest")
+}
+
+// readManifest parses the manifest, or returns nil if there is none.
+func readManifest(path string) ([]aofFile, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var files []aofFile
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		var af aofFile
+		for j := 0; j+1 < len(f); j += 2 {
+			switch f[j] {
+			case "file":
+				af.name = f[j+1]
+			case "seq":
+				af.seq, _ = strconv.Atoi(f[j+1])
+			case "type":
+				af.typ = f[j+1][0]
+			}
+		}
+		if af.name == "" || af.seq <= 0 || (af.typ != 'b' && af.typ != 'i' && af.typ != 'h') || strings.ContainsAny(af.name, "/\\") {
+			return nil, fmt.Errorf("%s:%d: invalid manifest line %q", path, i+1, line)
+		}
+		files = append(files, af)
+	}
+	return files, nil
+}
+
+func manifestBytes(files []aofFile) []byte {
+	var b strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&b, "file %s seq %d type %c\n", f.name, f.seq, f.typ)
+	}
+	return []byte(b.String())
+}
+
+// writeManifest replaces the manifest atomically.
+func (s *Server) writeManifest(files []aofFile) error {
+	return writeFileAtomically(s.manifestPath(), func(w io.Writer) error {
+		_, err := w.Write(manifestBytes(files))
+		return err
+	})
+}
+
+func (s *Server) incrName(seq int) string {
+	return fmt.Sprintf("%s.%d.incr.aof", s.cfg.AppendFilename, seq)
+}
+
+func (s *Server) baseName(seq int) string {
+	ext := "rdb"
+	if !s.cfg.AOFUseRDBPreamble {
+		ext = "aof"
+	}
+	return fmt.Sprintf("%s.%d.base.%s", s.cfg.AppendFilename, seq, ext)
+}
+
+// loadAOF loads the dataset from the AOF directory; found is false when
+// there is no manifest. Called before clients are served.
+func (s *Server) loadAOF() (found bool, err error) {
+	files, err := readManifest(s.manifestPath())
+	if err != nil || files == nil {
+		return false, err
+	}
+	a := &s.aof
+	a.files = files
+	var incrs []aofFile
+	for _, f := range files {
+		switch f.typ {
+		case 'b':
+			path := filepath.Join(s.aofDir(), f.name)
+			if err := s.loadAOFBase(path); err != nil {
+				return true, err
+			}
+		case 'i':
+			incrs = append(incrs, f)
+		}
+	}
+	for i, f := range incrs {
+		path := filepath.Join(s.aofDir(), f.name)
+		last := i == len(incrs)-1
+		if err := s.replayAOF(path, last); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// loadAOFBase loads a base file: an RDB image, or commands.
+func (s *Server) loadAOFBase(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening AOF base %s: %w", path, err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	magic, _ := br.Peek(5)
+	if string(magic) == "REDIS" {
+		st, _ := f.Stat()
+		return s.loadRDBFrom(br, st.Size(), path, false)
+	}
+	f.Close()
+	return s.replayAOF(path, false)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// replayAOF executes the commands of an AOF file. A truncated last
+// command (or an unterminated MULTI) of the last file is cut off when
+// aof-load-truncated allows; anything else malformed is an error naming
+// the file and offset.
+func (s *Server) replayAOF(path string, last bool) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening AOF %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	cr := &countingReader{r: f}
+	rd := resp.NewRequestReader(cr)
+	rd.MaxBulkLen = 1 << 40
+	rd.MaxQueryBuf = 0
+	cl := s.newLoaderClient()
+	p := &s.persist
+	s.mu.Lock()
+	p.loading.Store(true)
+	p.loadStart = s.clock()
+	p.loadTotal = st.Size()
+	s.ks.Config.Loading = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.ks.Config.Loading = false
+		s.mu.Unlock()
+		p.loading.Store(false)
+	}()
+	var good int64     // offset after the last complete command
+	var multiAt int64 = -1 // offset of an open MULTI
+	var cmds int64
+	lastLog := time.Now()
+	for {
+		args, err := rd.Next()
+		if err == resp.ErrIncomplete {
+			if ferr := rd.Fill(); ferr != nil {
+				if ferr != io.EOF {
+					return fmt.Errorf("reading %s: %w", path, ferr)
+				}
+				break
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("bad file format reading the append only file %s at offset %d: %v", path, good, err)
+		}
+		offset := cr.n - int64(rd.Buffered())
+		if rd.Inline {
+			return fmt.Errorf("bad file format reading the append only file %s at offset %d: not a command array", path, good)
+		}
+		if len(args) == 0 {
+			good = offset
+			continue
+		}
+		name := strings.ToLower(string(args[0]))
+		if name == "multi" {
+			multiAt = good
+		} else if name == "exec" {
+			multiAt = -1
+		}
+		s.mu.Lock()
+		status := s.processCommand(cl, args)
+		failed := cl.ctx.failed
+		cl.W.Reset()
+		s.mu.Unlock()
+		if status != cmdDone {
+			return fmt.Errorf("%s at offset %d: command %q cannot be replayed", path, good, args[0])
+		}
+		if failed && name != "exec" {
+			s.log.Warn("command in the AOF failed on replay", zap.String("file", path), zap.Int64("offset", good), zap.String("command", name))
+		}
+		good = offset
+		cmds++
+		p.loadRead.Store(good)
+		if time.Since(lastLog) >= time.Second {
+			lastLog = time.Now()
+			s.log.Info("loading AOF in progress", zap.String("file", path), zap.Float64("percent", float64(good)*100/float64(max(st.Size(), 1))))
+		}
+	}
+	end := good
+	if multiAt >= 0 {
+		end = multiAt
+		s.mu.Lock()
+		s.processCommand(cl, [][]byte{[]byte("DISCARD")})
+		cl.W.Reset()
+		s.mu.Unlock()
+	}
+	if end < st.Size() {
+		if !last || !s.cfg.AOFLoadTruncated {
+			return fmt.Errorf("the append only file %s is truncated or has an unterminated MULTI at offset %d; use vigil-server check-aof --fix, or set aof-load-truncated yes", path, end)
+		}
+		s.log.Warn("the AOF ends with an incomplete command or transaction: cutting it off", zap.String("file", path), zap.Int64("offset", end), zap.Int64("size", st.Size()))
+		if err := f.Truncate(end); err != nil {
+			return fmt.Errorf("truncating %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", path, err)
+		}
+	}
+	s.log.Info("AOF loaded", zap.String("file", path), zap.Int64("commands", cmds))
+	return nil
+}
+
+// newLoaderClient is the connectionless client AOF commands run as.
+func (s *Server) newLoaderClient() *Client {
+	cl := newClient(s, nil)
+	cl.Authenticated = true
+	cl.Flags |= ClientAOFLoader
+	cl.ID = -1
+	return cl
+}
+
+// startAOF starts the writer on the last incr file of a loaded manifest,
+// or, with no manifest, creates the AOF by a rewrite of the current
+// dataset. Under the lock.
+func (s *Server) startAOF() error {
+	a := &s.aof
+	if err := os.MkdirAll(s.aofDir(), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", s.aofDir(), err)
+	}
+	a.on = true
+	a.fsync = s.cfg.AppendFsync
+	a.writeErr = nil
+	a.done = make(chan struct{})
+	a.stop = false
+	a.buf = a.buf[:0]
+	a.bufEnd = s.repl.offset
+	a.written, a.synced = a.bufEnd, a.bufEnd
+	a.consumer = s.repl.addConsumer(a.feed)
+	var lastIncr *aofFile
+	for i := range a.files {
+		if a.files[i].typ == 'i' {
+			lastIncr = &a.files[i]
+		}
+	}
+	if lastIncr != nil {
+		f, err := os.OpenFile(filepath.Join(s.aofDir(), lastIncr.name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", lastIncr.name, err)
+		}
+		a.file = f
+		st, _ := f.Stat()
+		a.fileSize = st.Size()
+		a.baseSize = s.aofSizeLocked()
+	}
+	s.repl.lastDB = -1
+	go a.writer()
+	if lastIncr == nil {
+		return s.startAOFRewrite("AOF enabled")
+	}
+	return nil
+}
+
+// stopAOF flushes and closes the AOF (CONFIG SET appendonly no, exit).
+// Called without the lock.
+func (a *aofState) shutdown() {
+	a.mu.Lock()
+	if !a.on {
+		a.mu.Unlock()
+		return
+	}
+	a.stop = true
+	done := a.done
+	a.cond.Broadcast()
+	a.mu.Unlock()
+	<-done
+}
+
+// feed is the replication stream consumer: under the server lock.
+func (a *aofState) feed(chunk []byte) {
+	a.mu.Lock()
+	a.buf = append(a.buf, chunk...)
+	a.bufEnd += int64(len(chunk))
+	a.cond.Broadcast()
+	a.mu.Unlock()
+}
+
+// aofSizeLocked is the size of the base and incr files (approximate).
+func (s *Server) aofSizeLocked() int64 {
+	var n int64
+	for _, f := range s.aof.files {
+		if f.typ == 'h' {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(s.aofDir(), f.name)); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
+
+// writer writes buffered stream bytes to the incr file and fsyncs by
+// policy. It owns the file.
+func (a *aofState) writer() {
+	s := a.s
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	go func() {
+		// Wake the writer periodically for everysec fsyncs and retries.
+		for range ticker.C {
+			a.mu.Lock()
+			stop := !a.on
+			a.cond.Broadcast()
+			a.mu.Unlock()
+			if stop {
+				return
+			}
+		}
+	}()
+	a.mu.Lock()
+	for {
+		for len(a.buf) == 0 && a.rotateAt < 0 && !a.stop && !(a.fsync == "everysec" && a.synced < a.written && time.Since(a.lastSync) >= time.Second) && a.writeErr == nil {
+			a.cond.Wait()
+		}
+		if a.rotateAt >= 0 && a.written == a.rotateAt {
+			a.mu.Unlock()
+			err := a.rotate()
+			a.mu.Lock()
+			if err != nil {
+				a.failed(err)
+				a.mu.Unlock()
+				time.Sleep(100 * time.Millisecond)
+				a.mu.Lock()
+				continue
+			}
+		}
+		chunk := a.buf
+		if a.rotateAt >= 0 && a.written+int64(len(chunk)) > a.rotateAt {
+			chunk = chunk[:a.rotateAt-a.written]
+		}
+		policy := a.fsync
+		stop := a.stop
+		a.mu.Unlock()
+		var err error
+		if len(chunk) > 0 {
+			err = a.write(chunk)
+		}
+		syncNow := err == nil && (policy == "always" || stop ||
+			(policy == "everysec" && time.Since(a.lastSync) >= time.Second))
+		if syncNow && a.file != nil {
+			if serr := a.file.Sync(); serr != nil {
+				err = fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
+			}
+		}
+		a.mu.Lock()
+		if err != nil {
+			a.failed(err)
+			a.mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+			a.mu.Lock()
+			continue
+		}
+		if a.writeErr != nil {
+			s.log.Info("AOF write error is gone: writing again")
+			a.writeErr = nil
+		}
+		a.buf = a.buf[len(chunk):]
+		if len(a.buf) == 0 {
+			a.buf = a.buf[:0:0]
+		}
+		a.written += int64(len(chunk))
+		if syncNow || policy == "no" {
+			a.synced = a.written
+			a.lastSync = time.Now()
+		}
+		a.cond.Broadcast()
+		if stop && len(a.buf) == 0 {
+			if a.file != nil {
+				a.file.Close()
+				a.file = nil
+			}
+			a.on = false
+			close(a.done)
+			a.mu.Unlock()
+			return
+		}
+	}
+}
+
+// failed records a write error; under a.mu.
+func (a *aofState) failed(err error) {
+	if a.writeErr == nil {
+		a.s.log.Error("error writing to the AOF: refusing writes until it works again", zap.Error(err))
+	}
+	a.writeErr = err
+}
+
+// write appends chunk to the incr file, undoing a partial write.
+func (a *aofState) write(chunk []byte) error {
+	if a.file == nil {
+		return errors.New("no AOF file open")
+	}
+	n, err := a.file.Write(chunk)
+	if err != nil {
+		if n > 0 {
+			// Leave no torn command behind: cut back to the last good size.
+			a.file.Truncate(a.fileSize)
+		}
+		return fmt.Errorf("writing %s: %w", a.file.Name(), err)
+	}
+	a.fileSize += int64(n)
+	return nil
+}
+
+// rotate opens the next incr file and lists it in the manifest (writer
+// goroutine, without a.mu).
+func (a *aofState) rotate() error {
+	s := a.s
+	a.mu.Lock()
+	seq := a.rotateSeq
+	files := append([]aofFile(nil), a.files...)
+	a.mu.Unlock()
+	name := s.incrName(seq)
+	f, err := os.OpenFile(filepath.Join(s.aofDir(), name), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	files = append(files, aofFile{name: name, seq: seq, typ: 'i'})
+	if err := s.writeManifest(files); err != nil {
+		f.Close()
+		return err
+	}
+	if a.file != nil {
+		if err := a.file.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("fsync %s: %w", a.file.Name(), err)
+		}
+		a.file.Close()
+	}
+	a.mu.Lock()
+	a.file = f
+	a.fileSize = 0
+	a.files = files
+	a.rotateAt = -1
+	close(a.rotated)
+	a.mu.Unlock()
+	return nil
+}
+
+// startAOFRewrite begins BGREWRITEAOF; under the server lock.
+func (s *Server) startAOFRewrite(reason string) error {
+	a := &s.aof
+	if a.rewriting {
+		return errors.New("ERR Background append only file rewriting already in progress")
+	}
+	if s.persist.saving {
+		return errBgsaveRunning
+	}
+	a.mu.Lock()
+	next := 1
+	for _, f := range a.files {
+		next = max(next, f.seq+1)
+	}
+	a.rotateSeq = next
+	a.rotateAt = a.bufEnd
+	a.rotated = make(chan struct{})
+	rotated := a.rotated
+	a.cond.Broadcast()
+	a.mu.Unlock()
+	// The new incr file must begin with a SELECT.
+	s.repl.lastDB = -1
+	a.rewriting = true
+	a.rewriteStart = s.clock()
+	rs := s.beginSnapshot(true)
+	s.log.Info("background append only file rewriting started", zap.String("reason", reason))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.finishAOFRewrite(rs, next, rotated)
+		s.mu.Lock()
+		rs.abort()
+		a.rewriting = false
+		a.lastRewrite = s.clock().Sub(a.rewriteStart)
+		a.rewriteOK = err == nil
+		if err != nil {
+			s.log.Warn("background AOF rewrite failed", zap.Error(err))
+		} else {
+			a.rewrites++
+			a.baseSize = s.aofSizeLocked()
+			s.log.Info("background AOF rewrite finished successfully", zap.Duration("took", a.lastRewrite))
+		}
+		if a.scheduled {
+			a.scheduled = false
+			s.startAOFRewrite("scheduled")
+		}
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+var errBgsaveRunning = errors.New("ERR Background save in progress: rewrite scheduled")
+
+// finishAOFRewrite writes the new base and swaps the manifest (no lock
+// held on entry).
+func (s *Server) finishAOFRewrite(rs *rdbSnapshot, seq int, rotated chan struct{}) error {
+	base := s.baseName(seq)
+	path := filepath.Join(s.aofDir(), base)
+	err := writeFileAtomically(path, func(w io.Writer) error {
+		return rs.stream(w, false, nil)
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-rotated:
+	case <-time.After(time.Minute):
+		return errors.New("the AOF writer did not open the new incr file")
+	}
+	a := &s.aof
+	a.mu.Lock()
+	var keep, old []aofFile
+	keep = append(keep, aofFile{name: base, seq: seq, typ: 'b'})
+	for _, f := range a.files {
+		if f.typ == 'i' && f.seq >= seq {
+			keep = append(keep, f)
+		} else if f.name != base {
+			old = append(old, f)
+		}
+	}
+	a.mu.Unlock()
+	if err := s.writeManifest(keep); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.files = keep
+	a.mu.Unlock()
+	// The new manifest is durable: the old files can go.
+	for _, f := range old {
+		os.Remove(filepath.Join(s.aofDir(), f.name))
+	}
+	return nil
+}
+
+// aofRefusal is MISCONF while the AOF cannot be written.
+func (s *Server) aofRefusal() string {
+	a := &s.aof
+	if !a.on {
+		return ""
+	}
+	a.mu.Lock()
+	err := a.writeErr
+	a.mu.Unlock()
+	if err != nil {
+		return "MISCONF Errors writing to the AOF file: " + errnoText(err)
+	}
+	return ""
+}
+
+// errnoText is the OS error's text, as strerror gives it.
+func errnoText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	msg := err.Error()
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return msg
+}
+
+// waitDurable blocks until the stream up to offset is fsynced (appendfsync
+// always), or the AOF stops. Called without the server lock.
+func (a *aofState) waitDurable(offset int64) {
+	a.mu.Lock()
+	for a.on && a.synced < offset && !a.stop {
+		a.cond.Wait()
+	}
+	a.mu.Unlock()
+}
+
+// autoRewriteCron starts a rewrite when the AOF grew past
+// auto-aof-rewrite-percentage of its size after the last rewrite. Under
+// the lock.
+func (s *Server) autoRewriteCron() {
+	a := &s.aof
+	if !a.on || a.rewriting || s.persist.saving || s.cfg.AutoAOFRewritePercentage == 0 {
+		if a.on && a.scheduled && !a.rewriting && !s.persist.saving {
+			a.scheduled = false
+			s.startAOFRewrite("scheduled")
+		}
+		return
+	}
+	a.mu.Lock()
+	size := a.fileSize
+	a.mu.Unlock()
+	base := a.baseSize
+	total := base + size
+	if total < s.cfg.AutoAOFRewriteMinSize || base == 0 {
+		return
+	}
+	if growth := (total - base) * 100 / base; growth >= int64(s.cfg.AutoAOFRewritePercentage) {
+		s.startAOFRewrite(fmt.Sprintf("AOF grew by %d%%", growth))
+	}
+}
+
+// applyAOFConfig follows CONFIG SET appendonly and appendfsync; under the
+// lock.
+func (s *Server) applyAOFConfig() {
+	a := &s.aof
+	if a.s == nil || s.persist.loading.Load() || s.ctx == nil {
+		return // not serving yet: startLoading decides
+	}
+	a.mu.Lock()
+	a.fsync = s.cfg.AppendFsync
+	on := a.on
+	a.mu.Unlock()
+	switch {
+	case s.cfg.AppendOnly && !on:
+		if err := s.startAOF(); err != nil {
+			s.log.Error("cannot start the AOF", zap.Error(err))
+		}
+	case !s.cfg.AppendOnly && on:
+		s.repl.removeConsumer(a.consumer)
+		a.shutdown()
+		s.log.Info("AOF turned off")
+	}
+}
+
+// aofCommands: BGREWRITEAOF.
+func aofCommands() []*Command {
+	return []*Command{
+		{Name: "bgrewriteaof", Arity: 1, Flags: FlagAdmin | FlagNoScript, Categories: []string{"admin", "slow", "dangerous"}, Group: "server", Since: "1.0.0",
+			Summary: "Asynchronously rewrite the append-only file", Complexity: "O(1)", Handler: cmdBgrewriteaof},
+	}
+}
+
+func cmdBgrewriteaof(c *Ctx) {
+	s := c.Srv
+	a := &s.aof
+	switch {
+	case a.rewriting:
+		c.Error("ERR Background append only file rewriting already in progress")
+	case s.persist.saving:
+		a.scheduled = true
+		c.W.Simple("Background append only file rewriting scheduled")
+	case !a.on:
+		c.Error("ERR Background append only file rewriting is not possible while the AOF is off: turn on appendonly")
+	default:
+		if err := s.startAOFRewrite("BGREWRITEAOF"); err != nil {
+			c.Error(err.Error())
+			return
+		}
+		c.W.Simple("Background append only file rewriting started")
+	}
+}
+
+// writeInfoAOF is the AOF part of INFO persistence.
+func (s *Server) writeInfoAOF(field func(string, any)) {
+	a := &s.aof
+	a.mu.Lock()
+	writeErr := a.writeErr
+	size := a.fileSize
+	bufLen := len(a.buf)
+	a.mu.Unlock()
+	field("aof_enabled", boolInt(a.on))
+	field("aof_rewrite_in_progress", boolInt(a.rewriting))
+	field("aof_rewrite_scheduled", boolInt(a.scheduled))
+	if a.rewrites == 0 && !a.rewriting && a.lastRewrite == 0 {
+		field("aof_last_rewrite_time_sec", -1)
+	} else {
+		field("aof_last_rewrite_time_sec", int64(a.lastRewrite.Seconds()))
+	}
+	if a.rewriting {
+		field("aof_current_rewrite_time_sec", int64(s.clock().Sub(a.rewriteStart).Seconds()))
+	} else {
+		field("aof_current_rewrite_time_sec", -1)
+	}
+	field("aof_last_bgrewrite_status", okErr(a.rewriteOK))
+	field("aof_rewrites", a.rewrites)
+	field("aof_rewrites_consecutive_failures", 0)
+	field("aof_last_write_status", okErr(writeErr == nil))
+	field("aof_last_cow_size", 0)
+	field("module_fork_in_progress", 0)
+	field("module_fork_last_cow_size", 0)
+	if a.on {
+		field("aof_current_size", a.baseSize+size)
+		field("aof_base_size", a.baseSize)
+		field("aof_pending_rewrite", boolInt(a.scheduled))
+		field("aof_buffer_length", bufLen)
+		field("aof_pending_bio_fsync", 0)
+		field("aof_delayed_fsync", 0)
+	}
+}
+
+func okErr(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "err"
+}
