@@ -245,7 +245,7 @@ func (s *Server) replayAOF(path string, last bool) error {
 		s.mu.Unlock()
 		p.loading.Store(false)
 	}()
-	var good int64     // offset after the last complete command
+	var good int64         // offset after the last complete command
 	var multiAt int64 = -1 // offset of an open MULTI
 	var cmds int64
 	lastLog := time.Now()

@@ -24,9 +24,9 @@ type replStream struct {
 	consumers  []func(chunk []byte)
 	consumerID []int
 	nextID     int
-	inExec    bool
-	execFed   bool
-	scratch   []byte
+	inExec     bool
+	execFed    bool
+	scratch    []byte
 	// role
 	masterHost string
 	masterPort int
