@@ -213,6 +213,61 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// aofScan is the outcome of reading an AOF file's commands.
+type aofScan struct {
+	// good is the offset after the last complete command; multiAt the
+	// offset of a MULTI never closed by EXEC (-1 if none).
+	good, multiAt int64
+	commands      int64
+	// bad is a malformed command (not a truncated one) at offset good.
+	bad error
+}
+
+// scanAOF reads the commands of an AOF file, calling fn with each and its
+// end offset. fn's error stops the scan and is returned.
+func scanAOF(r io.Reader, fn func(args [][]byte, end int64) error) (aofScan, error) {
+	cr := &countingReader{r: r}
+	rd := resp.NewRequestReader(cr)
+	rd.MaxBulkLen = 1 << 40
+	rd.MaxQueryBuf = 0
+	sc := aofScan{multiAt: -1}
+	for {
+		args, err := rd.Next()
+		if err == resp.ErrIncomplete {
+			if ferr := rd.Fill(); ferr != nil {
+				if ferr != io.EOF {
+					return sc, ferr
+				}
+				return sc, nil
+			}
+			continue
+		}
+		if err == nil && rd.Inline {
+			err = errors.New("not a command array")
+		}
+		if err != nil {
+			sc.bad = err
+			return sc, nil
+		}
+		end := cr.n - int64(rd.Buffered())
+		if len(args) > 0 {
+			switch strings.ToLower(string(args[0])) {
+			case "multi":
+				sc.multiAt = sc.good
+			case "exec":
+				sc.multiAt = -1
+			}
+			if fn != nil {
+				if err := fn(args, end); err != nil {
+					return sc, err
+				}
+			}
+			sc.commands++
+		}
+		sc.good = end
+	}
+}
+
 // replayAOF executes the commands of an AOF file. A truncated last
 // command (or an unterminated MULTI) of the last file is cut off when
 // aof-load-truncated allows; anything else malformed is an error naming
@@ -227,10 +282,6 @@ func (s *Server) replayAOF(path string, last bool) error {
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	cr := &countingReader{r: f}
-	rd := resp.NewRequestReader(cr)
-	rd.MaxBulkLen = 1 << 40
-	rd.MaxQueryBuf = 0
 	cl := s.newLoaderClient()
 	p := &s.persist
 	s.mu.Lock()
@@ -245,60 +296,37 @@ func (s *Server) replayAOF(path string, last bool) error {
 		s.mu.Unlock()
 		p.loading.Store(false)
 	}()
-	var good int64         // offset after the last complete command
-	var multiAt int64 = -1 // offset of an open MULTI
-	var cmds int64
 	lastLog := time.Now()
-	for {
-		args, err := rd.Next()
-		if err == resp.ErrIncomplete {
-			if ferr := rd.Fill(); ferr != nil {
-				if ferr != io.EOF {
-					return fmt.Errorf("reading %s: %w", path, ferr)
-				}
-				break
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("bad file format reading the append only file %s at offset %d: %v", path, good, err)
-		}
-		offset := cr.n - int64(rd.Buffered())
-		if rd.Inline {
-			return fmt.Errorf("bad file format reading the append only file %s at offset %d: not a command array", path, good)
-		}
-		if len(args) == 0 {
-			good = offset
-			continue
-		}
-		name := strings.ToLower(string(args[0]))
-		if name == "multi" {
-			multiAt = good
-		} else if name == "exec" {
-			multiAt = -1
-		}
+	var prev int64
+	sc, err := scanAOF(bufio.NewReaderSize(f, 1<<20), func(args [][]byte, end int64) error {
 		s.mu.Lock()
 		status := s.processCommand(cl, args)
 		failed := cl.ctx.failed
 		cl.W.Reset()
 		s.mu.Unlock()
 		if status != cmdDone {
-			return fmt.Errorf("%s at offset %d: command %q cannot be replayed", path, good, args[0])
+			return fmt.Errorf("%s at offset %d: command %q cannot be replayed", path, prev, args[0])
 		}
-		if failed && name != "exec" {
-			s.log.Warn("command in the AOF failed on replay", zap.String("file", path), zap.Int64("offset", good), zap.String("command", name))
+		if failed && !strings.EqualFold(string(args[0]), "exec") {
+			s.log.Warn("command in the AOF failed on replay", zap.String("file", path), zap.Int64("offset", prev), zap.ByteString("command", args[0]))
 		}
-		good = offset
-		cmds++
-		p.loadRead.Store(good)
+		prev = end
+		p.loadRead.Store(end)
 		if time.Since(lastLog) >= time.Second {
 			lastLog = time.Now()
-			s.log.Info("loading AOF in progress", zap.String("file", path), zap.Float64("percent", float64(good)*100/float64(max(st.Size(), 1))))
+			s.log.Info("loading AOF in progress", zap.String("file", path), zap.Float64("percent", float64(end)*100/float64(max(st.Size(), 1))))
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	end := good
-	if multiAt >= 0 {
-		end = multiAt
+	if sc.bad != nil {
+		return fmt.Errorf("bad file format reading the append only file %s at offset %d: %v", path, sc.good, sc.bad)
+	}
+	end := sc.good
+	if sc.multiAt >= 0 {
+		end = sc.multiAt
 		s.mu.Lock()
 		s.processCommand(cl, [][]byte{[]byte("DISCARD")})
 		cl.W.Reset()
@@ -316,7 +344,7 @@ func (s *Server) replayAOF(path string, last bool) error {
 			return fmt.Errorf("fsync %s: %w", path, err)
 		}
 	}
-	s.log.Info("AOF loaded", zap.String("file", path), zap.Int64("commands", cmds))
+	s.log.Info("AOF loaded", zap.String("file", path), zap.Int64("commands", sc.commands))
 	return nil
 }
 

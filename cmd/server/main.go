@@ -3,6 +3,8 @@
 // Usage mirrors redis-server:
 //
 //	vigil-server [/path/to/redis.conf] [--config file.yaml] [--directive value ...]
+//	vigil-server check-rdb PATH
+//	vigil-server check-aof [--fix] PATH
 package main
 
 import (
@@ -26,6 +28,30 @@ func main() {
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check-rdb":
+			if len(args) != 2 {
+				fmt.Fprintln(stderr, "Usage: vigil-server check-rdb PATH")
+				return 2
+			}
+			if node.CheckRDB(args[1], stdout) != nil {
+				return 1
+			}
+			return 0
+		case "check-aof":
+			fix := len(args) == 3 && args[1] == "--fix"
+			if len(args) != 2 && !fix {
+				fmt.Fprintln(stderr, "Usage: vigil-server check-aof [--fix] PATH (a manifest, an AOF file or the AOF directory)")
+				return 2
+			}
+			if err := node.CheckAOF(args[len(args)-1], fix, stdout); err != nil {
+				fmt.Fprintf(stderr, "vigil-server check-aof: %v\n", err)
+				return 1
+			}
+			return 0
+		}
+	}
 	if len(args) == 1 {
 		switch args[0] {
 		case "-v", "--version":
