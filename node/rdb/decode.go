@@ -200,7 +200,10 @@ func (d *Decoder) String() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if enc1 || enc2 || (d.Limits.ProtoMaxBulkLen > 0 && ulen > uint64(d.Limits.ProtoMaxBulkLen)) || clen > ulen+ulen/16+64 {
+		// LZF expands at most 264 bytes from a 3-byte back reference: a
+		// claimed length beyond that ratio is corrupt, and refusing it
+		// keeps a corrupt header from allocating half a gigabyte.
+		if enc1 || enc2 || (d.Limits.ProtoMaxBulkLen > 0 && ulen > uint64(d.Limits.ProtoMaxBulkLen)) || clen > ulen+ulen/16+64 || ulen > clen*90+64 {
 			return nil, corrupt("bad LZF lengths")
 		}
 		c, err := d.readN(clen)

@@ -108,7 +108,7 @@ type crcReader struct {
 }
 
 func newCRCReader(r io.Reader) *crcReader {
-	return &crcReader{r: r, buf: make([]byte, 256<<10)}
+	return &crcReader{r: r, buf: make([]byte, 32<<10)}
 }
 
 func (c *crcReader) fold() {
