@@ -155,7 +155,7 @@ func (s *Server) baseName(seq int) string {
 
 // loadAOF loads the dataset from the AOF directory; found is false when
 // there is no manifest. Called before clients are served.
-func (s *Server) loadAOF() (found bool, err error) {
+func (s *Server) loadAOF(locked bool) (found bool, err error) {
 	files, err := readManifest(s.manifestPath())
 	if err != nil || files == nil {
 		return false, err
@@ -167,7 +167,7 @@ func (s *Server) loadAOF() (found bool, err error) {
 		switch f.typ {
 		case 'b':
 			path := filepath.Join(s.aofDir(), f.name)
-			if err := s.loadAOFBase(path); err != nil {
+			if err := s.loadAOFBase(path, locked); err != nil {
 				return true, err
 			}
 		case 'i':
@@ -177,7 +177,7 @@ func (s *Server) loadAOF() (found bool, err error) {
 	for i, f := range incrs {
 		path := filepath.Join(s.aofDir(), f.name)
 		last := i == len(incrs)-1
-		if err := s.replayAOF(path, last); err != nil {
+		if err := s.replayAOF(path, last, locked); err != nil {
 			return true, err
 		}
 	}
@@ -185,7 +185,7 @@ func (s *Server) loadAOF() (found bool, err error) {
 }
 
 // loadAOFBase loads a base file: an RDB image, or commands.
-func (s *Server) loadAOFBase(path string) error {
+func (s *Server) loadAOFBase(path string, locked bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening AOF base %s: %w", path, err)
@@ -195,10 +195,10 @@ func (s *Server) loadAOFBase(path string) error {
 	magic, _ := br.Peek(5)
 	if string(magic) == "REDIS" {
 		st, _ := f.Stat()
-		return s.loadRDBFrom(br, st.Size(), path, false)
+		return s.loadRDBFrom(br, st.Size(), path, locked)
 	}
 	f.Close()
-	return s.replayAOF(path, false)
+	return s.replayAOF(path, false, locked)
 }
 
 // countingReader counts the bytes read through it.
@@ -272,7 +272,11 @@ func scanAOF(r io.Reader, fn func(args [][]byte, end int64) error) (aofScan, err
 // command (or an unterminated MULTI) of the last file is cut off when
 // aof-load-truncated allows; anything else malformed is an error naming
 // the file and offset.
-func (s *Server) replayAOF(path string, last bool) error {
+func (s *Server) replayAOF(path string, last, locked bool) error {
+	lock, unlock := s.mu.Lock, s.mu.Unlock
+	if locked {
+		lock, unlock = func() {}, func() {}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("opening AOF %s: %w", path, err)
@@ -284,26 +288,26 @@ func (s *Server) replayAOF(path string, last bool) error {
 	}
 	cl := s.newLoaderClient()
 	p := &s.persist
-	s.mu.Lock()
+	lock()
 	p.loading.Store(true)
 	p.loadStart = s.clock()
 	p.loadTotal = st.Size()
 	s.ks.Config.Loading = true
-	s.mu.Unlock()
+	unlock()
 	defer func() {
-		s.mu.Lock()
+		lock()
 		s.ks.Config.Loading = false
-		s.mu.Unlock()
+		unlock()
 		p.loading.Store(false)
 	}()
 	lastLog := time.Now()
 	var prev int64
 	sc, err := scanAOF(bufio.NewReaderSize(f, 1<<20), func(args [][]byte, end int64) error {
-		s.mu.Lock()
+		lock()
 		status := s.processCommand(cl, args)
 		failed := cl.ctx.failed
 		cl.W.Reset()
-		s.mu.Unlock()
+		unlock()
 		if status != cmdDone {
 			return fmt.Errorf("%s at offset %d: command %q cannot be replayed", path, prev, args[0])
 		}
@@ -327,10 +331,10 @@ func (s *Server) replayAOF(path string, last bool) error {
 	end := sc.good
 	if sc.multiAt >= 0 {
 		end = sc.multiAt
-		s.mu.Lock()
+		lock()
 		s.processCommand(cl, [][]byte{[]byte("DISCARD")})
 		cl.W.Reset()
-		s.mu.Unlock()
+		unlock()
 	}
 	if end < st.Size() {
 		if !last || !s.cfg.AOFLoadTruncated {
@@ -835,4 +839,35 @@ func okErr(ok bool) string {
 		return "ok"
 	}
 	return "err"
+}
+
+// debugLoadAOF is DEBUG LOADAOF: make the AOF durable, empty the dataset
+// and load it back from the AOF, all under the lock.
+func debugLoadAOF(c *Ctx) {
+	s := c.Srv
+	a := &s.aof
+	if !a.on {
+		c.Error("ERR The AOF is off: nothing to load")
+		return
+	}
+	a.mu.Lock()
+	for a.synced < a.bufEnd && a.writeErr == nil {
+		a.cond.Wait()
+	}
+	failed := a.writeErr
+	a.mu.Unlock()
+	if failed != nil {
+		c.Error("ERR the AOF cannot be written: " + errnoText(failed))
+		return
+	}
+	for _, db := range s.ks.DBs {
+		s.TouchAllInDB(db, nil)
+		db.Flush()
+	}
+	if _, err := s.loadAOF(true); err != nil {
+		s.log.Error("DEBUG LOADAOF could not load the AOF", zap.Error(err))
+		c.Error("ERR Error trying to load the AOF files, check server logs.")
+		return
+	}
+	c.W.OK()
 }

@@ -526,6 +526,8 @@ func cmdDebug(c *Ctx) {
 			"SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background when they are not",
 			"    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
 			"    default.",
+			"LOADAOF", "    Flush the AOF buffers on disk and reload the AOF in memory.",
+			"RELOAD", "    Save the RDB on disk and reload it back to memory.",
 			"SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
 			"CHANGE-REPL-ID", "    Change the replication IDs of the instance.",
 			"    Dangerous: should be used only for testing the replication subsystem.")
@@ -540,6 +542,8 @@ func cmdDebug(c *Ctx) {
 		c.W.OK()
 	case c.ArgIs(1, "reload"):
 		debugReload(c)
+	case c.ArgIs(1, "loadaof"):
+		debugLoadAOF(c)
 	case c.ArgIs(1, "set-active-expire") && len(c.Args) == 3:
 		s.ks.Config.NoActiveExpire = c.ArgIs(2, "0")
 		c.W.OK()

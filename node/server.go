@@ -356,7 +356,7 @@ func (s *Server) startLoading() {
 func (s *Server) loadDataset() error {
 	defer s.persist.loading.Store(false)
 	if s.cfg.AppendOnly {
-		found, err := s.loadAOF()
+		found, err := s.loadAOF(false)
 		if err != nil || found {
 			return err
 		}
