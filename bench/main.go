@@ -3,7 +3,7 @@
 // redis-benchmark, and memory per key and per collection element.
 // Absolute numbers drift on shared machines; the ratios are the result.
 //
-//	go run ./bench [-suite strings,collections,memory] [-quick] [-vigil bin/vigil-server]
+//	go run ./bench [-suite strings,collections,memory,persistence] [-quick] [-vigil bin/vigil-server]
 //
 // Targets are printed next to each ratio and marked PASS or MISS; a miss
 // never changes the exit status (machines are noisy). Errors (a server
@@ -52,7 +52,7 @@ type config struct {
 	outPath       string
 }
 
-var allSuites = []string{"strings", "collections", "memory"}
+var allSuites = []string{"strings", "collections", "memory", "persistence"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -97,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = b.throughputSuite(ctx, "collections", "lpush,rpop,sadd,hset,zadd,lrange_100,lrange_600")
 		case "memory":
 			err = b.memorySuite(ctx)
+		case "persistence":
+			err = b.persistenceSuite(ctx)
 		}
 		if err != nil {
 			fmt.Fprintf(out, "\n!! suite %s failed: %v\n", name, err)
@@ -231,8 +233,9 @@ type server struct {
 	dir   string
 }
 
-// startPair starts a fresh vigil and redis with identical flags.
-func (b *bencher) startPair(ctx context.Context) ([]*server, func(), error) {
+// startPair starts a fresh vigil and redis with identical flags (extra
+// after the defaults).
+func (b *bencher) startPair(ctx context.Context, extra ...string) ([]*server, func(), error) {
 	var servers []*server
 	stop := func() {
 		for _, s := range servers {
@@ -249,7 +252,7 @@ func (b *bencher) startPair(ctx context.Context) ([]*server, func(), error) {
 		p, err := proc.Start(ctx, proc.Spec{
 			Name:    side.label,
 			Path:    side.path,
-			Args:    []string{"--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--loglevel", "warning"},
+			Args:    append([]string{"--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--loglevel", "warning"}, extra...),
 			Dir:     dir,
 			LogPath: filepath.Join(dir, "server.log"),
 		})

@@ -40,9 +40,9 @@ type aofFile struct {
 type aofState struct {
 	s  *Server
 	mu sync.Mutex
-	// cond wakes the writer (new data, rotation, stop) and the clients
-	// waiting for durability.
-	cond *sync.Cond
+	// work wakes the writer (new data, rotation, stop); durable wakes the
+	// clients waiting for their writes to reach the disk.
+	work, durable *sync.Cond
 
 	on       bool   // appendonly is on and the writer runs
 	buf      []byte // stream bytes not yet written
@@ -78,7 +78,8 @@ type aofState struct {
 
 func (a *aofState) init(s *Server) {
 	a.s = s
-	a.cond = sync.NewCond(&a.mu)
+	a.work = sync.NewCond(&a.mu)
+	a.durable = sync.NewCond(&a.mu)
 	a.rotateAt = -1
 	a.rewriteOK = true
 }
@@ -412,7 +413,8 @@ func (a *aofState) shutdown() {
 	}
 	a.stop = true
 	done := a.done
-	a.cond.Broadcast()
+	a.work.Broadcast()
+	a.durable.Broadcast()
 	a.mu.Unlock()
 	<-done
 }
@@ -422,7 +424,7 @@ func (a *aofState) feed(chunk []byte) {
 	a.mu.Lock()
 	a.buf = append(a.buf, chunk...)
 	a.bufEnd += int64(len(chunk))
-	a.cond.Broadcast()
+	a.work.Signal()
 	a.mu.Unlock()
 }
 
@@ -451,7 +453,7 @@ func (a *aofState) writer() {
 		for range ticker.C {
 			a.mu.Lock()
 			stop := !a.on
-			a.cond.Broadcast()
+			a.work.Signal()
 			a.mu.Unlock()
 			if stop {
 				return
@@ -461,7 +463,7 @@ func (a *aofState) writer() {
 	a.mu.Lock()
 	for {
 		for len(a.buf) == 0 && a.rotateAt < 0 && !a.stop && !(a.fsync == "everysec" && a.synced < a.written && time.Since(a.lastSync) >= time.Second) && a.writeErr == nil {
-			a.cond.Wait()
+			a.work.Wait()
 		}
 		if a.rotateAt >= 0 && a.written == a.rotateAt {
 			a.mu.Unlock()
@@ -513,14 +515,15 @@ func (a *aofState) writer() {
 		if syncNow || policy == "no" {
 			a.synced = a.written
 			a.lastSync = time.Now()
+			a.durable.Broadcast()
 		}
-		a.cond.Broadcast()
 		if stop && len(a.buf) == 0 {
 			if a.file != nil {
 				a.file.Close()
 				a.file = nil
 			}
 			a.on = false
+			a.durable.Broadcast()
 			close(a.done)
 			a.mu.Unlock()
 			return
@@ -534,6 +537,7 @@ func (a *aofState) failed(err error) {
 		a.s.log.Error("error writing to the AOF: refusing writes until it works again", zap.Error(err))
 	}
 	a.writeErr = err
+	a.durable.Broadcast()
 }
 
 // write appends chunk to the incr file, undoing a partial write.
@@ -606,7 +610,7 @@ func (s *Server) startAOFRewrite(reason string) error {
 	a.rotateAt = a.bufEnd
 	a.rotated = make(chan struct{})
 	rotated := a.rotated
-	a.cond.Broadcast()
+	a.work.Signal()
 	a.mu.Unlock()
 	// The new incr file must begin with a SELECT.
 	s.repl.lastDB = -1
@@ -715,7 +719,7 @@ func errnoText(err error) string {
 func (a *aofState) waitDurable(offset int64) {
 	a.mu.Lock()
 	for a.on && a.synced < offset && !a.stop {
-		a.cond.Wait()
+		a.durable.Wait()
 	}
 	a.mu.Unlock()
 }
@@ -852,7 +856,7 @@ func debugLoadAOF(c *Ctx) {
 	}
 	a.mu.Lock()
 	for a.synced < a.bufEnd && a.writeErr == nil {
-		a.cond.Wait()
+		a.durable.Wait()
 	}
 	failed := a.writeErr
 	a.mu.Unlock()

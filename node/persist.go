@@ -8,10 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -74,9 +76,14 @@ func (s *Server) rdbPath() string { return filepath.Join(s.cfg.Dir, s.cfg.DBFile
 // replaced by a save of their own.
 var errSaveAborted = errors.New("background save aborted")
 
-// snapshotChunk is how much a walk step serializes before releasing the
-// lock to write it out.
-const snapshotChunk = 256 << 10
+// A walk step serializes up to snapshotChunk bytes or for snapshotSlice,
+// whichever comes first, before releasing the lock to write them out:
+// short holds keep the clients' latency close to what it is without a
+// snapshot.
+const (
+	snapshotChunk = 64 << 10
+	snapshotSlice = 250 * time.Microsecond
+)
 
 // rdbSnapshot is a point-in-time RDB image of the dataset being
 // streamed out. It is begun under the server lock, at the instant the
@@ -212,12 +219,13 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 				}
 			}
 			rs.takeSide(db)
-			for len(rs.enc.Buf) < snapshotChunk {
+			deadline := time.Now().Add(snapshotSlice)
+			for steps := 0; len(rs.enc.Buf) < snapshotChunk; steps++ {
 				cursor = snap.Scan(db, cursor, func(key string, v *keyspace.Value, expireMs int64) {
 					rs.keyValue(&rs.enc, key, v, expireMs)
 					rs.keys++
 				})
-				if cursor == 0 {
+				if cursor == 0 || (steps%16 == 15 && time.Now().After(deadline)) {
 					break
 				}
 			}
@@ -227,6 +235,10 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 			unlock()
 			if err := flush(); err != nil {
 				return err
+			}
+			if !locked {
+				// Let the clients queued on the lock go first.
+				runtime.Gosched()
 			}
 			if cursor == 0 {
 				break
@@ -508,11 +520,12 @@ func (s *Server) loadRDBFrom(r io.Reader, size int64, name string, locked bool) 
 				expired++
 				continue
 			}
-			key := string(it.key)
+			// The decoder's key bytes are fresh and not reused: adopt them.
+			key := unsafe.String(unsafe.SliceData(it.key), len(it.key))
 			if db.Peek(key) != nil {
 				return fmt.Errorf("duplicate key %q in DB %d", key, it.db)
 			}
-			db.Add(key, it.v)
+			db.AddOwned(key, it.v)
 			if it.expire >= 0 {
 				db.SetExpire(key, it.expire)
 			}

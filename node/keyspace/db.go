@@ -234,6 +234,14 @@ func (db *DB) Set(key string, val Value, keepTTL bool) {
 	db.add(strings.Clone(key), val)
 }
 
+// AddOwned is Add for a key string the keyspace may keep as it is (RDB
+// loading, where every key is freshly allocated): no copy is made.
+func (db *DB) AddOwned(key string, val Value) {
+	val.refresh()
+	db.ks.initLRU(&val)
+	db.add(key, val)
+}
+
 // Add stores val under key, which must be absent. key is copied.
 func (db *DB) Add(key string, val Value) {
 	val.refresh()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/vigilkv/vigil/node/keyspace"
 	"github.com/vigilkv/vigil/node/types"
@@ -270,7 +271,8 @@ func (d *Decoder) Value(t byte) (keyspace.Value, error) {
 		if err != nil {
 			return keyspace.Value{}, err
 		}
-		return keyspace.NewString(string(s)), nil
+		// s is freshly allocated and not kept by the decoder: adopt it.
+		return keyspace.NewString(unsafe.String(unsafe.SliceData(s), len(s))), nil
 	case TypeList, TypeListZiplist, TypeListQuicklist, TypeListQuicklist2:
 		l, err := d.list(t)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/vigilkv/vigil/node/keyspace"
 	"github.com/vigilkv/vigil/node/types"
@@ -81,6 +82,7 @@ type Encoder struct {
 	// Compress enables LZF compression of strings longer than 20 bytes
 	// (rdbcompression).
 	Compress bool
+	lzf      lzfScratch
 }
 
 // Byte appends one raw byte.
@@ -112,7 +114,7 @@ func (e *Encoder) String(s []byte) {
 		}
 	}
 	if e.Compress && len(s) > 20 {
-		if c := lzfCompress(s, len(s)-4); c != nil {
+		if c := lzfCompress(s, len(s)-4, &e.lzf); c != nil {
 			e.Buf = append(e.Buf, lenEnc<<6|encLZF)
 			e.Len(uint64(len(c)))
 			e.Len(uint64(len(s)))
@@ -124,8 +126,8 @@ func (e *Encoder) String(s []byte) {
 	e.Buf = append(e.Buf, s...)
 }
 
-// StringS is String for a Go string.
-func (e *Encoder) StringS(s string) { e.String([]byte(s)) }
+// StringS is String for a Go string (without copying it).
+func (e *Encoder) StringS(s string) { e.String(unsafe.Slice(unsafe.StringData(s), len(s))) }
 
 func (e *Encoder) intString(v int64) bool {
 	switch {
@@ -145,8 +147,15 @@ func (e *Encoder) intString(v int64) bool {
 
 // canonicalInt parses s as an integer only if formatting it back gives s.
 func canonicalInt(s []byte) (int64, bool) {
-	v, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil || strconv.FormatInt(v, 10) != string(s) {
+	if s[0] != '-' && (s[0] < '0' || s[0] > '9') {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(s), len(s)), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var buf [20]byte
+	if string(strconv.AppendInt(buf[:0], v, 10)) != string(s) {
 		return 0, false
 	}
 	return v, true

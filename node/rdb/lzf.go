@@ -1,6 +1,9 @@
 package rdb
 
-import "errors"
+import (
+	"errors"
+	"math/bits"
+)
 
 // LZF is the compression Redis applies to long strings in RDB files
 // (liblzf's format): a sequence of literal runs (a control byte 0-31
@@ -21,21 +24,38 @@ const (
 	lzfHashSize = 1 << lzfHashLog
 )
 
+// lzfScratch is the memory lzfCompress reuses between calls: the match
+// table, sized to the input (at most 2^14 entries, so compressing a short
+// string does not clear 64 KB), and the output buffer.
+type lzfScratch struct {
+	table []int32
+	out   []byte
+}
+
 // lzfCompress compresses in into at most maxOut bytes. It returns nil when
 // the result would not fit, in which case the caller stores in plainly.
-func lzfCompress(in []byte, maxOut int) []byte {
+// The result aliases sc.out, valid until the next call with sc.
+func lzfCompress(in []byte, maxOut int, sc *lzfScratch) []byte {
 	if len(in) < 4 || maxOut <= 0 {
 		return nil
 	}
-	var table [lzfHashSize]int32
-	out := make([]byte, 0, maxOut)
+	hashLog := min(max(bits.Len(uint(len(in))), 6), lzfHashLog)
+	if cap(sc.table) < 1<<hashLog {
+		sc.table = make([]int32, lzfHashSize)
+	}
+	table := sc.table[:1<<hashLog]
+	clear(table)
+	if cap(sc.out) < maxOut {
+		sc.out = make([]byte, 0, max(maxOut, 256))
+	}
+	out := sc.out[:0]
 	lit := 0 // length of the literal run in progress
 	out = append(out, 0)
 	litPos := 0 // index of the run's control byte
 	ip := 0
 	hash := func(p int) uint32 {
 		v := uint32(in[p])<<16 | uint32(in[p+1])<<8 | uint32(in[p+2])
-		return (v * 2654435761) >> (32 - lzfHashLog)
+		return (v * 2654435761) >> (32 - hashLog)
 	}
 	for ip+2 < len(in) {
 		h := hash(ip)

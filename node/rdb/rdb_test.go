@@ -37,7 +37,7 @@ func TestLZFRoundTrip(t *testing.T) {
 		inputs = append(inputs, b)
 	}
 	for i, in := range inputs {
-		c := lzfCompress(in, len(in)-4)
+		c := lzfCompress(in, len(in)-4, &lzfScratch{})
 		if c == nil {
 			continue
 		}
@@ -46,7 +46,7 @@ func TestLZFRoundTrip(t *testing.T) {
 			t.Fatalf("input %d (%d bytes): round trip failed: %v", i, len(in), err)
 		}
 	}
-	if c := lzfCompress(bytes.Repeat([]byte("a"), 1000), 996); len(c) > 20 {
+	if c := lzfCompress(bytes.Repeat([]byte("a"), 1000), 996, &lzfScratch{}); len(c) > 20 {
 		t.Errorf("1000 x 'a' compressed to %d bytes", len(c))
 	}
 }
