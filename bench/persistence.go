@@ -26,15 +26,15 @@ import (
 
 // persistResult is one server's figures.
 type persistResult struct {
-	datasetRSS     int64         // RSS growth from loading the dataset
-	peakOverhead   int64         // extra memory during the save
-	saveDuration   time.Duration // BGSAVE to done
-	p99Idle, p99   time.Duration // SET latency without and during the save
-	maxDuring      time.Duration
-	loadTime       time.Duration // restart to serving, on the saved file
-	alwaysRPS      float64       // SET throughput with appendfsync always
-	alwaysP99      float64
-	opsDuringSave  int64
+	datasetRSS    int64         // RSS growth from loading the dataset
+	peakOverhead  int64         // extra memory during the save
+	saveDuration  time.Duration // BGSAVE to done
+	p99Idle, p99  time.Duration // SET latency without and during the save
+	maxDuring     time.Duration
+	loadTime      time.Duration // restart to serving, on the saved file
+	alwaysRPS     float64       // SET throughput with appendfsync always
+	alwaysP99     float64
+	opsDuringSave int64
 }
 
 func (b *bencher) persistenceSuite(ctx context.Context) error {
