@@ -167,11 +167,17 @@ func (b *blockingState) serveReady(s *Server) {
 			}
 			for e := q.Front(); e != nil; {
 				next := e.Next()
+				cl := e.Value.(*Client)
+				if k.key == waitKey {
+					// WAIT: an ack arrived; the retry checks the count.
+					b.retry(s, cl)
+					e = next
+					continue
+				}
 				v := s.ks.DBs[k.db].LookupWrite(k.key)
 				if v == nil {
 					break
 				}
-				cl := e.Value.(*Client)
 				if !zsetIsBlockingGroup(cl.block.cmd.Group, v.Type()) {
 					e = next
 					continue

@@ -93,6 +93,11 @@ type Client struct {
 	// aofWait is the stream offset that must be durable before this
 	// client's pending replies go out (appendfsync always).
 	aofWait int64
+	// lastWriteOffset is the stream offset after this client's last
+	// write (WAIT).
+	lastWriteOffset int64
+	// repl is the master's view of a replica connection.
+	repl *replicaInfo
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -390,6 +395,9 @@ func (s *Server) closeClient(cl *Client) {
 	s.tx.unwatchAll(cl)
 	s.pubsub.removeClient(cl)
 	s.diag.removeClient(cl)
+	if cl.Flags&ClientReplica != 0 {
+		s.removeReplica(cl)
+	}
 	s.mu.Unlock()
 	if cl.async {
 		// Let the writer drain what is queued (e.g. the reply to QUIT).

@@ -178,7 +178,17 @@ func cmdRole(c *Ctx) {
 	c.W.Array(3)
 	c.W.BulkString("master")
 	c.W.Int(s.repl.Offset())
-	c.W.Array(0)
+	c.W.Array(len(s.repl.replicas))
+	for _, ri := range s.repl.replicas {
+		ip := ri.ip
+		if ip == "" {
+			ip = hostOf(ri.cl.Addr())
+		}
+		c.W.Array(3)
+		c.W.BulkString(ip)
+		c.W.BulkString(strconv.Itoa(ri.listenPort))
+		c.W.BulkString(strconv.FormatInt(ri.ackOffset, 10))
+	}
 }
 
 func cmdShutdown(c *Ctx) {

@@ -161,8 +161,9 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	s.stats.CommandsProcessed++
 	s.dirty += ctx.changes
-	// Writes replayed from the AOF are already in it: not propagated.
-	if cl.Flags&ClientAOFLoader == 0 {
+	// Writes replayed from the AOF are already in it, and a replica
+	// forwards its master's stream verbatim: neither is propagated here.
+	if cl.Flags&(ClientAOFLoader|ClientMaster) == 0 {
 		if len(ctx.rewritten) > 0 {
 			for _, a := range ctx.rewritten {
 				s.repl.feed(ctx.DB.ID, a)
@@ -170,6 +171,9 @@ func (s *Server) execute(ctx *Ctx) {
 		} else if ctx.changes > 0 && cmd.Flags&FlagNoPropagate == 0 {
 			s.repl.feed(ctx.DB.ID, ctx.Args)
 		}
+	}
+	if ctx.changes > 0 || len(ctx.rewritten) > 0 {
+		cl.lastWriteOffset = s.repl.offset
 	}
 	if s.aof.on && (ctx.changes > 0 || len(ctx.rewritten) > 0) && s.cfg.AppendFsync == "always" {
 		// The reply waits until this write is on disk (see serveClient).

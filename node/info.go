@@ -214,9 +214,9 @@ func (s *Server) writeInfoSection(b *strings.Builder, name string, self *Client)
 		field("instantaneous_input_repl_kbps", "0.00")
 		field("instantaneous_output_repl_kbps", "0.00")
 		field("rejected_connections", st.RejectedConns.Load())
-		field("sync_full", 0)
-		field("sync_partial_ok", 0)
-		field("sync_partial_err", 0)
+		field("sync_full", s.stats.SyncFull.Load())
+		field("sync_partial_ok", s.stats.SyncPartialOK.Load())
+		field("sync_partial_err", s.stats.SyncPartialErr.Load())
 		field("expired_keys", s.ks.ExpiredKeys)
 		field("expired_stale_perc", "0.00")
 		field("expired_time_cap_reached_count", 0)
@@ -392,30 +392,27 @@ func (s *Server) writeInfoPersistence(field func(string, any)) {
 func (s *Server) writeInfoReplication(field func(string, any)) {
 	r := &s.repl
 	if r.isReplica() {
-		field("role", "slave")
-		field("master_host", r.masterHost)
-		field("master_port", r.masterPort)
-		field("master_link_status", "down")
-		field("master_last_io_seconds_ago", -1)
-		field("master_sync_in_progress", 0)
-		field("slave_read_repl_offset", r.offset)
-		field("slave_repl_offset", r.offset)
-		field("slave_priority", s.cfg.ReplicaPriority)
-		field("slave_read_only", boolInt(s.cfg.ReplicaReadOnly))
-		field("replica_announced", 1)
+		s.writeInfoLink(field)
 	} else {
 		field("role", "master")
 	}
-	field("connected_slaves", 0)
+	s.writeInfoReplicas(field)
 	field("master_failover_state", "no-failover")
 	field("master_replid", r.replID)
 	field("master_replid2", r.replID2)
 	field("master_repl_offset", r.offset)
-	field("second_repl_offset", -1)
-	field("repl_backlog_active", 0)
-	field("repl_backlog_size", s.cfg.ReplBacklogSize)
-	field("repl_backlog_first_byte_offset", 0)
-	field("repl_backlog_histlen", 0)
+	field("second_repl_offset", r.secondOffset)
+	if b := r.backlog; b != nil {
+		field("repl_backlog_active", 1)
+		field("repl_backlog_size", int64(len(b.buf)))
+		field("repl_backlog_first_byte_offset", b.start+1)
+		field("repl_backlog_histlen", b.n)
+	} else {
+		field("repl_backlog_active", 0)
+		field("repl_backlog_size", s.cfg.ReplBacklogSize)
+		field("repl_backlog_first_byte_offset", 0)
+		field("repl_backlog_histlen", 0)
+	}
 }
 
 func boolInt(b bool) int {

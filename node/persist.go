@@ -468,6 +468,13 @@ func (s *Server) loadRDB(path string, locked bool) error {
 // loadRDBFrom loads an RDB stream of about size bytes (name is for
 // messages). With locked the caller holds the server lock (DEBUG RELOAD).
 func (s *Server) loadRDBFrom(r io.Reader, size int64, name string, locked bool) error {
+	_, err := s.loadRDBStream(r, size, name, locked)
+	return err
+}
+
+// loadRDBStream is loadRDBFrom returning the bytes read beyond the RDB's
+// end (a replication payload's EOF mark and stream).
+func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool) ([]byte, error) {
 	lock, unlock := s.mu.Lock, s.mu.Unlock
 	if locked {
 		lock, unlock = func() {}, func() {}
@@ -545,12 +552,19 @@ func (s *Server) loadRDBFrom(r io.Reader, size int64, name string, locked bool) 
 		err = apply()
 	}
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", name, err)
+		return nil, fmt.Errorf("loading %s: %w", name, err)
 	}
 	lock()
 	p.lastLoadKeys, p.lastLoadExpired = loaded, expired
+	if id, off := l.Aux["repl-id"], l.Aux["repl-offset"]; s.cfg.ReplicaOf != "" && len(id) == 40 && off != "" {
+		// A replica restarting from its own RDB resumes the master's
+		// stream from the position the file records (PSYNC2).
+		if n, err := strconv.ParseInt(off, 10, 64); err == nil {
+			s.repl.replID, s.repl.offset = id, n
+		}
+	}
 	unlock()
 	s.log.Info("DB loaded from disk", zap.String("file", name), zap.Int64("keys", loaded), zap.Int64("expired_skipped", expired),
 		zap.Duration("took", time.Since(start)))
-	return nil
+	return l.Leftover, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/vigilkv/vigil/internal/resp"
 )
@@ -30,12 +31,20 @@ type replStream struct {
 	// role
 	masterHost string
 	masterPort int
+	link       *replicaLink
+	// master side
+	replicas        []*replicaInfo
+	backlog         *backlog
+	backlogConsumer int
+	secondOffset    int64 // second_repl_offset: where replID2's history ends
+	lastPing        time.Time
 }
 
 func (r *replStream) init(s *Server) {
 	r.s = s
 	r.replID = newRunID()
 	r.replID2 = "0000000000000000000000000000000000000000"
+	r.secondOffset = -1
 	r.lastDB = -1
 }
 
@@ -110,10 +119,16 @@ func (r *replStream) staleRefusal(cl *Client, cmd *Command) string { return "" }
 func (r *replStream) Offset() int64 { return r.offset }
 
 // linkState is ROLE's replica link state.
-func (r *replStream) linkState() string { return "connect" }
+func (r *replStream) linkState() string {
+	if r.link == nil {
+		return "connect"
+	}
+	return r.link.state
+}
 
 // changeReplID starts a new replication history (DEBUG CHANGE-REPL-ID).
 func (r *replStream) changeReplID() {
 	r.replID2 = r.replID
+	r.secondOffset = r.offset + 1
 	r.replID = newRunID()
 }

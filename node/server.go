@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,9 @@ type Stats struct {
 	NetOutputBytes      atomic.Int64
 	TotalErrorReplies   int64
 	ExpiredStaleKeys    int64
+	SyncFull            atomic.Int64
+	SyncPartialOK       atomic.Int64
+	SyncPartialErr      atomic.Int64
 }
 
 // New creates a server; call ListenAndServe to start it.
@@ -175,6 +179,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		configCommands(),
 		persistCommands(),
 		aofCommands(),
+		replicationCommands(),
 	}
 }
 
@@ -288,6 +293,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.cronLoop()
 	s.startLoading()
+	if f := strings.Fields(s.cfg.ReplicaOf); len(f) == 2 {
+		if port, err := strconv.Atoi(f[1]); err == nil {
+			s.mu.Lock()
+			s.setMaster(f[0], port)
+			s.mu.Unlock()
+		}
+	}
 	s.log.Info("ready to accept connections", zap.Int("port", s.cfg.Port), zap.String("run_id", s.runID))
 	select {
 	case <-s.ctx.Done():
@@ -391,6 +403,9 @@ func (s *Server) stop() {
 	}
 	s.mu.Unlock()
 	s.aof.shutdown()
+	s.mu.Lock()
+	s.stopLink()
+	s.mu.Unlock()
 	s.wg.Wait()
 	s.log.Info("server stopped")
 }
@@ -495,6 +510,7 @@ func (s *Server) cron(period time.Duration) {
 	s.ks.ActiveExpireCycle(period / 4)
 	s.saveCron()
 	s.autoRewriteCron()
+	s.replicationCron()
 	if s.cfg.ActiveRehashing {
 		deadline := s.clock().Add(time.Millisecond)
 		for _, db := range s.ks.DBs {

@@ -77,6 +77,11 @@ type Config struct {
 	ReplicaPriority     int
 	ReplicaServeStale   bool
 	ReplBacklogSize     int64
+	ReplBacklogTTL      int
+	ReplPingPeriod      int
+	ReplTimeout         int
+	ReplDisklessSync    bool
+	ReplDisklessDelay   int
 	MasterAuth          string
 	MasterUser          string
 	ReplicaAnnounceIP   string
@@ -124,6 +129,11 @@ func Default() *Config {
 		Save:                              "3600 1 300 100 60 10000",
 		AppendFsync:                       "everysec",
 		StopWritesOnBgsaveError:           true,
+		ReplBacklogTTL:                    3600,
+		ReplPingPeriod:                    10,
+		ReplTimeout:                       60,
+		ReplDisklessSync:                  true,
+		ReplDisklessDelay:                 5,
 		RDBCompression:                    true,
 		RDBChecksum:                       true,
 		AppendFilename:                    "appendonly.aof",

@@ -59,6 +59,9 @@ func (ks *Keyspace) BeginSnapshot(preserve PreserveFunc) *Snapshot {
 	return s
 }
 
+// SnapshotRunning reports whether a snapshot is in progress.
+func (ks *Keyspace) SnapshotRunning() bool { return ks.snap != nil }
+
 // DBs is the number of databases in the snapshot.
 func (s *Snapshot) DBs() int { return len(s.dbs) }
 

@@ -185,6 +185,10 @@ type Loader struct {
 	Aux map[string]string
 	// Version is the file's RDB version.
 	Version int
+	// Leftover holds the bytes read from the stream beyond the end of the
+	// RDB (a replication payload is followed by the EOF mark and the
+	// command stream).
+	Leftover []byte
 }
 
 // Load reads an RDB file from r, passing each key to fn, and checks the
@@ -196,6 +200,7 @@ func (l *Loader) Load(r io.Reader, fn LoadFunc) error {
 	if err != nil {
 		return fmt.Errorf("at offset %d: %w", cr.consumed, err)
 	}
+	l.Leftover = append([]byte(nil), cr.buf[cr.pos:cr.end]...)
 	return nil
 }
 

@@ -1,0 +1,467 @@
+package node
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// The master side of replication (Redis's PSYNC protocol). A replica is a
+// client that sent PSYNC (or SYNC). It becomes a consumer of the
+// replication stream at an exact offset: for a full resync, the offset at
+// which its snapshot begins (the RDB is streamed first, diskless, and the
+// writes made meanwhile wait in its pending buffer); for a partial one,
+// the offset it asked for, served from the backlog. After that every
+// write reaches it through its client's output queue, bounded by
+// client-output-buffer-limit replica.
+
+// replicaInfo is the master's view of one replica.
+type replicaInfo struct {
+	cl          *Client
+	consumer    int
+	state       string // wait_bgsave, send_bulk, online
+	syncing     bool   // the RDB is being sent; the stream waits in pending
+	pending     []byte
+	listenPort  int
+	ip          string
+	capaEOF     bool
+	capaPsync2  bool
+	ackOffset   int64
+	ackTime     time.Time
+	syncStarted time.Time
+}
+
+// backlog is the ring buffer of the most recent stream bytes that partial
+// resyncs are served from.
+type backlog struct {
+	buf   []byte
+	start int64 // stream offset of the first byte held (0-based)
+	n     int64 // bytes held
+	pos   int   // where the next byte goes
+}
+
+func newBacklog(size int64, offset int64) *backlog {
+	return &backlog{buf: make([]byte, size), start: offset}
+}
+
+func (b *backlog) add(p []byte) {
+	for len(p) > 0 {
+		n := copy(b.buf[b.pos:], p)
+		p = p[n:]
+		b.pos = (b.pos + n) % len(b.buf)
+		b.n += int64(n)
+		if b.n > int64(len(b.buf)) {
+			b.start += b.n - int64(len(b.buf))
+			b.n = int64(len(b.buf))
+		}
+	}
+}
+
+// from returns the bytes from stream offset off (0-based) to the end.
+func (b *backlog) from(off int64) []byte {
+	skip := off - b.start
+	if skip < 0 || skip > b.n {
+		return nil
+	}
+	out := make([]byte, 0, b.n-skip)
+	first := (b.pos - int(b.n) + len(b.buf)) % len(b.buf)
+	begin := (first + int(skip)) % len(b.buf)
+	remain := int(b.n - skip)
+	for remain > 0 {
+		n := min(remain, len(b.buf)-begin)
+		out = append(out, b.buf[begin:begin+n]...)
+		begin = (begin + n) % len(b.buf)
+		remain -= n
+	}
+	return out
+}
+
+// ensureBacklog creates the backlog when the first replica arrives; under
+// the lock.
+func (r *replStream) ensureBacklog() {
+	if r.backlog == nil {
+		r.backlog = newBacklog(max(r.s.cfg.ReplBacklogSize, 16<<10), r.offset)
+		r.backlogConsumer = r.addConsumer(r.backlog.add)
+	}
+}
+
+// canPartial reports whether a replica asking for replid at offset (the
+// next byte it wants, 1-based as in PSYNC) can continue from the backlog.
+func (r *replStream) canPartial(replid string, offset int64) bool {
+	if r.backlog == nil {
+		return false
+	}
+	if replid != r.replID && (replid != r.replID2 || offset > r.secondOffset) {
+		return false
+	}
+	first := r.backlog.start + 1
+	return offset >= first && offset <= r.offset+1
+}
+
+func replicationCommands() []*Command {
+	adm := []string{"admin", "slow", "dangerous"}
+	return []*Command{
+		{Name: "psync", Arity: -3, Flags: FlagAdmin | FlagNoScript | FlagNoMulti, Categories: adm, Group: "server", Since: "2.8.0",
+			Summary: "An internal command used in replication", Complexity: "", Handler: cmdPsync},
+		{Name: "sync", Arity: 1, Flags: FlagAdmin | FlagNoScript | FlagNoMulti, Categories: adm, Group: "server", Since: "1.0.0",
+			Summary: "An internal command used in replication", Complexity: "", Handler: cmdPsync},
+		{Name: "replconf", Arity: -1, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale, Categories: adm, Group: "server", Since: "3.0.0",
+			Summary: "An internal command for configuring the replication stream", Complexity: "O(1)", Handler: cmdReplconf},
+		{Name: "replicaof", Arity: 3, Flags: FlagAdmin | FlagNoScript | FlagStale, Categories: adm, Group: "server", Since: "5.0.0",
+			Summary: "Make the server a replica of another instance, or promote it as master.", Complexity: "O(1)", Handler: cmdReplicaof},
+		{Name: "slaveof", Arity: 3, Flags: FlagAdmin | FlagNoScript | FlagStale, Categories: adm, Group: "server", Since: "1.0.0",
+			Summary: "Make the server a replica of another instance, or promote it as master.", Complexity: "O(1)", Handler: cmdReplicaof},
+		{Name: "wait", Arity: 3, Flags: FlagNoScript, Categories: []string{"slow", "connection"}, Group: "generic", Since: "3.0.0",
+			Summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection", Complexity: "O(1)", Handler: cmdWait},
+	}
+}
+
+// replicaOf returns the replica state of a client, creating it.
+func (s *Server) replicaOf(cl *Client) *replicaInfo {
+	if cl.repl == nil {
+		cl.repl = &replicaInfo{cl: cl, ackTime: s.clock()}
+	}
+	return cl.repl
+}
+
+func cmdReplconf(c *Ctx) {
+	s := c.Srv
+	if (len(c.Args)-1)%2 != 0 {
+		c.SyntaxError()
+		return
+	}
+	ri := s.replicaOf(c.Client)
+	for i := 1; i < len(c.Args); i += 2 {
+		switch {
+		case c.ArgIs(i, "listening-port"):
+			n, ok := c.Int(i + 1)
+			if !ok {
+				return
+			}
+			ri.listenPort = int(n)
+		case c.ArgIs(i, "ip-address"):
+			ri.ip = c.Str(i + 1)
+		case c.ArgIs(i, "capa"):
+			switch strings.ToLower(c.Str(i + 1)) {
+			case "eof":
+				ri.capaEOF = true
+			case "psync2":
+				ri.capaPsync2 = true
+			}
+		case c.ArgIs(i, "ack"), c.ArgIs(i, "fack"):
+			// Acks get no reply.
+			if c.ArgIs(i, "ack") {
+				if n, ok := ParseInt(c.Args[i+1]); ok && n > ri.ackOffset {
+					ri.ackOffset = n
+				}
+				ri.ackTime = s.clock()
+				if ri.state == "send_bulk_done" {
+					ri.state = "online"
+				}
+				s.waitAcked()
+			}
+			c.Client.Flags |= ClientReplySkip
+			return
+		case c.ArgIs(i, "getack"):
+			// Only masters are asked; a replica answers on its link.
+			return
+		case c.ArgIs(i, "rdb-only"), c.ArgIs(i, "rdb-filter-only"):
+		default:
+			c.Error("ERR Unrecognized REPLCONF option: " + c.Str(i))
+			return
+		}
+	}
+	c.W.OK()
+}
+
+// cmdPsync is PSYNC replid offset (and the old SYNC): a replica asks for
+// the stream.
+func cmdPsync(c *Ctx) {
+	s := c.Srv
+	cl := c.Client
+	if cl.Flags&ClientReplica != 0 {
+		return // already a replica: ignore, as Redis does
+	}
+	if s.repl.isReplica() && s.repl.link.state != "connected" {
+		c.Error("NOMASTERLINK Can't SYNC while not connected with my master")
+		return
+	}
+	ri := s.replicaOf(cl)
+	cl.Flags |= ClientReplica
+	s.repl.ensureBacklog()
+	if len(c.Args) == 3 {
+		replid := c.Str(1)
+		offset, ok := ParseInt(c.Args[2])
+		if ok && s.repl.canPartial(replid, offset) {
+			s.partialResync(ri, offset)
+			return
+		}
+		if replid != "?" {
+			s.stats.SyncPartialErr.Add(1)
+		}
+		s.log.Info("replica asks for a full resync", zap.String("addr", cl.Addr()), zap.String("replid", replid), zap.Int64("offset", offset))
+	}
+	s.stats.SyncFull.Add(1)
+	ri.state = "wait_bgsave"
+	ri.syncStarted = s.clock()
+	s.repl.replicas = append(s.repl.replicas, ri)
+	s.tryStartFullSyncs()
+}
+
+// partialResync continues a replica from the backlog; under the lock.
+func (s *Server) partialResync(ri *replicaInfo, offset int64) {
+	r := &s.repl
+	cl := ri.cl
+	line := "+CONTINUE\r\n"
+	if ri.capaPsync2 {
+		line = "+CONTINUE " + r.replID + "\r\n"
+	}
+	cl.enableAsync()
+	cl.push([]byte(line))
+	cl.push(r.backlog.from(offset - 1))
+	ri.state = "online"
+	ri.ackOffset = offset - 1
+	ri.consumer = r.addConsumer(func(chunk []byte) { cl.push(chunk) })
+	r.replicas = append(r.replicas, ri)
+	s.stats.SyncPartialOK.Add(1)
+	s.log.Info("partial resynchronization accepted", zap.String("addr", cl.Addr()), zap.Int64("offset", offset), zap.Int64("bytes", r.offset-offset+1))
+}
+
+// tryStartFullSyncs starts the transfer for replicas waiting for one, when
+// no other snapshot is running; under the lock (the cron retries).
+func (s *Server) tryStartFullSyncs() {
+	r := &s.repl
+	var waiting []*replicaInfo
+	for _, ri := range r.replicas {
+		if ri.state == "wait_bgsave" {
+			waiting = append(waiting, ri)
+		}
+	}
+	if len(waiting) == 0 || s.ks.SnapshotRunning() {
+		return
+	}
+	// One snapshot serves every replica waiting now.
+	rs := s.beginSnapshot(false)
+	offset := r.offset
+	for _, ri := range waiting {
+		ri.state = "send_bulk"
+		ri.syncing = true
+		ri.pending = ri.pending[:0]
+		ri := ri
+		ri.consumer = r.addConsumer(func(chunk []byte) {
+			if ri.syncing {
+				ri.pending = append(ri.pending, chunk...)
+				if limit := s.cfg.ClientOutputBufferLimitReplica; limit > 0 && int64(len(ri.pending)) > limit {
+					s.log.Warn("replica fell too far behind during its full sync: disconnecting it", zap.String("addr", ri.cl.Addr()))
+					ri.syncing = false
+					ri.pending = nil
+					ri.cl.kill()
+				}
+				return
+			}
+			ri.cl.push(chunk)
+		})
+	}
+	replid := r.replID
+	s.log.Info("starting a full resync", zap.Int("replicas", len(waiting)), zap.Int64("offset", offset))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := s.sendFullSync(rs, replid, offset, waiting)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rs.abort()
+		for _, ri := range waiting {
+			if err != nil || ri.cl.killed.Load() {
+				ri.cl.kill()
+				continue
+			}
+			// The RDB is out: the writes made since follow, then the live
+			// stream.
+			ri.syncing = false
+			ri.state = "send_bulk_done"
+			ri.cl.enableAsync()
+			ri.cl.push(ri.pending)
+			ri.pending = nil
+		}
+		if err != nil {
+			s.log.Warn("full resync failed", zap.Error(err))
+		} else {
+			s.log.Info("full resync sent", zap.Int("replicas", len(waiting)))
+		}
+		s.tryStartFullSyncs()
+	}()
+}
+
+// multiWriter writes to every replica still connected, dropping those
+// whose connection fails.
+type replicaWriter struct {
+	conns []io.Writer
+	ok    []bool
+}
+
+func (w *replicaWriter) Write(p []byte) (int, error) {
+	alive := false
+	for i, c := range w.conns {
+		if !w.ok[i] {
+			continue
+		}
+		if _, err := c.Write(p); err != nil {
+			w.ok[i] = false
+			continue
+		}
+		alive = true
+	}
+	if !alive {
+		return 0, io.ErrClosedPipe
+	}
+	return len(p), nil
+}
+
+// sendFullSync writes +FULLRESYNC and the RDB payload, diskless
+// ($EOF:<mark> framing), to the replicas (no lock held).
+func (s *Server) sendFullSync(rs *rdbSnapshot, replid string, offset int64, replicas []*replicaInfo) error {
+	var markBytes [20]byte
+	rand.Read(markBytes[:])
+	mark := hex.EncodeToString(markBytes[:])
+	w := &replicaWriter{}
+	for _, ri := range replicas {
+		w.conns = append(w.conns, ri.cl.conn)
+		w.ok = append(w.ok, true)
+	}
+	header := fmt.Sprintf("+FULLRESYNC %s %d\r\n$EOF:%s\r\n", replid, offset, mark)
+	if _, err := io.WriteString(w, header); err != nil {
+		return err
+	}
+	if err := rs.stream(w, false, nil); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, mark)
+	for i, ok := range w.ok {
+		if !ok {
+			replicas[i].cl.kill()
+		}
+	}
+	return err
+}
+
+// removeReplica forgets a disconnected replica; under the lock.
+func (s *Server) removeReplica(cl *Client) {
+	r := &s.repl
+	for i, ri := range r.replicas {
+		if ri.cl == cl {
+			if ri.consumer != 0 {
+				r.removeConsumer(ri.consumer)
+			}
+			r.replicas = append(r.replicas[:i], r.replicas[i+1:]...)
+			s.log.Info("replica disconnected", zap.String("addr", cl.Addr()))
+			return
+		}
+	}
+}
+
+// replicationCron pings replicas every repl-ping-replica-period (the PING
+// goes into the stream, as in Redis) and starts pending full syncs; under
+// the lock.
+func (s *Server) replicationCron() {
+	r := &s.repl
+	now := s.clock()
+	if len(r.replicas) > 0 && !r.isReplica() && now.Sub(r.lastPing) >= time.Duration(s.cfg.ReplPingPeriod)*time.Second {
+		r.lastPing = now
+		r.append(resp.AppendCommandStrings(nil, "PING"))
+	}
+	s.tryStartFullSyncs()
+	s.replicaLinkCron()
+}
+
+// writeInfoReplicas lists the replicas for INFO replication.
+func (s *Server) writeInfoReplicas(field func(string, any)) {
+	r := &s.repl
+	field("connected_slaves", len(r.replicas))
+	now := s.clock()
+	for i, ri := range r.replicas {
+		ip := ri.ip
+		if ip == "" {
+			ip = hostOf(ri.cl.Addr())
+		}
+		state := ri.state
+		if state == "send_bulk_done" {
+			state = "online"
+		}
+		field("slave"+strconv.Itoa(i), fmt.Sprintf("ip=%s,port=%d,state=%s,offset=%d,lag=%d",
+			ip, ri.listenPort, state, ri.ackOffset, int64(now.Sub(ri.ackTime).Seconds())))
+	}
+}
+
+func hostOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return strings.Trim(addr[:i], "[]")
+	}
+	return addr
+}
+
+// cmdWait is WAIT numreplicas timeout: block until that many replicas
+// acknowledged this client's last write, or the timeout.
+func cmdWait(c *Ctx) {
+	s := c.Srv
+	if s.repl.isReplica() {
+		c.Error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+		return
+	}
+	n, ok := c.Int(1)
+	if !ok {
+		return
+	}
+	ms, ok := c.Int(2)
+	if !ok {
+		return
+	}
+	if ms < 0 {
+		c.Error("ERR timeout is negative")
+		return
+	}
+	target := c.Client.lastWriteOffset
+	acked := s.replicasAcked(target)
+	if int64(acked) >= n || c.InMulti {
+		c.W.Int(int64(acked))
+		return
+	}
+	// Ask for fresh acks (once), then wait as a client blocked on a
+	// pseudo key that acks make ready.
+	if !c.Reprocessing {
+		s.repl.append(resp.AppendCommandStrings(nil, "REPLCONF", "GETACK", "*"))
+	}
+	c.Block([]string{waitKey}, time.Duration(ms)*time.Millisecond, func(w *resp.Writer) {
+		w.Int(int64(s.replicasAcked(target)))
+	})
+}
+
+// waitKey is the pseudo key WAITing clients block on.
+const waitKey = "\x00wait"
+
+// replicasAcked counts replicas whose ack reached offset.
+func (s *Server) replicasAcked(offset int64) int {
+	n := 0
+	for _, ri := range s.repl.replicas {
+		if ri.ackOffset >= offset {
+			n++
+		}
+	}
+	return n
+}
+
+// waitAcked wakes WAITing clients after an ack; under the lock. (They
+// block on the pseudo key in their own database.)
+func (s *Server) waitAcked() {
+	for db := range s.ks.DBs {
+		s.blocking.signalReady(db, waitKey)
+	}
+}

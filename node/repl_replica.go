@@ -1,0 +1,515 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// The replica side of replication: REPLICAOF starts a link goroutine
+// that connects to the master, does the handshake (PING, AUTH, REPLCONF
+// listening-port and capa eof psync2, PSYNC), loads a full resync's RDB
+// or continues from where it was, then applies the master's stream as a
+// master client. The stream's bytes are appended verbatim to this node's
+// own replication stream, so its offsets equal the master's and chained
+// replicas and the AOF see exactly what the master sent.
+
+// replicaLink is a replica's connection to its master.
+type replicaLink struct {
+	state      string // connect, connecting, sync, connected
+	cancel     context.CancelFunc
+	done       chan struct{}
+	lastIO     time.Time
+	downSince  time.Time
+	syncStart  time.Time
+	syncRead   int64
+	syncTotal  int64
+	connMu     sync.Mutex
+	conn       net.Conn
+	masterLink *Client
+	// pendingStream is stream data read along with a full sync's
+	// payload, parsed before reading more.
+	pendingStream []byte
+}
+
+func cmdReplicaof(c *Ctx) {
+	s := c.Srv
+	if c.ArgIs(1, "no") && c.ArgIs(2, "one") {
+		if s.repl.isReplica() {
+			s.promote()
+		}
+		c.W.OK()
+		return
+	}
+	port, ok := ParseInt(c.Args[2])
+	if !ok || port < 0 || port > 65535 {
+		c.Error("ERR Invalid master port")
+		return
+	}
+	host := c.Str(1)
+	if s.repl.masterHost == host && s.repl.masterPort == int(port) {
+		s.log.Info("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.")
+		c.W.Simple("OK Already connected to specified master")
+		return
+	}
+	s.setMaster(host, int(port))
+	c.W.OK()
+}
+
+// promote makes this replica a master (REPLICAOF NO ONE): it keeps its
+// data and starts a new replication history, keeping the old one as
+// replid2 so its former siblings and old master can continue with a
+// partial resync. Under the lock.
+func (s *Server) promote() {
+	r := &s.repl
+	s.stopLink()
+	s.log.Info("promoted to master", zap.String("former_master", net.JoinHostPort(r.masterHost, strconv.Itoa(r.masterPort))))
+	r.masterHost, r.masterPort = "", 0
+	s.cfg.ReplicaOf = ""
+	s.ks.Config.ReplicaMode = false
+	r.replID2 = r.replID
+	r.secondOffset = r.offset + 1
+	r.replID = newRunID()
+	r.lastDB = -1
+}
+
+// setMaster starts replicating from host:port; under the lock.
+func (s *Server) setMaster(host string, port int) {
+	r := &s.repl
+	s.stopLink()
+	r.masterHost, r.masterPort = host, port
+	s.cfg.ReplicaOf = host + " " + strconv.Itoa(port)
+	s.ks.Config.ReplicaMode = true
+	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock()}
+	r.link = l
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(l.done)
+		s.runLink(ctx, l, host, port)
+	}()
+}
+
+// stopLink ends the link to the master, if any; under the lock.
+func (s *Server) stopLink() {
+	l := s.repl.link
+	if l == nil {
+		return
+	}
+	l.cancel()
+	l.connMu.Lock()
+	if l.conn != nil {
+		l.conn.Close()
+	}
+	l.connMu.Unlock()
+	s.repl.link = nil
+}
+
+// runLink keeps the link up: connect, sync, stream, and again after a
+// failure, until ctx ends.
+func (s *Server) runLink(ctx context.Context, l *replicaLink, host string, port int) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	// Our own dataset (and the replication position it records) loads
+	// first.
+	for s.persist.loading.Load() && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for ctx.Err() == nil {
+		err := s.linkOnce(ctx, l, addr)
+		s.mu.Lock()
+		if l.state != "connect" {
+			l.downSince = s.clock()
+		}
+		l.state = "connect"
+		l.masterLink = nil
+		s.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("replication link with the master is down", zap.String("master", addr), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// linkOnce connects, syncs and streams until the connection fails.
+func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) error {
+	s.mu.Lock()
+	l.state = "connecting"
+	timeout := time.Duration(s.cfg.ReplTimeout) * time.Second
+	s.mu.Unlock()
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	l.connMu.Lock()
+	l.conn = conn
+	l.connMu.Unlock()
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 64<<10)
+	cmd := func(args ...string) (string, error) {
+		conn.SetDeadline(time.Now().Add(timeout))
+		if _, err := conn.Write(resp.AppendCommandStrings(nil, args...)); err != nil {
+			return "", err
+		}
+		line, err := br.ReadString('\n')
+		return strings.TrimRight(line, "\r\n"), err
+	}
+	reply, err := cmd("PING")
+	if err != nil {
+		return fmt.Errorf("PING: %w", err)
+	}
+	if strings.HasPrefix(reply, "-") && !strings.HasPrefix(reply, "-NOAUTH") {
+		return fmt.Errorf("master replied to PING: %s", reply)
+	}
+	s.mu.Lock()
+	user, pass, myPort := s.cfg.MasterUser, s.cfg.MasterAuth, s.cfg.Port
+	announceIP, announcePort := s.cfg.ReplicaAnnounceIP, s.cfg.ReplicaAnnouncePort
+	s.mu.Unlock()
+	if pass != "" {
+		args := []string{"AUTH", pass}
+		if user != "" {
+			args = []string{"AUTH", user, pass}
+		}
+		if reply, err := cmd(args...); err != nil || !strings.HasPrefix(reply, "+") {
+			return fmt.Errorf("AUTH with the master failed: %s %v", reply, err)
+		}
+	}
+	if announcePort > 0 {
+		myPort = announcePort
+	}
+	if reply, err := cmd("REPLCONF", "listening-port", strconv.Itoa(myPort)); err != nil {
+		return fmt.Errorf("REPLCONF listening-port: %w", err)
+	} else if strings.HasPrefix(reply, "-") {
+		s.log.Info("master does not understand REPLCONF listening-port", zap.String("reply", reply))
+	}
+	if announceIP != "" {
+		cmd("REPLCONF", "ip-address", announceIP)
+	}
+	if _, err := cmd("REPLCONF", "capa", "eof", "capa", "psync2"); err != nil {
+		return fmt.Errorf("REPLCONF capa: %w", err)
+	}
+	s.mu.Lock()
+	replid, offset := s.repl.replID, s.repl.offset
+	s.mu.Unlock()
+	reply, err = cmd("PSYNC", replid, strconv.FormatInt(offset+1, 10))
+	for err == nil && reply == "" {
+		// A master delaying the sync (repl-diskless-sync-delay) sends
+		// newlines meanwhile.
+		conn.SetReadDeadline(time.Now().Add(timeout))
+		var line string
+		line, err = br.ReadString('\n')
+		reply = strings.TrimRight(line, "\r\n")
+	}
+	if err != nil {
+		return fmt.Errorf("PSYNC: %w", err)
+	}
+	switch {
+	case strings.HasPrefix(reply, "+FULLRESYNC"):
+		f := strings.Fields(reply)
+		if len(f) != 3 {
+			return fmt.Errorf("bad FULLRESYNC reply %q", reply)
+		}
+		off, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("bad FULLRESYNC offset %q", reply)
+		}
+		if err := s.receiveFullSync(ctx, l, conn, br, f[1], off, timeout); err != nil {
+			return err
+		}
+	case strings.HasPrefix(reply, "+CONTINUE"):
+		f := strings.Fields(reply)
+		s.mu.Lock()
+		if len(f) == 2 && f[1] != s.repl.replID {
+			// The master's history has a new id (it was promoted): ours
+			// continues under it, the old one kept as replid2.
+			s.repl.replID2 = s.repl.replID
+			s.repl.secondOffset = s.repl.offset + 1
+			s.repl.replID = f[1]
+			s.disconnectReplicas("master replication id changed")
+		}
+		s.mu.Unlock()
+		s.stats.SyncPartialOK.Add(1)
+		s.log.Info("partial resynchronization with the master succeeded", zap.String("master", addr), zap.Int64("offset", offset))
+	default:
+		return fmt.Errorf("master refused PSYNC: %s", reply)
+	}
+	return s.streamFromMaster(ctx, l, conn, br, timeout)
+}
+
+// receiveFullSync reads the RDB payload and loads it in place of the
+// current dataset.
+func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.Conn, br *bufio.Reader, replid string, offset int64, timeout time.Duration) error {
+	s.mu.Lock()
+	l.state = "sync"
+	l.syncStart = s.clock()
+	s.mu.Unlock()
+	var header string
+	for {
+		// The master may send newlines to keep the link alive while it
+		// prepares the payload.
+		conn.SetReadDeadline(time.Now().Add(timeout))
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("reading the sync payload header: %w", err)
+		}
+		header = strings.TrimRight(line, "\r\n")
+		if header != "" {
+			break
+		}
+	}
+	if !strings.HasPrefix(header, "$") {
+		return fmt.Errorf("bad sync payload header %q", header)
+	}
+	var body io.Reader
+	var mark []byte
+	if eof, ok := strings.CutPrefix(header, "$EOF:"); ok {
+		if len(eof) != 40 {
+			return fmt.Errorf("bad EOF mark %q", header)
+		}
+		mark = []byte(eof)
+		body = br
+	} else {
+		n, err := strconv.ParseInt(header[1:], 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad sync payload length %q", header)
+		}
+		body = io.LimitReader(br, n)
+		s.mu.Lock()
+		l.syncTotal = n
+		s.mu.Unlock()
+	}
+	// Reading the payload is bounded by repl-timeout of silence.
+	dr := &deadlineReader{conn: conn, r: body, timeout: timeout}
+	s.log.Info("full resync from the master: loading its RDB", zap.String("replid", replid), zap.Int64("offset", offset))
+	s.mu.Lock()
+	for _, db := range s.ks.DBs {
+		s.TouchAllInDB(db, nil)
+		db.Flush()
+	}
+	s.mu.Unlock()
+	leftover, err := s.loadRDBStream(dr, l.syncTotal, "the master's payload", false)
+	if err != nil {
+		return err
+	}
+	if mark != nil {
+		// What follows the RDB must be the 40-byte mark.
+		got := make([]byte, 0, 40)
+		got = append(got, leftover[:min(len(leftover), 40)]...)
+		leftover = leftover[len(got):]
+		if len(got) < 40 {
+			rest := make([]byte, 40-len(got))
+			if _, err := io.ReadFull(dr, rest); err != nil {
+				return fmt.Errorf("reading the EOF mark: %w", err)
+			}
+			got = append(got, rest...)
+		}
+		if !bytes.Equal(got, mark) {
+			return errors.New("the sync payload does not end with its EOF mark")
+		}
+	} else if len(leftover) > 0 {
+		return errors.New("the sync payload has data after the RDB")
+	}
+	if len(leftover) > 0 {
+		// Stream bytes read along with the payload: parse them first.
+		s.mu.Lock()
+		l.pendingStream = leftover
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	r := &s.repl
+	r.replID = replid
+	r.replID2 = "0000000000000000000000000000000000000000"
+	r.secondOffset = -1
+	r.offset = offset
+	r.lastDB = -1
+	if r.backlog != nil {
+		r.backlog = newBacklogAt(r.backlog, offset)
+	}
+	s.disconnectReplicas("full resync with the master")
+	s.stats.SyncFull.Add(1)
+	aofOn := s.aof.on
+	s.mu.Unlock()
+	if aofOn {
+		s.mu.Lock()
+		if err := s.startAOFRewrite("full resync with the master"); err != nil {
+			s.aof.scheduled = true
+		}
+		s.mu.Unlock()
+	}
+	s.log.Info("full resync done: streaming from the master", zap.Int64("offset", offset))
+	return nil
+}
+
+// newBacklogAt restarts a backlog at a new offset (after a full resync
+// the old history no longer applies).
+func newBacklogAt(old *backlog, offset int64) *backlog {
+	return newBacklog(int64(len(old.buf)), offset)
+}
+
+// deadlineReader extends the connection's read deadline before each read.
+type deadlineReader struct {
+	conn    net.Conn
+	r       io.Reader
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
+	return d.r.Read(p)
+}
+
+// disconnectReplicas closes this node's own replicas (their history no
+// longer matches ours); under the lock.
+func (s *Server) disconnectReplicas(why string) {
+	for _, ri := range s.repl.replicas {
+		s.log.Info("disconnecting replica", zap.String("addr", ri.cl.Addr()), zap.String("why", why))
+		ri.cl.kill()
+	}
+}
+
+// streamFromMaster applies the master's command stream until the link
+// fails, acknowledging the offset every second.
+func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.Conn, br *bufio.Reader, timeout time.Duration) error {
+	cl := newClient(s, conn)
+	cl.Authenticated = true
+	cl.Flags |= ClientMaster
+	cl.ID = s.nextID.Add(1)
+	cl.rd = resp.NewRequestReader(br)
+	cl.rd.MaxBulkLen = 1 << 40
+	cl.rd.MaxQueryBuf = 0
+	s.mu.Lock()
+	if l.pendingStream != nil {
+		cl.rd.Prime(l.pendingStream)
+		l.pendingStream = nil
+	}
+	l.state = "connected"
+	l.lastIO = s.clock()
+	l.masterLink = cl
+	s.mu.Unlock()
+	sendAck := func() error {
+		s.mu.Lock()
+		off := s.repl.offset
+		s.mu.Unlock()
+		l.connMu.Lock()
+		defer l.connMu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(timeout))
+		_, err := conn.Write(resp.AppendCommandStrings(nil, "REPLCONF", "ACK", strconv.FormatInt(off, 10)))
+		return err
+	}
+	if err := sendAck(); err != nil {
+		return err
+	}
+	ackDone := make(chan struct{})
+	defer close(ackDone)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ackDone:
+				return
+			case <-t.C:
+				if sendAck() != nil {
+					conn.Close()
+					return
+				}
+			}
+		}
+	}()
+	for ctx.Err() == nil {
+		before := cl.rd.Unread()
+		args, err := cl.rd.Next()
+		if err == resp.ErrIncomplete {
+			conn.SetReadDeadline(time.Now().Add(timeout))
+			if err := cl.rd.Fill(); err != nil {
+				return fmt.Errorf("reading from the master: %w", err)
+			}
+			s.mu.Lock()
+			l.lastIO = s.clock()
+			s.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("bad data from the master: %w", err)
+		}
+		raw := before[:len(before)-cl.rd.Buffered()]
+		if len(args) == 0 {
+			s.mu.Lock()
+			s.repl.append(raw)
+			s.mu.Unlock()
+			continue
+		}
+		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
+		s.mu.Lock()
+		if !getack {
+			s.processCommand(cl, args)
+			cl.W.Reset()
+		}
+		// Forwarded verbatim: offsets match the master's.
+		s.repl.append(raw)
+		s.mu.Unlock()
+		if getack {
+			if err := sendAck(); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// replicaLinkCron: nothing periodic yet beyond the link goroutine's own
+// timers; kept as the hook for repl-timeout checks of a silent master.
+func (s *Server) replicaLinkCron() {}
+
+// writeInfoLink is the replica part of INFO replication.
+func (s *Server) writeInfoLink(field func(string, any)) {
+	r := &s.repl
+	l := r.link
+	field("role", "slave")
+	field("master_host", r.masterHost)
+	field("master_port", r.masterPort)
+	up := l != nil && l.state == "connected"
+	if up {
+		field("master_link_status", "up")
+		field("master_last_io_seconds_ago", int64(s.clock().Sub(l.lastIO).Seconds()))
+	} else {
+		field("master_link_status", "down")
+		field("master_last_io_seconds_ago", -1)
+	}
+	syncing := l != nil && l.state == "sync"
+	field("master_sync_in_progress", boolInt(syncing))
+	if syncing {
+		field("master_sync_total_bytes", l.syncTotal)
+		field("master_sync_read_bytes", s.persist.loadRead.Load())
+		field("master_sync_left_bytes", max(l.syncTotal-s.persist.loadRead.Load(), 0))
+		field("master_sync_perc", "0.00")
+		field("master_sync_last_io_seconds_ago", 0)
+	}
+	field("slave_read_repl_offset", r.offset)
+	field("slave_repl_offset", r.offset)
+	if !up && l != nil {
+		field("master_link_down_since_seconds", int64(s.clock().Sub(l.downSince).Seconds()))
+	}
+	field("slave_priority", s.cfg.ReplicaPriority)
+	field("slave_read_only", boolInt(s.cfg.ReplicaReadOnly))
+	field("replica_announced", 1)
+}
