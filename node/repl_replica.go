@@ -247,7 +247,6 @@ func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) erro
 			s.disconnectReplicas("master replication id changed")
 		}
 		s.mu.Unlock()
-		s.stats.SyncPartialOK.Add(1)
 		s.log.Info("partial resynchronization with the master succeeded", zap.String("master", addr), zap.Int64("offset", offset))
 	default:
 		return fmt.Errorf("master refused PSYNC: %s", reply)
@@ -345,7 +344,6 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 		r.backlog = newBacklogAt(r.backlog, offset)
 	}
 	s.disconnectReplicas("full resync with the master")
-	s.stats.SyncFull.Add(1)
 	aofOn := s.aof.on
 	s.mu.Unlock()
 	if aofOn {
