@@ -264,3 +264,37 @@ func TestInteropWithRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicaRestartResumesPartially: a replica restarted from its own
+// RDB (which records the master's replication id and offset) continues
+// with a partial resync; a SIGKILLed master's replica reconnects once it
+// is back.
+func TestReplicaRestartResumesPartially(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, debugArgs...)
+	host, port := splitAddr(master.Addr)
+	replica := testutil.StartVigil(t, append([]string{"--replicaof", host + " " + port}, debugArgs...)...)
+	mc, rc := master.Client(), replica.Client()
+	populate(ctx, mc, 2000)
+	waitInfo(t, rc, "master_link_status:up")
+	waitSynced(t, rc, mc)
+	// The replica saves on the way down (SHUTDOWN SAVE) and restarts.
+	rc.Do(ctx, "SHUTDOWN", "SAVE")
+	populate(ctx, mc, 300)
+	replica.Restart()
+	rc = replica.Client()
+	waitInfo(t, rc, "master_link_status:up")
+	waitSynced(t, rc, mc)
+	stats := mc.Info(ctx, "stats").Val()
+	if infoInt(stats, "sync_full") != 1 || infoInt(stats, "sync_partial_ok") != 1 {
+		t.Fatalf("want the restart to resume with a partial resync:\n%s", stats)
+	}
+	if want, got := mc.Do(ctx, "DEBUG", "DIGEST").Val(), rc.Do(ctx, "DEBUG", "DIGEST").Val(); want != got {
+		t.Fatal("digest differs after the replica's restart")
+	}
+	// The master dies: the link goes down, and comes back with it.
+	master.Kill()
+	waitInfo(t, rc, "master_link_status:down")
+	master.Restart()
+	waitInfo(t, rc, "master_link_status:up")
+}

@@ -252,6 +252,10 @@ func directives() []*Directive {
 		boolDir("aof-timestamp-enabled", func(c *Config) *bool { return &c.AOFTimestampEnabled }),
 		{Name: "replicaof", Aliases: []string{"slaveof"}, Get: func(c *Config) string { return c.ReplicaOf },
 			Set: func(c *Config, args []string) error {
+				if len(args) == 1 {
+					// "--replicaof 'host port'" from a command line.
+					args = strings.Fields(args[0])
+				}
 				if len(args) != 2 {
 					return errNeedsOne
 				}
