@@ -98,6 +98,11 @@ type Client struct {
 	lastWriteOffset int64
 	// repl is the master's view of a replica connection.
 	repl *replicaInfo
+	// syncWait is the offset N replicas must acknowledge before the
+	// pending replies go out (sync-replicas); syncMarks locate the
+	// replies of the writes waiting.
+	syncWait  int64
+	syncMarks []replyMark
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -260,6 +265,9 @@ func (s *Server) serveClient(cl *Client) {
 			// client waiting here.
 			s.aof.waitDurable(cl.aofWait)
 			cl.aofWait = 0
+		}
+		if cl.syncWait > 0 {
+			s.waitReplicaAcks(cl)
 		}
 		if err := cl.flush(); err != nil {
 			return

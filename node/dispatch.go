@@ -174,6 +174,10 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	if ctx.changes > 0 || len(ctx.rewritten) > 0 {
 		cl.lastWriteOffset = s.repl.offset
+		if s.cfg.SyncReplicas > 0 && !s.repl.isReplica() && cl.Flags&(ClientMaster|ClientAOFLoader) == 0 {
+			cl.syncWait = s.repl.offset
+			cl.syncMarks = append(cl.syncMarks, replyMark{mark, cl.W.Len(), s.repl.offset})
+		}
 	}
 	if s.aof.on && (ctx.changes > 0 || len(ctx.rewritten) > 0) && s.cfg.AppendFsync == "always" {
 		// The reply waits until this write is on disk (see serveClient).

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -378,6 +379,13 @@ func (s *Server) replicationCron() {
 		r.lastPing = now
 		r.append(resp.AppendCommandStrings(nil, "PING"))
 	}
+	timeout := time.Duration(s.cfg.ReplTimeout) * time.Second
+	for _, ri := range r.replicas {
+		if ri.state == "online" && now.Sub(ri.ackTime) > timeout {
+			s.log.Warn("disconnecting timedout replica", zap.String("addr", ri.cl.Addr()))
+			ri.cl.kill()
+		}
+	}
 	s.tryStartFullSyncs()
 	s.replicaLinkCron()
 }
@@ -458,10 +466,95 @@ func (s *Server) replicasAcked(offset int64) int {
 	return n
 }
 
-// waitAcked wakes WAITing clients after an ack; under the lock. (They
-// block on the pseudo key in their own database.)
+// waitAcked wakes WAITing clients and sync-replicas writers after an ack;
+// under the lock. (WAIT blocks on a pseudo key in its client's database.)
 func (s *Server) waitAcked() {
 	for db := range s.ks.DBs {
 		s.blocking.signalReady(db, waitKey)
 	}
+	r := &s.repl
+	r.ackMu.Lock()
+	close(r.ackCh)
+	r.ackCh = make(chan struct{})
+	r.ackMu.Unlock()
+}
+
+// replyMark locates the reply of one write in a client's output, for
+// sync-replicas: a reply whose offset is not confirmed in time is
+// replaced by an error.
+type replyMark struct {
+	start, end int
+	offset     int64
+}
+
+// waitReplicaAcks is the no-loss mode (sync-replicas N): it blocks,
+// without the lock, until N replicas acknowledged the client's writes,
+// asking for acks at once, and turns the replies of writes still not
+// confirmed at the timeout into errors.
+func (s *Server) waitReplicaAcks(cl *Client) {
+	target := cl.syncWait
+	cl.syncWait = 0
+	marks := cl.syncMarks
+	cl.syncMarks = cl.syncMarks[:0]
+	s.mu.Lock()
+	n := s.cfg.SyncReplicas
+	timeout := time.Duration(s.cfg.SyncReplicasTimeout) * time.Millisecond
+	r := &s.repl
+	if s.replicasAcked(target) < n && r.getackOffset < target {
+		// One GETACK covers every write before it: writers waiting
+		// together share it.
+		r.append(resp.AppendCommandStrings(nil, "REPLCONF", "GETACK", "*"))
+		r.getackOffset = r.offset
+	}
+	s.mu.Unlock()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	var confirmed int64
+	for {
+		r.ackMu.Lock()
+		ch := r.ackCh
+		r.ackMu.Unlock()
+		s.mu.Lock()
+		confirmed = s.confirmedOffset(n)
+		s.mu.Unlock()
+		if confirmed >= target {
+			return
+		}
+		select {
+		case <-ch:
+			continue
+		case <-deadline.C:
+		}
+		break
+	}
+	s.log.Debug("writes not confirmed by enough replicas in time", zap.Int64("id", cl.ID), zap.Int("sync_replicas", n))
+	msg := fmt.Sprintf("-NOTCONFIRMED The write was applied on the master but not confirmed by %d replica(s) within %d ms\r\n", n, timeout.Milliseconds())
+	out := make([]byte, 0, len(cl.W.Buf))
+	last := 0
+	for _, m := range marks {
+		if m.offset <= confirmed || m.end > len(cl.W.Buf) || m.start < last {
+			continue
+		}
+		out = append(out, cl.W.Buf[last:m.start]...)
+		out = append(out, msg...)
+		last = m.end
+	}
+	out = append(out, cl.W.Buf[last:]...)
+	cl.W.Buf = out
+}
+
+// confirmedOffset is the highest offset at least n replicas acked.
+func (s *Server) confirmedOffset(n int) int64 {
+	if n <= 0 {
+		return s.repl.offset
+	}
+	acks := make([]int64, 0, len(s.repl.replicas))
+	for _, ri := range s.repl.replicas {
+		acks = append(acks, ri.ackOffset)
+	}
+	if len(acks) < n {
+		return -1
+	}
+	slices.Sort(acks)
+	return acks[len(acks)-n]
 }

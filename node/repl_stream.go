@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vigilkv/vigil/internal/resp"
@@ -38,6 +39,11 @@ type replStream struct {
 	backlogConsumer int
 	secondOffset    int64 // second_repl_offset: where replID2's history ends
 	lastPing        time.Time
+	// ackCh is closed (and replaced) on every replica ack, waking
+	// sync-replicas writers; getackOffset is where the last GETACK went.
+	ackMu        sync.Mutex
+	ackCh        chan struct{}
+	getackOffset int64
 }
 
 func (r *replStream) init(s *Server) {
@@ -46,6 +52,7 @@ func (r *replStream) init(s *Server) {
 	r.replID2 = "0000000000000000000000000000000000000000"
 	r.secondOffset = -1
 	r.lastDB = -1
+	r.ackCh = make(chan struct{})
 }
 
 // feed appends one command executed against db to the stream.
@@ -109,11 +116,37 @@ func (r *replStream) isReplica() bool { return r.masterHost != "" }
 
 // writeRefusal gives the error for writes refused by replication safety
 // settings (min-replicas-to-write), or "".
-func (r *replStream) writeRefusal() string { return "" }
+func (r *replStream) writeRefusal() string {
+	if n := r.s.cfg.MinReplicasToWrite; n > 0 && !r.isReplica() && r.goodReplicas() < n {
+		return ErrNoReplicas
+	}
+	return ""
+}
+
+// goodReplicas counts online replicas that acked within
+// min-replicas-max-lag seconds.
+func (r *replStream) goodReplicas() int {
+	n := 0
+	now := r.s.clock()
+	for _, ri := range r.replicas {
+		if (ri.state == "online" || ri.state == "send_bulk_done") && now.Sub(ri.ackTime) <= time.Duration(r.s.cfg.MinReplicasMaxLag)*time.Second {
+			n++
+		}
+	}
+	return n
+}
 
 // staleRefusal refuses commands on a replica whose link is down when
 // replica-serve-stale-data is off.
-func (r *replStream) staleRefusal(cl *Client, cmd *Command) string { return "" }
+func (r *replStream) staleRefusal(cl *Client, cmd *Command) string {
+	if !r.isReplica() || r.s.cfg.ReplicaServeStale || cmd.Flags&FlagStale != 0 || cl.Flags&ClientMaster != 0 {
+		return ""
+	}
+	if r.link == nil || r.link.state != "connected" {
+		return ErrMasterDown
+	}
+	return ""
+}
 
 // Offset is master_repl_offset.
 func (r *replStream) Offset() int64 { return r.offset }

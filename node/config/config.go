@@ -78,6 +78,10 @@ type Config struct {
 	ReplicaServeStale   bool
 	ReplBacklogSize     int64
 	ReplBacklogTTL      int
+	MinReplicasToWrite  int
+	MinReplicasMaxLag   int
+	SyncReplicas        int
+	SyncReplicasTimeout int
 	ReplPingPeriod      int
 	ReplTimeout         int
 	ReplDisklessSync    bool
@@ -130,6 +134,8 @@ func Default() *Config {
 		AppendFsync:                       "everysec",
 		StopWritesOnBgsaveError:           true,
 		ReplBacklogTTL:                    3600,
+		MinReplicasMaxLag:                 10,
+		SyncReplicasTimeout:               1000,
 		ReplPingPeriod:                    10,
 		ReplTimeout:                       60,
 		ReplDisklessSync:                  true,

@@ -22,7 +22,7 @@ var ignoredDirectives = []string{
 	"rdb-del-sync-files", "sanitize-dump-payload",
 	"replica-diskless-load", "repl-diskless-sync-max-replicas",
 	"repl-diskless-load", "repl-disable-tcp-nodelay",
-	"min-replicas-to-write", "min-replicas-max-lag", "replica-lazy-flush", "slave-lazy-flush",
+	"replica-lazy-flush", "slave-lazy-flush",
 	"lazyfree-lazy-eviction", "lazyfree-lazy-expire", "lazyfree-lazy-server-del", "lazyfree-lazy-user-del",
 	"lazyfree-lazy-user-flush", "io-threads", "io-threads-do-reads", "oom-score-adj", "oom-score-adj-values",
 	"disable-thp", "no-appendfsync-on-rewrite", "auto-aof-rewrite-percentage",
