@@ -1,0 +1,97 @@
+package replication
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+func digestsEqual(t *testing.T, a, b *testutil.Proc) {
+	t.Helper()
+	ctx := context.Background()
+	if x, y := a.Client().Do(ctx, "DEBUG", "DIGEST").Val(), b.Client().Do(ctx, "DEBUG", "DIGEST").Val(); x != y {
+		t.Fatalf("datasets differ: digest %v vs %v", x, y)
+	}
+}
+
+// TestReplicaKilledMidFullSync: a replica killed while its full sync
+// streams, restarted, syncs again and converges.
+func TestReplicaKilledMidFullSync(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, debugArgs...)
+	mc := master.Client()
+	if err := mc.Do(ctx, "DEBUG", "POPULATE", "300000", "key", "100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitAddr(master.Addr)
+	replica := testutil.StartVigil(t, debugArgs...)
+	replica.Client().SlaveOf(ctx, host, port)
+	// Kill it as soon as the transfer is under way.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(replica.Client().Info(ctx, "replication").Val(), "master_sync_in_progress:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the full sync never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	replica.Kill()
+	mc.Set(ctx, "after-kill", "1", 0)
+	replica.Restart()
+	replica.Client().SlaveOf(ctx, host, port)
+	waitInfo(t, replica.Client(), "master_link_status:up")
+	waitSynced(t, replica.Client(), mc)
+	digestsEqual(t, master, replica)
+}
+
+// TestBacklogOverflowForcesFullSync: a replica frozen and cut off while
+// more than the backlog is written comes back with a full resync and
+// converges; one cut off briefly continues partially.
+func TestBacklogOverflowForcesFullSync(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, append([]string{"--repl-backlog-size", "16384"}, debugArgs...)...)
+	replica := testutil.StartVigil(t, debugArgs...)
+	mc := master.Client()
+	replicate(t, replica, master)
+	replica.Freeze()
+	mc.Do(ctx, "CLIENT", "KILL", "TYPE", "replica")
+	for i := 0; i < 2000; i++ {
+		mc.Set(ctx, "k"+strings.Repeat("x", i%10), strings.Repeat("v", 100), 0)
+	}
+	replica.Thaw()
+	waitInfo(t, replica.Client(), "master_link_status:up")
+	waitSynced(t, replica.Client(), mc)
+	digestsEqual(t, master, replica)
+	if n := infoInt(mc.Info(ctx, "stats").Val(), "sync_full"); n != 2 {
+		t.Fatalf("sync_full %d: a backlog overflow needs a second full sync", n)
+	}
+}
+
+// TestMasterKilledMidTransfer: the master dies during a full sync; the
+// replica keeps retrying and converges with the restarted master.
+func TestMasterKilledMidTransfer(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, append([]string{"--save", "60 1"}, debugArgs...)...)
+	mc := master.Client()
+	mc.Do(ctx, "DEBUG", "POPULATE", "200000", "key", "100")
+	if err := mc.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	replica := testutil.StartVigil(t, debugArgs...)
+	host, port := splitAddr(master.Addr)
+	replica.Client().SlaveOf(ctx, host, port)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(replica.Client().Info(ctx, "replication").Val(), "master_sync_in_progress:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the full sync never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	master.Kill()
+	master.Restart()
+	waitInfo(t, replica.Client(), "master_link_status:up")
+	waitSynced(t, replica.Client(), master.Client())
+	digestsEqual(t, master, replica)
+}
