@@ -88,11 +88,19 @@ func (b *bencher) benchArgs(tests string, pipeline int) []string {
 // runBenchmark flushes the server (so both start from the same state) and
 // runs redis-benchmark against it.
 func (b *bencher) runBenchmark(ctx context.Context, s *server, args []string) ([]result, error) {
-	c := redis.NewClient(&redis.Options{Addr: s.p.Addr, DisableIdentity: true})
-	err := c.FlushAll(ctx).Err()
-	c.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: FLUSHALL: %w", s.label, err)
+	return b.runBenchmarkOn(ctx, s, args, true)
+}
+
+// runBenchmarkOn runs redis-benchmark against s, after a FLUSHALL if
+// flush.
+func (b *bencher) runBenchmarkOn(ctx context.Context, s *server, args []string, flush bool) ([]result, error) {
+	if flush {
+		c := redis.NewClient(&redis.Options{Addr: s.p.Addr, DisableIdentity: true})
+		err := c.FlushAll(ctx).Err()
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: FLUSHALL: %w", s.label, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, benchRun)
 	defer cancel()
