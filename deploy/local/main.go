@@ -2,15 +2,17 @@
 // deployment from the binaries in bin/, prints how to connect, and stops
 // everything cleanly on Ctrl-C.
 //
-// Today the deployment is a single vigil-server with built-in defaults.
-// The launcher is organised around a topology (an ordered list of members,
-// started in order and stopped in reverse) so that it grows into one
-// master, two replicas and three sentinels by adding members to plan().
+// Today the deployment is one master and two replicas (vigil-server with
+// built-in defaults). The launcher is organised around a topology (an
+// ordered list of members, started in order and stopped in reverse) so
+// that it grows into the three-sentinel deployment by adding members to
+// plan().
 //
 //	go run ./deploy/local [-bin bin] [-dir run] [-bind 127.0.0.1] [-port 6379]
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -21,10 +23,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/resp"
 )
 
 func main() {
@@ -51,19 +55,32 @@ type member struct {
 	args   []string // arguments besides --port (which proc adds)
 }
 
-// plan returns the deployment's members in start order. Replicas will
-// follow the master (--replicaof) and sentinels come last, configured
-// with the master's address.
+// plan returns the deployment's members in start order: the master on
+// the given port, then two replicas on the next ports following it
+// (--replicaof). Sentinels will come last, configured with the master's
+// address.
 func plan(o options) []member {
-	return []member{{
+	// Built-in defaults otherwise: developer nodes, with persistence as
+	// Redis ships it.
+	master := member{
 		name:   "node-" + strconv.Itoa(o.port),
 		role:   "master",
 		binary: "vigil-server",
 		port:   o.port,
-		// Built-in defaults otherwise: this is a developer's node, with
-		// persistence as Redis ships it.
-		args: []string{"--bind", o.bind},
-	}}
+		args:   []string{"--bind", o.bind},
+	}
+	out := []member{master}
+	for i := 1; i <= 2; i++ {
+		port := o.port + i
+		out = append(out, member{
+			name:   "node-" + strconv.Itoa(port),
+			role:   "replica",
+			binary: "vigil-server",
+			port:   port,
+			args:   []string{"--bind", o.bind, "--replicaof", o.bind + " " + strconv.Itoa(o.port)},
+		})
+	}
+	return out
 }
 
 // run starts the deployment and keeps it up until ctx ends (Ctrl-C) or a
@@ -111,7 +128,55 @@ func start(ctx context.Context, o options, out io.Writer) (*deployment, error) {
 		d.members = append(d.members, m)
 		d.procs = append(d.procs, p)
 	}
+	for i, m := range d.members {
+		if m.role != "replica" {
+			continue
+		}
+		if err := waitLinkUp(ctx, d.procs[i].Addr); err != nil {
+			d.stop(out, io.Discard)
+			return nil, fmt.Errorf("%s did not sync with the master: %w", m.name, err)
+		}
+	}
 	return d, nil
+}
+
+// waitLinkUp waits until the replica at addr reports its link to the
+// master up.
+func waitLinkUp(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		info, err := infoReplication(ctx, addr)
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link still down after a minute (%v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// infoReplication fetches INFO replication from addr.
+func infoReplication(ctx context.Context, addr string) (string, error) {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")); err != nil {
+		return "", err
+	}
+	v, _, err := resp.ReadReply(bufio.NewReader(conn))
+	if err != nil {
+		return "", err
+	}
+	return string(v.Str), nil
 }
 
 func (d *deployment) startMember(ctx context.Context, m member) (*proc.Proc, error) {
@@ -169,16 +234,17 @@ func (d *deployment) printConnectInfo(out io.Writer) {
 		hostArg = " -h " + host
 	}
 	fmt.Fprintf(out, `
-Connect with redis-cli:
+Connect with redis-cli (writes go to the master; the replicas serve reads):
   redis-cli%[1]s -p %[2]d set greeting hello
-  redis-cli%[1]s -p %[2]d get greeting
+  redis-cli%[1]s -p %[4]d get greeting
+  redis-cli%[1]s -p %[2]d info replication
 
 or from Go (github.com/redis/go-redis/v9):
   rdb := redis.NewClient(&redis.Options{Addr: %[3]q})
   err := rdb.Set(ctx, "greeting", "hello", 0).Err()
 
 Press Ctrl-C to stop.
-`, hostArg, port, master.Addr)
+`, hostArg, port, master.Addr, port+1)
 }
 
 // wait blocks until Ctrl-C (exit code 0) or until a member dies (1).
