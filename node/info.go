@@ -397,7 +397,11 @@ func (s *Server) writeInfoReplication(field func(string, any)) {
 		field("role", "master")
 	}
 	s.writeInfoReplicas(field)
-	field("master_failover_state", "no-failover")
+	fs := r.failover.state
+	if fs == "" {
+		fs = "no-failover"
+	}
+	field("master_failover_state", fs)
 	field("master_replid", r.replID)
 	field("master_replid2", r.replID2)
 	field("master_repl_offset", r.offset)

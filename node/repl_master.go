@@ -168,6 +168,7 @@ func cmdReplconf(c *Ctx) {
 					ri.state = "online"
 				}
 				s.waitAcked()
+				s.failoverCron()
 			}
 			c.Client.Flags |= ClientReplySkip
 			return
@@ -191,14 +192,23 @@ func cmdPsync(c *Ctx) {
 	if cl.Flags&ClientReplica != 0 {
 		return // already a replica: ignore, as Redis does
 	}
-	if s.repl.isReplica() && s.repl.link.state != "connected" {
+	if len(c.Args) > 3 && c.ArgIs(3, "failover") {
+		// Our master hands over (FAILOVER): promote first, then serve it.
+		if !s.repl.isReplica() || c.Str(1) != s.repl.replID {
+			c.Error(errFailoverReplid.Error())
+			return
+		}
+		s.log.Info("failover request received from our master: promoting", zap.String("addr", cl.Addr()))
+		s.promote()
+	}
+	if s.repl.isReplica() && (s.repl.link == nil || s.repl.link.state != "connected") {
 		c.Error("NOMASTERLINK Can't SYNC while not connected with my master")
 		return
 	}
 	ri := s.replicaOf(cl)
 	cl.Flags |= ClientReplica
 	s.repl.ensureBacklog()
-	if len(c.Args) == 3 {
+	if len(c.Args) >= 3 {
 		replid := c.Str(1)
 		offset, ok := ParseInt(c.Args[2])
 		if ok && s.repl.canPartial(replid, offset) {
@@ -388,6 +398,7 @@ func (s *Server) replicationCron() {
 	}
 	s.tryStartFullSyncs()
 	s.replicaLinkCron()
+	s.failoverCron()
 }
 
 // writeInfoReplicas lists the replicas for INFO replication.

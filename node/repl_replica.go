@@ -42,6 +42,9 @@ type replicaLink struct {
 	// pendingStream is stream data read along with a full sync's
 	// payload, parsed before reading more.
 	pendingStream []byte
+	// failover makes the PSYNC ask the master to promote itself first
+	// (we are the old master of a coordinated FAILOVER).
+	failover bool
 }
 
 func cmdReplicaof(c *Ctx) {
@@ -209,8 +212,12 @@ func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) erro
 	}
 	s.mu.Lock()
 	replid, offset := s.repl.replID, s.repl.offset
+	psync := []string{"PSYNC", replid, strconv.FormatInt(offset+1, 10)}
+	if l.failover {
+		psync = append(psync, "FAILOVER")
+	}
 	s.mu.Unlock()
-	reply, err = cmd("PSYNC", replid, strconv.FormatInt(offset+1, 10))
+	reply, err = cmd(psync...)
 	for err == nil && reply == "" {
 		// A master delaying the sync (repl-diskless-sync-delay) sends
 		// newlines meanwhile.

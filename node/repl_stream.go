@@ -41,6 +41,7 @@ type replStream struct {
 	lastPing        time.Time
 	// ackCh is closed (and replaced) on every replica ack, waking
 	// sync-replicas writers; getackOffset is where the last GETACK went.
+	failover     failoverState
 	ackMu        sync.Mutex
 	ackCh        chan struct{}
 	getackOffset int64

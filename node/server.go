@@ -180,6 +180,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		persistCommands(),
 		aofCommands(),
 		replicationCommands(),
+		failoverCommands(),
 	}
 }
 
