@@ -507,6 +507,11 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 			}
 		},
 	}
+	l.Resize = func(db, keys, expires int) {
+		lock()
+		s.ks.DBs[db].Reserve(keys, expires)
+		unlock()
+	}
 	type item struct {
 		db     int
 		key    []byte

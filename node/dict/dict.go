@@ -143,6 +143,14 @@ func (d *Dict[V]) resize(size int) {
 	d.rehashIdx = 0
 }
 
+// Expand grows the table for n entries at once (RDB loading knows the
+// count from RESIZEDB), instead of doubling and rehashing on the way.
+func (d *Dict[V]) Expand(n int) {
+	if d.rehashIdx < 0 && n > len(d.ht[0].buckets) && n > d.ht[0].used {
+		d.resize(n)
+	}
+}
+
 func (d *Dict[V]) expandIfNeeded() {
 	if d.rehashIdx >= 0 {
 		return

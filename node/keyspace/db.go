@@ -421,6 +421,13 @@ func (db *DB) RehashSome(n int) bool {
 	return a || b
 }
 
+// Reserve sizes the tables for keys keys, expires of them with a TTL
+// (RDB loading).
+func (db *DB) Reserve(keys, expires int) {
+	db.keys.Expand(keys)
+	db.expires.Expand(expires)
+}
+
 // ShrinkIfNeeded lets the cron shrink sparse tables.
 func (db *DB) ShrinkIfNeeded() {
 	db.keys.ShrinkIfNeeded()

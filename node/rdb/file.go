@@ -181,6 +181,8 @@ type Loader struct {
 	Databases int
 	// Progress, if set, is called now and then with the bytes read.
 	Progress func(read int64)
+	// Resize, if set, receives RESIZEDB's size hints for a database.
+	Resize func(db, keys, expires int)
 	// Aux collects the auxiliary fields.
 	Aux map[string]string
 	// Version is the file's RDB version.
@@ -281,10 +283,17 @@ func (l *Loader) load(cr *crcReader, d *Decoder, fn LoadFunc) error {
 			db = int(n)
 			continue
 		case opResizeDB:
-			for i := 0; i < 2; i++ {
-				if _, _, err := d.Len(); err != nil {
+			var n [2]uint64
+			for i := range n {
+				v, _, err := d.Len()
+				if err != nil {
 					return err
 				}
+				n[i] = v
+			}
+			// A hint only: capped so a corrupt one cannot allocate much.
+			if l.Resize != nil && n[0] < 1<<28 && n[1] < 1<<28 {
+				l.Resize(db, int(n[0]), int(n[1]))
 			}
 			continue
 		case opAux:
