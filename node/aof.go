@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -491,7 +492,7 @@ func (a *aofState) writer() {
 		syncNow := err == nil && (policy == "always" || stop ||
 			(policy == "everysec" && time.Since(a.lastSync) >= time.Second))
 		if syncNow && a.file != nil {
-			if serr := a.file.Sync(); serr != nil {
+			if serr := fdatasync(a.file); serr != nil {
 				err = fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
 			}
 		}
@@ -874,4 +875,16 @@ func debugLoadAOF(c *Ctx) {
 		return
 	}
 	c.W.OK()
+}
+
+// fdatasync flushes a file's data (and the metadata needed to read it,
+// such as its size) without the timestamps: what Redis uses for the AOF
+// on Linux, and cheaper than fsync.
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
