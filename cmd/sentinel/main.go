@@ -1,14 +1,100 @@
 // Command vigil-sentinel watches vigil (or Redis) data nodes and fails the
-// master role over to the best replica. This is a placeholder until the
-// sentinel lands: it only reports that it is not available yet.
+// master role over to the best replica.
+//
+//	vigil-sentinel --port 26379 --bind 127.0.0.1 --dir DIR \
+//	    --monitor "mymaster 127.0.0.1 6379 2" --down-after-milliseconds 1000 \
+//	    --failover-timeout 10000 --gossip-port 7946 --join "127.0.0.1:7946,127.0.0.1:7947"
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/logging"
+	"github.com/vigilkv/vigil/sentinel"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "vigil-sentinel: not implemented yet; see the README's roadmap")
-	os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil-sentinel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg sentinel.Config
+	var monitors multi
+	var join string
+	fs.StringVar(&cfg.Bind, "bind", "127.0.0.1", "address to listen on")
+	fs.IntVar(&cfg.Port, "port", 26379, "RESP port (the Redis Sentinel API)")
+	fs.StringVar(&cfg.Dir, "dir", ".", "directory of the state file")
+	fs.StringVar(&cfg.AnnounceIP, "announce-ip", "", "address peers and clients reach this sentinel at")
+	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
+	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
+	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
+	downAfter := fs.Int("down-after-milliseconds", 30000, "subjectively down after this long without a valid reply")
+	failoverTimeout := fs.Int("failover-timeout", 180000, "bound of each failover step, and retry interval")
+	parallel := fs.Int("parallel-syncs", 1, "replicas re-pointed at once after a failover")
+	authPass := fs.String("auth-pass", "", "password of the monitored data nodes")
+	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if join != "" {
+		for _, j := range strings.Split(join, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				cfg.Join = append(cfg.Join, j)
+			}
+		}
+	}
+	if len(monitors) == 0 {
+		fmt.Fprintln(stderr, "vigil-sentinel: bad configuration: at least one --monitor is needed")
+		return 2
+	}
+	for _, m := range monitors {
+		g, err := sentinel.ParseMonitor(m)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: --monitor: %v\n", err)
+			return 2
+		}
+		g.DownAfter = time.Duration(*downAfter) * time.Millisecond
+		g.FailoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
+		g.ParallelSyncs = *parallel
+		g.AuthPass = *authPass
+		cfg.Groups = append(cfg.Groups, g)
+	}
+	log, _, err := logging.New(*level, "console", "")
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: --loglevel: %v\n", err)
+		return 2
+	}
+	defer log.Sync()
+	s, err := sentinel.New(cfg, log)
+	if err != nil {
+		log.Error("starting", zap.Error(err))
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := s.Run(ctx); err != nil {
+		log.Error("sentinel failed", zap.Error(err))
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,166 @@
+// Package sentinel tests vigil-sentinel against real vigil-server
+// processes.
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+// startSentinels starts n vigil-sentinels monitoring the master, gossiping
+// on free ports.
+func startSentinels(t *testing.T, n int, masterPort int, downAfterMs int) []*testutil.Proc {
+	t.Helper()
+	var gossip []int
+	for i := 0; i < n; i++ {
+		p, err := proc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gossip = append(gossip, p)
+	}
+	var seeds []string
+	for _, p := range gossip {
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	var out []*testutil.Proc
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		out = append(out, testutil.StartProcess(t, proc.Spec{
+			Name: fmt.Sprint("vigil-sentinel-", i),
+			Path: testutil.SentinelBinary(t),
+			Args: []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]),
+				"--join", strings.Join(seeds, ","), "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", masterPort),
+				"--down-after-milliseconds", strconv.Itoa(downAfterMs), "--failover-timeout", "10000"},
+			Dir:     dir,
+			LogPath: filepath.Join(dir, "sentinel.log"),
+		}))
+	}
+	return out
+}
+
+func fields(v []any) map[string]string {
+	out := map[string]string{}
+	for i := 0; i+1 < len(v); i += 2 {
+		out[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
+	}
+	return out
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
+}
+
+// TestSentinelFailover: three vigil-sentinels, a vigil master and two
+// replicas. Killing the master, the sentinels agree, elect a leader and
+// promote a replica; a go-redis FailoverClient discovers it and keeps
+// writing; nothing acknowledged before the kill is lost; the old master
+// comes back as a replica.
+func TestSentinelFailover(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
+	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
+	sents := startSentinels(t, 3, master.Port, 1000)
+	var addrs []string
+	var clients []*redis.Client
+	for _, s := range sents {
+		addrs = append(addrs, s.Addr)
+		c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2})
+		t.Cleanup(func() { c.Close() })
+		clients = append(clients, c)
+	}
+	for i, c := range clients {
+		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+			if err != nil {
+				return false, err.Error()
+			}
+			f := fields(v)
+			return f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
+		})
+	}
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: addrs, MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond})
+	t.Cleanup(func() { fc.Close() })
+	for i := 0; i < 100; i++ {
+		if err := fc.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatalf("write through the FailoverClient: %v", err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the replicas to have every write", func() (bool, string) {
+		for _, r := range replicas {
+			if r.Client().Get(ctx, "k99").Val() != "99" {
+				return false, "not yet"
+			}
+		}
+		return true, ""
+	})
+	switches := clients[0].Subscribe(ctx, "+switch-master")
+	t.Cleanup(func() { switches.Close() })
+	if _, err := switches.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	master.Kill()
+	var msg *redis.Message
+	select {
+	case msg = <-switches.Channel():
+	case <-time.After(30 * time.Second):
+		t.Fatal("no +switch-master within 30s")
+	}
+	t.Logf("+switch-master %v after the kill: %s", time.Since(killed).Round(time.Millisecond), msg.Payload)
+	f := strings.Fields(msg.Payload)
+	var promoted *testutil.Proc
+	for _, r := range replicas {
+		if len(f) == 5 && strconv.Itoa(r.Port) == f[4] {
+			promoted = r
+		}
+	}
+	if promoted == nil {
+		t.Fatalf("+switch-master %q does not name a replica", msg.Payload)
+	}
+	for i, c := range clients {
+		waitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to report the new master", i), func() (bool, string) {
+			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
+			return err == nil && len(a) == 2 && a[1] == f[4], fmt.Sprint(a, err)
+		})
+	}
+	waitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
+		err := fc.Set(ctx, "after", "1", 0).Err()
+		return err == nil, fmt.Sprint(err)
+	})
+	for i := 0; i < 100; i++ {
+		if promoted.Client().Get(ctx, fmt.Sprint("k", i)).Val() != strconv.Itoa(i) {
+			t.Fatalf("k%d, acknowledged before the kill, is missing on the new master", i)
+		}
+	}
+	master.Restart()
+	waitFor(t, 30*time.Second, "the old master to be converted to a replica", func() (bool, string) {
+		info := master.Client().Info(ctx, "replication").Val()
+		return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+f[4]), info
+	})
+}

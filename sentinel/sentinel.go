@@ -1,0 +1,695 @@
+package sentinel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	mrand "math/rand/v2"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/failover"
+)
+
+// Periods, as Redis Sentinel's; while a master is in doubt or a failover
+// runs, instances are polled every fastPeriod instead.
+const (
+	pingPeriod = time.Second
+	infoPeriod = 10 * time.Second
+	fastPeriod = 100 * time.Millisecond
+	askPeriod  = time.Second
+)
+
+// Sentinel is one vigil-sentinel process.
+type Sentinel struct {
+	cfg   Config
+	log   *zap.Logger
+	mu    sync.Mutex
+	st    *persisted
+	path  string
+	addr  string // our RESP address as peers reach it
+	grps  map[string]*group
+	ml    *memberlist.Memberlist
+	subs  *pubsub
+	ln    net.Listener
+	peers map[string]*peer // by id, from gossip
+}
+
+// peer is another sentinel.
+type peer struct {
+	id     string
+	addr   string
+	client *redis.Client
+}
+
+// group is the live state of one monitored master.
+type group struct {
+	cfg        Group
+	master     *instance
+	replicas   map[string]*instance // by ip:port
+	sdownSince time.Time
+	odown      bool
+	downVotes  map[string]time.Time // peer id -> when it said the master is down
+	lastAsk    time.Time
+	// election/failover in progress
+	electEpoch  uint64
+	votes       map[string]string
+	nextAttempt time.Time
+	failing     *failoverRun
+	forced      bool
+}
+
+type failoverRun struct {
+	epoch    uint64
+	started  time.Time
+	promoted *instance
+	oldHost  string
+	oldPort  int
+}
+
+// instance is a data node the sentinel talks to.
+type instance struct {
+	host   string
+	port   int
+	client *redis.Client
+	// probe results
+	lastOK   time.Time
+	infoTime time.Time
+	role     string
+	runID    string
+	offset   int64
+	priority int
+	linkDown time.Duration
+	mHost    string
+	mPort    int
+	replicas []string // from a master's INFO
+	stop     chan struct{}
+}
+
+func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
+
+// New prepares a sentinel; Run starts it.
+func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}}
+	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
+	st, err := loadState(s.path)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		var b [20]byte
+		rand.Read(b[:])
+		st = &persisted{MyID: hex.EncodeToString(b[:]), Groups: map[string]*groupConfig{}, Peers: map[string]string{}}
+	}
+	if st.Groups == nil {
+		st.Groups = map[string]*groupConfig{}
+	}
+	if st.Peers == nil {
+		st.Peers = map[string]string{}
+	}
+	s.st = st
+	for _, g := range cfg.Groups {
+		gc := st.Groups[g.Name]
+		if gc == nil {
+			gc = &groupConfig{Host: g.Host, Port: g.Port}
+			st.Groups[g.Name] = gc
+		}
+		gr := &group{cfg: g, replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
+		gr.master = s.newInstance(gc.Host, gc.Port, g)
+		s.grps[g.Name] = gr
+	}
+	if err := saveState(s.path, st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// MyID is the sentinel's run id.
+func (s *Sentinel) MyID() string { return s.st.MyID }
+
+func (s *Sentinel) newInstance(host string, port int, g Group) *instance {
+	in := &instance{host: host, port: port, stop: make(chan struct{})}
+	in.client = redis.NewClient(&redis.Options{Addr: in.addr(), Password: g.AuthPass, Protocol: 2, DisableIdentity: true,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		MaxRetries: -1, PoolSize: 2})
+	return in
+}
+
+// Run serves until ctx ends.
+func (s *Sentinel) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Bind, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	s.ln = ln
+	ip := s.cfg.AnnounceIP
+	if ip == "" {
+		ip = s.cfg.Bind
+	}
+	s.addr = net.JoinHostPort(ip, strconv.Itoa(s.cfg.Port))
+	if err := s.startGossip(); err != nil {
+		ln.Close()
+		return err
+	}
+	s.mu.Lock()
+	for _, g := range s.grps {
+		s.startProbe(g, g.master)
+	}
+	s.mu.Unlock()
+	go s.serve(ln)
+	s.log.Info("sentinel running", zap.String("id", s.st.MyID), zap.String("addr", s.addr))
+	t := time.NewTicker(fastPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			ln.Close()
+			s.ml.Leave(time.Second)
+			s.ml.Shutdown()
+			return nil
+		case <-t.C:
+			s.tick()
+		}
+	}
+}
+
+// gossip: each sentinel's memberlist metadata carries its id, its RESP
+// address and every group's configuration; the highest config epoch wins.
+type nodeMeta struct {
+	ID      string                  `json:"id"`
+	Addr    string                  `json:"addr"`
+	Configs map[string]groupSummary `json:"configs"`
+}
+
+type groupSummary struct {
+	Epoch uint64 `json:"e"`
+	Host  string `json:"h"`
+	Port  int    `json:"p"`
+}
+
+type delegate struct{ s *Sentinel }
+
+func (d delegate) NodeMeta(limit int) []byte {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	m := nodeMeta{ID: d.s.st.MyID, Addr: d.s.addr, Configs: map[string]groupSummary{}}
+	for name, gc := range d.s.st.Groups {
+		m.Configs[name] = groupSummary{gc.ConfigEpoch, gc.Host, gc.Port}
+	}
+	b, _ := json.Marshal(m)
+	if len(b) > limit {
+		return b[:0]
+	}
+	return b
+}
+func (d delegate) NotifyMsg([]byte)                           {}
+func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d delegate) LocalState(join bool) []byte                { return nil }
+func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type events struct{ s *Sentinel }
+
+func (e events) NotifyJoin(n *memberlist.Node)   { e.s.learn(n.Meta) }
+func (e events) NotifyLeave(n *memberlist.Node)  {}
+func (e events) NotifyUpdate(n *memberlist.Node) { e.s.learn(n.Meta) }
+
+func (s *Sentinel) startGossip() error {
+	c := memberlist.DefaultLANConfig()
+	c.Name = s.st.MyID
+	c.BindAddr = s.cfg.Bind
+	c.BindPort = s.cfg.GossipPort
+	c.AdvertisePort = s.cfg.GossipPort
+	c.Delegate = delegate{s}
+	c.Events = events{s}
+	c.Logger = log.New(io.Discard, "", 0)
+	c.GossipInterval = 100 * time.Millisecond
+	c.ProbeInterval = 500 * time.Millisecond
+	ml, err := memberlist.Create(c)
+	if err != nil {
+		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)
+	}
+	s.ml = ml
+	if len(s.cfg.Join) > 0 {
+		go func() {
+			for i := 0; i < 50; i++ {
+				if n, err := ml.Join(s.cfg.Join); err == nil && n > 0 {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
+	}
+	return nil
+}
+
+// learn records a peer and adopts any newer group configuration it has.
+func (s *Sentinel) learn(meta []byte) {
+	var m nodeMeta
+	if json.Unmarshal(meta, &m) != nil || m.ID == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.ID == s.st.MyID {
+		return
+	}
+	changed := false
+	if s.st.Peers[m.ID] != m.Addr {
+		s.st.Peers[m.ID] = m.Addr
+		changed = true
+		s.log.Info("+sentinel", zap.String("id", m.ID), zap.String("addr", m.Addr))
+	}
+	if p := s.peers[m.ID]; p == nil || p.addr != m.Addr {
+		if p != nil {
+			p.client.Close()
+		}
+		s.peers[m.ID] = &peer{id: m.ID, addr: m.Addr, client: redis.NewClient(&redis.Options{Addr: m.Addr, Protocol: 2, DisableIdentity: true,
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
+	}
+	for name, c := range m.Configs {
+		g := s.grps[name]
+		gc := s.st.Groups[name]
+		if g == nil || gc == nil || c.Epoch <= gc.ConfigEpoch {
+			continue
+		}
+		s.log.Info("+config-update-from", zap.String("sentinel", m.ID), zap.String("group", name), zap.Uint64("epoch", c.Epoch))
+		s.switchMaster(g, c.Host, c.Port, c.Epoch)
+		changed = true
+	}
+	if changed {
+		s.persist()
+	}
+}
+
+// persist writes the state file; under the lock. A failure is logged:
+// the next change retries.
+func (s *Sentinel) persist() {
+	if err := saveState(s.path, s.st); err != nil {
+		s.log.Error("saving the state file", zap.Error(err))
+	}
+}
+
+// gossipConfig spreads a changed configuration.
+func (s *Sentinel) gossipConfig() {
+	go s.ml.UpdateNode(time.Second)
+}
+
+// switchMaster adopts a new master for g at config epoch; under the lock.
+func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
+	gc := s.st.Groups[g.cfg.Name]
+	old := g.master
+	oldHost, oldPort := old.host, old.port
+	gc.ConfigEpoch, gc.Host, gc.Port = epoch, host, port
+	if oldHost == host && oldPort == port {
+		return
+	}
+	newAddr := net.JoinHostPort(host, strconv.Itoa(port))
+	nm := g.replicas[newAddr]
+	if nm == nil {
+		nm = s.newInstance(host, port, g.cfg)
+		s.startProbe(g, nm)
+	}
+	delete(g.replicas, newAddr)
+	// The old master stays known as a replica, to be converted when it
+	// comes back.
+	g.replicas[old.addr()] = old
+	g.master = nm
+	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
+	g.downVotes = map[string]time.Time{}
+	s.event("+switch-master", fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port))
+}
+
+// startProbe runs the PING/INFO loop of an instance.
+func (s *Sentinel) startProbe(g *group, in *instance) {
+	go func() {
+		var lastInfo time.Time
+		for {
+			s.mu.Lock()
+			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown
+			s.mu.Unlock()
+			period := pingPeriod
+			if doubt {
+				period = fastPeriod
+			}
+			select {
+			case <-in.stop:
+				return
+			case <-time.After(period):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			err := in.client.Ping(ctx).Err()
+			cancel()
+			now := time.Now()
+			ok := err == nil || strings.HasPrefix(err.Error(), "LOADING") || strings.HasPrefix(err.Error(), "MASTERDOWN")
+			ip := infoPeriod
+			if doubt {
+				ip = fastPeriod
+			}
+			var info string
+			if ok && now.Sub(lastInfo) >= ip {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				info, err = in.client.Info(ctx, "replication").Result()
+				cancel()
+				if err == nil {
+					lastInfo = now
+				}
+			}
+			s.mu.Lock()
+			if ok {
+				in.lastOK = now
+			}
+			if info != "" {
+				s.parseInfo(g, in, info, now)
+			}
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// parseInfo records INFO replication; under the lock.
+func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time) {
+	in.infoTime = now
+	in.replicas = in.replicas[:0]
+	in.linkDown = 0
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "role":
+			in.role = v
+		case k == "master_host":
+			in.mHost = v
+		case k == "master_port":
+			in.mPort, _ = strconv.Atoi(v)
+		case k == "slave_repl_offset":
+			in.offset, _ = strconv.ParseInt(v, 10, 64)
+		case k == "slave_priority":
+			in.priority, _ = strconv.Atoi(v)
+		case k == "master_link_down_since_seconds":
+			n, _ := strconv.Atoi(v)
+			in.linkDown = time.Duration(n) * time.Second
+		case k == "master_replid" && in.runID == "":
+			in.runID = v
+		case strings.HasPrefix(k, "slave") && strings.Contains(v, "ip="):
+			var ip, port string
+			for _, kv := range strings.Split(v, ",") {
+				a, b, _ := strings.Cut(kv, "=")
+				switch a {
+				case "ip":
+					ip = b
+				case "port":
+					port = b
+				}
+			}
+			if ip != "" && port != "" && port != "0" {
+				in.replicas = append(in.replicas, net.JoinHostPort(ip, port))
+			}
+		}
+	}
+	if in == g.master && in.role == "master" {
+		for _, a := range in.replicas {
+			if g.replicas[a] == nil {
+				host, port, _ := net.SplitHostPort(a)
+				p, _ := strconv.Atoi(port)
+				r := s.newInstance(host, p, g.cfg)
+				g.replicas[a] = r
+				s.startProbe(g, r)
+				s.event("+slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", a, host, p, g.cfg.Name, g.master.host, g.master.port))
+			}
+		}
+	}
+	// A replica that reports itself master (the old master come back)
+	// while ours is healthy is turned into a replica of ours.
+	if in != g.master && in.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
+		m := g.master
+		go in.client.SlaveOf(context.Background(), m.host, strconv.Itoa(m.port))
+		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
+	}
+}
+
+// tick runs the per-group state machines every fastPeriod.
+func (s *Sentinel) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for _, g := range s.grps {
+		s.checkDown(g, now)
+		s.drive(g, now)
+	}
+}
+
+// checkDown updates SDOWN and ODOWN; under the lock.
+func (s *Sentinel) checkDown(g *group, now time.Time) {
+	m := g.master
+	last := m.lastOK
+	if last.IsZero() {
+		last = now // not probed yet
+		m.lastOK = now
+	}
+	down := now.Sub(last) > g.cfg.DownAfter
+	switch {
+	case down && g.sdownSince.IsZero():
+		g.sdownSince = now
+		s.event("+sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
+	case !down && !g.sdownSince.IsZero():
+		g.sdownSince = time.Time{}
+		s.event("-sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
+		if g.odown {
+			g.odown = false
+			s.event("-odown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
+		}
+	}
+	if g.sdownSince.IsZero() {
+		return
+	}
+	if now.Sub(g.lastAsk) >= askPeriod {
+		g.lastAsk = now
+		s.askPeers(g, "*", s.st.CurrentEpoch)
+	}
+	n := 1
+	for _, at := range g.downVotes {
+		if now.Sub(at) < 5*askPeriod {
+			n++
+		}
+	}
+	if !g.odown && n >= g.cfg.Quorum {
+		g.odown = true
+		s.event("+odown", fmt.Sprintf("master %s %s %d #quorum %d/%d", g.cfg.Name, m.host, m.port, n, g.cfg.Quorum))
+		g.nextAttempt = now.Add(time.Duration(mrand.IntN(200)) * time.Millisecond)
+	}
+}
+
+// askPeers sends SENTINEL IS-MASTER-DOWN-BY-ADDR to every peer; runid "*"
+// asks only for their opinion, a run id asks for a vote. Under the lock;
+// replies come back asynchronously.
+func (s *Sentinel) askPeers(g *group, runid string, epoch uint64) {
+	m := g.master
+	for _, p := range s.peers {
+		p := p
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			v, err := p.client.Do(ctx, "SENTINEL", "IS-MASTER-DOWN-BY-ADDR", m.host, m.port, epoch, runid).Slice()
+			if err != nil || len(v) != 3 {
+				return
+			}
+			downFlag, _ := v[0].(int64)
+			leader, _ := v[1].(string)
+			le, _ := v[2].(int64)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if g.master != m {
+				return
+			}
+			if downFlag == 1 {
+				g.downVotes[p.id] = time.Now()
+			} else {
+				delete(g.downVotes, p.id)
+			}
+			if runid != "*" && uint64(le) == epoch && g.electEpoch == epoch && g.votes != nil {
+				g.votes[p.id] = leader
+			}
+		}()
+	}
+}
+
+// drive runs elections and failovers; under the lock.
+func (s *Sentinel) drive(g *group, now time.Time) {
+	gc := s.st.Groups[g.cfg.Name]
+	if g.failing != nil {
+		s.stepFailover(g, gc, now)
+		return
+	}
+	if !(g.odown || g.forced) || now.Before(g.nextAttempt) {
+		return
+	}
+	if g.votes == nil {
+		// Start a new election at a higher epoch.
+		epoch := gc.Ballot.StartElection(s.st.MyID)
+		if epoch <= s.st.CurrentEpoch {
+			epoch = s.st.CurrentEpoch + 1
+			gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = epoch, epoch
+		}
+		s.st.CurrentEpoch = epoch
+		s.persist()
+		g.electEpoch = epoch
+		g.votes = map[string]string{s.st.MyID: s.st.MyID}
+		s.event("+new-epoch", strconv.FormatUint(epoch, 10))
+		s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
+		if !g.forced {
+			s.askPeers(g, s.st.MyID, epoch)
+		}
+		g.nextAttempt = now.Add(g.cfg.FailoverTimeout/4 + time.Duration(mrand.IntN(500))*time.Millisecond)
+		return
+	}
+	voters := len(s.st.Peers) + 1
+	winner, ok := failover.Tally(g.votes, voters, g.cfg.Quorum)
+	if g.forced {
+		winner, ok = s.st.MyID, true
+	}
+	if ok && winner == s.st.MyID {
+		s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
+		g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port}
+		g.votes = nil
+		return
+	}
+	if now.After(g.nextAttempt) {
+		g.votes = nil // retry with a higher epoch
+	}
+}
+
+// stepFailover advances the leader's failover; under the lock.
+func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
+	f := g.failing
+	if now.Sub(f.started) > g.cfg.FailoverTimeout {
+		s.event("-failover-abort-timeout", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		g.failing = nil
+		g.nextAttempt = now.Add(time.Duration(mrand.IntN(1000)) * time.Millisecond)
+		return
+	}
+	if f.promoted == nil {
+		s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		var cands []failover.Replica
+		var insts []*instance
+		masterDown := time.Duration(0)
+		if !g.sdownSince.IsZero() {
+			masterDown = now.Sub(g.sdownSince)
+		}
+		for _, r := range g.replicas {
+			cands = append(cands, failover.Replica{Addr: r.addr(), RunID: r.runID, Priority: r.priority, Offset: r.offset,
+				Down: now.Sub(r.lastOK) > g.cfg.DownAfter, SincePingReply: now.Sub(r.lastOK), InfoAge: now.Sub(r.infoTime),
+				MasterLinkDown: r.linkDown, Disconnected: r.role == "" || r.lastOK.IsZero()})
+			insts = append(insts, r)
+		}
+		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: pingPeriod, InfoPeriod: infoPeriod, DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		if i < 0 {
+			reasons := make([]string, len(excluded))
+			for j, e := range excluded {
+				reasons[j] = e.String()
+			}
+			s.event("-failover-abort-no-good-slave", fmt.Sprintf("master %s %s %d: %s", g.cfg.Name, f.oldHost, f.oldPort, strings.Join(reasons, "; ")))
+			g.failing = nil
+			g.nextAttempt = now.Add(time.Second)
+			return
+		}
+		p := insts[i]
+		f.promoted = p
+		s.event("+selected-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
+		s.event("+failover-state-send-slaveof-noone", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
+		go p.client.SlaveOf(context.Background(), "NO", "ONE")
+		s.event("+failover-state-wait-promotion", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
+		return
+	}
+	p := f.promoted
+	if p.role != "master" {
+		return // INFO polling at the fast period will tell
+	}
+	s.event("+promoted-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
+	s.event("+failover-state-reconf-slaves", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+	for _, r := range g.replicas {
+		if r == p {
+			continue
+		}
+		r := r
+		go r.client.SlaveOf(context.Background(), p.host, strconv.Itoa(p.port))
+		s.event("+slave-reconf-sent", fmt.Sprintf("slave %s %s %d @ %s %s %d", r.addr(), r.host, r.port, g.cfg.Name, f.oldHost, f.oldPort))
+	}
+	s.event("+failover-end", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+	s.switchMaster(g, p.host, p.port, f.epoch)
+	s.persist()
+	s.gossipConfig()
+}
+
+// isMasterDown answers SENTINEL IS-MASTER-DOWN-BY-ADDR: whether we see
+// the master down, and (for a vote request) our vote.
+func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid string) (int64, string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.grps {
+		m := g.master
+		if m.host != host || m.port != port {
+			continue
+		}
+		down := !g.sdownSince.IsZero()
+		gc := s.st.Groups[g.cfg.Name]
+		if runid == "*" {
+			return int64(boolInt(down)), "*", 0
+		}
+		leader, le, changed := gc.Ballot.Vote(epoch, runid, down)
+		if epoch > s.st.CurrentEpoch {
+			s.st.CurrentEpoch = epoch
+			changed = true
+		}
+		if changed {
+			// Durable before the vote leaves.
+			s.persist()
+			if le == epoch && leader == runid {
+				s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
+			}
+		}
+		if leader == "" {
+			leader = "*"
+		}
+		return int64(boolInt(down)), leader, le
+	}
+	return 0, "*", 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// event logs and publishes a sentinel event.
+func (s *Sentinel) event(typ, msg string) {
+	s.log.Info(typ, zap.String("event", msg))
+	s.subs.publish(typ, msg)
+}
+
+// peerList returns the known peers sorted by id; under the lock.
+func (s *Sentinel) peerList() []*peer {
+	out := make([]*peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}

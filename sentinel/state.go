@@ -1,0 +1,80 @@
+package sentinel
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vigilkv/vigil/failover"
+)
+
+// persisted is what the state file holds: enough that a restarted
+// sentinel never votes twice in an epoch and never forgets a newer
+// configuration.
+type persisted struct {
+	MyID         string                  `json:"myid"`
+	CurrentEpoch uint64                  `json:"current_epoch"`
+	Groups       map[string]*groupConfig `json:"groups"`
+	// Peers are every sentinel ever seen (id -> RESP address): the
+	// electorate, which a partition must not shrink.
+	Peers map[string]string `json:"peers"`
+}
+
+// groupConfig is one group's durable state.
+type groupConfig struct {
+	ConfigEpoch uint64          `json:"config_epoch"`
+	Host        string          `json:"host"`
+	Port        int             `json:"port"`
+	Ballot      failover.Ballot `json:"ballot"`
+}
+
+// loadState reads the state file, if any.
+func loadState(path string) (*persisted, error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var p persisted
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &p, nil
+}
+
+// saveState writes the state file atomically: temp file, fsync, rename,
+// fsync of the directory.
+func saveState(path string, p *persisted) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming %s: %w", tmp, err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
