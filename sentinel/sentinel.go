@@ -29,8 +29,9 @@ import (
 const (
 	pingPeriod = time.Second
 	infoPeriod = 10 * time.Second
-	fastPeriod = 100 * time.Millisecond
-	askPeriod  = time.Second
+	fastPeriod = 50 * time.Millisecond
+	// tickPeriod paces the state machines (SDOWN, ODOWN, elections).
+	tickPeriod = 25 * time.Millisecond
 )
 
 // Sentinel is one vigil-sentinel process.
@@ -65,11 +66,12 @@ type group struct {
 	downVotes  map[string]time.Time // peer id -> when it said the master is down
 	lastAsk    time.Time
 	// election/failover in progress
-	electEpoch  uint64
-	votes       map[string]string
-	nextAttempt time.Time
-	failing     *failoverRun
-	forced      bool
+	electEpoch    uint64
+	electDeadline time.Time
+	votes         map[string]string
+	nextAttempt   time.Time
+	failing       *failoverRun
+	forced        bool
 }
 
 type failoverRun struct {
@@ -171,7 +173,7 @@ func (s *Sentinel) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	go s.serve(ln)
 	s.log.Info("sentinel running", zap.String("id", s.st.MyID), zap.String("addr", s.addr))
-	t := time.NewTicker(fastPeriod)
+	t := time.NewTicker(tickPeriod)
 	defer t.Stop()
 	for {
 		select {
@@ -340,9 +342,11 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			s.mu.Lock()
 			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown
 			s.mu.Unlock()
-			period := pingPeriod
+			// Ping at least ten times per down-after period, so a dead
+			// master is noticed within down-after plus a tenth.
+			period := min(pingPeriod, max(g.cfg.DownAfter/10, 10*time.Millisecond))
 			if doubt {
-				period = fastPeriod
+				period = min(period, fastPeriod)
 			}
 			select {
 			case <-in.stop:
@@ -478,20 +482,20 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	if g.sdownSince.IsZero() {
 		return
 	}
-	if now.Sub(g.lastAsk) >= askPeriod {
+	if now.Sub(g.lastAsk) >= fastPeriod {
 		g.lastAsk = now
 		s.askPeers(g, "*", s.st.CurrentEpoch)
 	}
 	n := 1
 	for _, at := range g.downVotes {
-		if now.Sub(at) < 5*askPeriod {
+		if now.Sub(at) < 5*pingPeriod {
 			n++
 		}
 	}
 	if !g.odown && n >= g.cfg.Quorum {
 		g.odown = true
 		s.event("+odown", fmt.Sprintf("master %s %s %d #quorum %d/%d", g.cfg.Name, m.host, m.port, n, g.cfg.Quorum))
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(200)) * time.Millisecond)
+		g.nextAttempt = now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond)
 	}
 }
 
@@ -536,41 +540,45 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		s.stepFailover(g, gc, now)
 		return
 	}
+	if g.votes != nil {
+		// An election of ours is open: count the votes every tick.
+		voters := len(s.st.Peers) + 1
+		winner, ok := failover.Tally(g.votes, voters, g.cfg.Quorum)
+		if g.forced {
+			winner, ok = s.st.MyID, true
+		}
+		if ok && winner == s.st.MyID {
+			s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
+			g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port}
+			g.votes = nil
+			return
+		}
+		if now.After(g.electDeadline) {
+			// Not elected: retry later, at a higher epoch, after a random
+			// backoff so competing candidates spread out.
+			g.votes = nil
+			g.nextAttempt = now.Add(time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond)
+		}
+		return
+	}
 	if !(g.odown || g.forced) || now.Before(g.nextAttempt) {
 		return
 	}
-	if g.votes == nil {
-		// Start a new election at a higher epoch.
-		epoch := gc.Ballot.StartElection(s.st.MyID)
-		if epoch <= s.st.CurrentEpoch {
-			epoch = s.st.CurrentEpoch + 1
-			gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = epoch, epoch
-		}
-		s.st.CurrentEpoch = epoch
-		s.persist()
-		g.electEpoch = epoch
-		g.votes = map[string]string{s.st.MyID: s.st.MyID}
-		s.event("+new-epoch", strconv.FormatUint(epoch, 10))
-		s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
-		if !g.forced {
-			s.askPeers(g, s.st.MyID, epoch)
-		}
-		g.nextAttempt = now.Add(g.cfg.FailoverTimeout/4 + time.Duration(mrand.IntN(500))*time.Millisecond)
-		return
+	epoch := gc.Ballot.StartElection(s.st.MyID)
+	if epoch <= s.st.CurrentEpoch {
+		epoch = s.st.CurrentEpoch + 1
+		gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = epoch, epoch
 	}
-	voters := len(s.st.Peers) + 1
-	winner, ok := failover.Tally(g.votes, voters, g.cfg.Quorum)
-	if g.forced {
-		winner, ok = s.st.MyID, true
-	}
-	if ok && winner == s.st.MyID {
-		s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
-		g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port}
-		g.votes = nil
-		return
-	}
-	if now.After(g.nextAttempt) {
-		g.votes = nil // retry with a higher epoch
+	s.st.CurrentEpoch = epoch
+	// Our own vote is durable before anyone is asked.
+	s.persist()
+	g.electEpoch = epoch
+	g.votes = map[string]string{s.st.MyID: s.st.MyID}
+	g.electDeadline = now.Add(max(g.cfg.FailoverTimeout/10, time.Second))
+	s.event("+new-epoch", strconv.FormatUint(epoch, 10))
+	s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
+	if !g.forced {
+		s.askPeers(g, s.st.MyID, epoch)
 	}
 }
 
@@ -661,6 +669,11 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 			s.persist()
 			if le == epoch && leader == runid {
 				s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
+				if leader != s.st.MyID {
+					// Let the candidate we voted for work before trying
+					// ourselves (Redis's desync delay).
+					g.nextAttempt = time.Now().Add(2*time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond)
+				}
 			}
 		}
 		if leader == "" {

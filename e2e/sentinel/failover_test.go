@@ -5,6 +5,7 @@ package sentinel
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -132,7 +133,13 @@ func TestSentinelFailover(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no +switch-master within 30s")
 	}
-	t.Logf("+switch-master %v after the kill: %s", time.Since(killed).Round(time.Millisecond), msg.Payload)
+	t.Logf("+switch-master %v after the kill (at %s): %s", time.Since(killed).Round(time.Millisecond), killed.Format("15:04:05.000"), msg.Payload)
+	if os.Getenv("VIGIL_SENTINEL_LOGS") != "" {
+		time.Sleep(200 * time.Millisecond)
+		for i, s := range sents {
+			t.Logf("sentinel %d:\n%s", i, proc.LogTail(s.LogPath, 8192))
+		}
+	}
 	f := strings.Fields(msg.Payload)
 	var promoted *testutil.Proc
 	for _, r := range replicas {
