@@ -17,7 +17,7 @@ func TestBallotVotesOncePerEpoch(t *testing.T) {
 		lepoch    uint64
 	}{
 		{1, "a", true, "a", 1},
-		{1, "b", true, "a", 1}, // already voted in epoch 1
+		{1, "b", true, "a", 1},  // already voted in epoch 1
 		{2, "b", false, "a", 1}, // does not see the master down: no vote
 		{2, "c", true, "c", 2},  // epoch 2 not voted yet
 		{1, "d", true, "c", 2},  // an old epoch changes nothing
@@ -93,17 +93,17 @@ type simSentinel struct {
 }
 
 type sim struct {
-	t        *testing.T
-	r        *rand.Rand
-	now      int64
-	seq      int
-	q        simQueue
-	s        []*simSentinel
-	side     map[string]int // partition side of each sentinel
-	loss     float64
-	quorum   int
-	leaders  map[uint64]string
-	elected  int
+	t       *testing.T
+	r       *rand.Rand
+	now     int64
+	seq     int
+	q       simQueue
+	s       []*simSentinel
+	side    map[string]int // partition side of each sentinel
+	loss    float64
+	quorum  int
+	leaders map[uint64]string
+	elected int
 }
 
 func (m *sim) after(ms int64, fire func()) {
