@@ -2,13 +2,12 @@
 // deployment from the binaries in bin/, prints how to connect, and stops
 // everything cleanly on Ctrl-C.
 //
-// Today the deployment is one master and two replicas (vigil-server with
-// built-in defaults). The launcher is organised around a topology (an
-// ordered list of members, started in order and stopped in reverse) so
-// that it grows into the three-sentinel deployment by adding members to
-// plan().
+// The deployment is one master and two replicas (vigil-server with
+// built-in defaults) and three vigil-sentinels monitoring them. The
+// launcher is organised around a topology: an ordered list of members,
+// started in order and stopped in reverse.
 //
-//	go run ./deploy/local [-bin bin] [-dir run] [-bind 127.0.0.1] [-port 6379]
+//	go run ./deploy/local [-bin bin] [-dir run] [-bind 127.0.0.1] [-port 6379] [-sentinel-port 26379]
 package main
 
 import (
@@ -40,10 +39,12 @@ func main() {
 
 // options are the launcher's flags.
 type options struct {
-	binDir string
-	runDir string
-	bind   string
-	port   int
+	binDir       string
+	runDir       string
+	bind         string
+	port         int
+	sentinelPort int
+	gossipPort   int
 }
 
 // member is one process of the deployment.
@@ -56,9 +57,8 @@ type member struct {
 }
 
 // plan returns the deployment's members in start order: the master on
-// the given port, then two replicas on the next ports following it
-// (--replicaof). Sentinels will come last, configured with the master's
-// address.
+// the given port, two replicas on the next ports following it
+// (--replicaof), then three sentinels monitoring it.
 func plan(o options) []member {
 	// Built-in defaults otherwise: developer nodes, with persistence as
 	// Redis ships it.
@@ -80,6 +80,22 @@ func plan(o options) []member {
 			args:   []string{"--bind", o.bind, "--replicaof", o.bind + " " + strconv.Itoa(o.port)},
 		})
 	}
+	// Three sentinels, gossiping on consecutive ports.
+	var seeds []string
+	for i := 0; i < 3; i++ {
+		seeds = append(seeds, net.JoinHostPort(o.bind, strconv.Itoa(o.gossipPort+i)))
+	}
+	for i := 0; i < 3; i++ {
+		port := o.sentinelPort + i
+		out = append(out, member{
+			name:   "sentinel-" + strconv.Itoa(port),
+			role:   "sentinel",
+			binary: "vigil-sentinel",
+			port:   port,
+			args: []string{"--bind", o.bind, "--gossip-port", strconv.Itoa(o.gossipPort + i), "--join", strings.Join(seeds, ","),
+				"--monitor", fmt.Sprintf("mymaster %s %d 2", o.bind, o.port), "--down-after-milliseconds", "5000", "--failover-timeout", "60000"},
+		})
+	}
 	return out
 }
 
@@ -92,7 +108,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.binDir, "bin", "bin", "directory with vigil-server and vigil-sentinel (make build)")
 	fs.StringVar(&o.runDir, "dir", "run", "directory for the members' data and logs")
 	fs.StringVar(&o.bind, "bind", "127.0.0.1", "address the members listen on")
-	fs.IntVar(&o.port, "port", 6379, "port of the master")
+	fs.IntVar(&o.port, "port", 6379, "port of the master (the replicas take the next two)")
+	fs.IntVar(&o.sentinelPort, "sentinel-port", 26379, "port of the first sentinel (the others take the next two)")
+	fs.IntVar(&o.gossipPort, "gossip-port", 7946, "gossip port of the first sentinel (the others take the next two)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -129,28 +147,32 @@ func start(ctx context.Context, o options, out io.Writer) (*deployment, error) {
 		d.procs = append(d.procs, p)
 	}
 	for i, m := range d.members {
-		if m.role != "replica" {
-			continue
+		var err error
+		switch m.role {
+		case "replica":
+			err = waitFor(ctx, d.procs[i].Addr, []string{"INFO", "replication"}, "master_link_status:up")
+		case "sentinel":
+			// Each sentinel knows both replicas and both peers.
+			err = waitFor(ctx, d.procs[i].Addr, []string{"INFO", "sentinel"}, "slaves=2,sentinels=3")
 		}
-		if err := waitLinkUp(ctx, d.procs[i].Addr); err != nil {
+		if err != nil {
 			d.stop(out, io.Discard)
-			return nil, fmt.Errorf("%s did not sync with the master: %w", m.name, err)
+			return nil, fmt.Errorf("%s is not ready: %w", m.name, err)
 		}
 	}
 	return d, nil
 }
 
-// waitLinkUp waits until the replica at addr reports its link to the
-// master up.
-func waitLinkUp(ctx context.Context, addr string) error {
+// waitFor waits until the reply of cmd at addr contains want.
+func waitFor(ctx context.Context, addr string, cmd []string, want string) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		info, err := infoReplication(ctx, addr)
-		if err == nil && strings.Contains(info, "master_link_status:up") {
+		info, err := query(ctx, addr, cmd)
+		if err == nil && strings.Contains(info, want) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("link still down after a minute (%v)", err)
+			return fmt.Errorf("no %q after a minute (%v)", want, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -160,8 +182,8 @@ func waitLinkUp(ctx context.Context, addr string) error {
 	}
 }
 
-// infoReplication fetches INFO replication from addr.
-func infoReplication(ctx context.Context, addr string) (string, error) {
+// query sends one command to addr and returns its reply as text.
+func query(ctx context.Context, addr string, cmd []string) (string, error) {
 	d := net.Dialer{Timeout: time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -169,7 +191,7 @@ func infoReplication(ctx context.Context, addr string) (string, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write([]byte("*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")); err != nil {
+	if _, err := conn.Write(resp.AppendCommandStrings(nil, cmd...)); err != nil {
 		return "", err
 	}
 	v, _, err := resp.ReadReply(bufio.NewReader(conn))
@@ -229,22 +251,28 @@ func (d *deployment) printConnectInfo(out io.Writer) {
 	}
 	master := d.procs[0]
 	host, port := d.opts.bind, master.Port
+	var sentinels []string
+	for i, m := range d.members {
+		if m.role == "sentinel" {
+			sentinels = append(sentinels, d.procs[i].Addr)
+		}
+	}
 	hostArg := ""
 	if host != "127.0.0.1" {
 		hostArg = " -h " + host
 	}
 	fmt.Fprintf(out, `
-Connect with redis-cli (writes go to the master; the replicas serve reads):
+Ask any sentinel where the master is, then use it:
+  redis-cli%[1]s -p %[5]d sentinel get-master-addr-by-name mymaster
   redis-cli%[1]s -p %[2]d set greeting hello
   redis-cli%[1]s -p %[4]d get greeting
-  redis-cli%[1]s -p %[2]d info replication
 
-or from Go (github.com/redis/go-redis/v9):
-  rdb := redis.NewClient(&redis.Options{Addr: %[3]q})
+or from Go (github.com/redis/go-redis/v9), following failovers:
+  rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: %[6]s})
   err := rdb.Set(ctx, "greeting", "hello", 0).Err()
 
 Press Ctrl-C to stop.
-`, hostArg, port, master.Addr, port+1)
+`, hostArg, port, master.Addr, port+1, d.opts.sentinelPort, goStrings(sentinels))
 }
 
 // wait blocks until Ctrl-C (exit code 0) or until a member dies (1).
@@ -280,4 +308,13 @@ func (d *deployment) stop(out, errOut io.Writer) {
 		}
 		fmt.Fprintf(out, "stopped %s\n", d.members[i].name)
 	}
+}
+
+// goStrings renders a Go []string literal.
+func goStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[]string{" + strings.Join(q, ", ") + "}"
 }

@@ -43,7 +43,18 @@ func TestLauncher(t *testing.T) {
 	if err := os.Symlink(redisPath, filepath.Join(binDir, "vigil-server")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(testutil.SentinelBinary(t), filepath.Join(binDir, "vigil-sentinel")); err != nil {
+		t.Fatal(err)
+	}
 	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinelPort, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gossipPort, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +64,11 @@ func TestLauncher(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"-bin", binDir, "-dir", runDir, "-port", strconv.Itoa(port)}, &stdout, &stderr)
+		done <- run(ctx, []string{"-bin", binDir, "-dir", runDir, "-port", strconv.Itoa(port),
+			"-sentinel-port", strconv.Itoa(sentinelPort), "-gossip-port", strconv.Itoa(gossipPort)}, &stdout, &stderr)
 	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(stdout.String(), "Ctrl-C") {
 		if time.Now().After(deadline) {
 			t.Fatalf("launcher did not come up; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
@@ -66,7 +78,9 @@ func TestLauncher(t *testing.T) {
 	if err := proc.Ping(ctx, addr); err != nil {
 		t.Fatalf("node not answering: %v", err)
 	}
-	for _, want := range []string{"redis-cli -p " + strconv.Itoa(port), `Addr: "` + addr + `"`, filepath.Join(runDir, "node-"+strconv.Itoa(port))} {
+	sentinelAddr := "127.0.0.1:" + strconv.Itoa(sentinelPort)
+	for _, want := range []string{"redis-cli -p " + strconv.Itoa(port), "sentinel get-master-addr-by-name mymaster",
+		`SentinelAddrs: []string{"` + sentinelAddr + `"`, filepath.Join(runDir, "node-"+strconv.Itoa(port)), "sentinel " + sentinelAddr} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
@@ -83,7 +97,7 @@ func TestLauncher(t *testing.T) {
 	if err := proc.Ping(context.Background(), addr); err == nil {
 		t.Error("node still answering after the launcher stopped")
 	}
-	if !strings.Contains(stdout.String(), "stopped node-") {
+	if !strings.Contains(stdout.String(), "stopped node-") || !strings.Contains(stdout.String(), "stopped sentinel-") {
 		t.Errorf("no stop message:\n%s", stdout.String())
 	}
 }
