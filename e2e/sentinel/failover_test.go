@@ -80,11 +80,20 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, stri
 // promote a replica; a go-redis FailoverClient discovers it and keeps
 // writing; nothing acknowledged before the kill is lost; the old master
 // comes back as a replica.
-func TestSentinelFailover(t *testing.T) {
+func TestSentinelFailover(t *testing.T) { sentinelFailover(t, testutil.StartVigil) }
+
+// TestSentinelFailoverRedisNodes is the same with real redis-server data
+// nodes: a user may keep Redis and use vigil's sentinels.
+func TestSentinelFailoverRedisNodes(t *testing.T) {
+	testutil.RequireRedis(t)
+	sentinelFailover(t, testutil.StartRedis)
+}
+
+func sentinelFailover(t *testing.T, start func(testing.TB, ...string) *testutil.Proc) {
 	ctx := context.Background()
-	master := testutil.StartVigil(t)
+	master := start(t)
 	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
-	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
+	replicas := []*testutil.Proc{start(t, replicaArgs...), start(t, replicaArgs...)}
 	sents := startSentinels(t, 3, master.Port, 1000)
 	var addrs []string
 	var clients []*redis.Client
@@ -170,4 +179,47 @@ func TestSentinelFailover(t *testing.T) {
 		info := master.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+f[4]), info
 	})
+}
+
+// TestLoneSentinelDoesNotFailOver: with two of three sentinels gone, the
+// last one sees the master down but cannot reach the quorum, so nothing
+// is promoted. A restarted sentinel keeps its id and epoch.
+func TestLoneSentinelDoesNotFailOver(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
+	sents := startSentinels(t, 3, master.Port, 500)
+	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
+	t.Cleanup(func() { c.Close() })
+	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+		v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+		if err != nil {
+			return false, err.Error()
+		}
+		f := fields(v)
+		return f["num-other-sentinels"] == "2" && f["num-slaves"] == "1", fmt.Sprint(f)
+	})
+	id := c.Do(ctx, "SENTINEL", "MYID").Val()
+	sents[1].Kill()
+	sents[2].Kill()
+	master.Kill()
+	waitFor(t, 10*time.Second, "the lone sentinel to see the master down", func() (bool, string) {
+		v, _ := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+		f := fields(v)
+		return strings.Contains(f["flags"], "s_down"), f["flags"]
+	})
+	time.Sleep(3 * time.Second)
+	v, _ := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+	if f := fields(v); strings.Contains(f["flags"], "o_down") || f["port"] != strconv.Itoa(master.Port) {
+		t.Fatalf("a lone sentinel acted: %v", f)
+	}
+	if strings.Contains(replica.Client().Info(ctx, "replication").Val(), "role:master") {
+		t.Fatal("the replica was promoted without a quorum")
+	}
+	sents[0].Restart()
+	c2 := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
+	t.Cleanup(func() { c2.Close() })
+	if got := c2.Do(ctx, "SENTINEL", "MYID").Val(); got != id {
+		t.Fatalf("the restarted sentinel's id changed: %v, was %v", got, id)
+	}
 }
