@@ -3,7 +3,7 @@
 // redis-benchmark, and memory per key and per collection element.
 // Absolute numbers drift on shared machines; the ratios are the result.
 //
-//	go run ./bench [-suite strings,collections,memory,persistence,replication] [-quick] [-vigil bin/vigil-server]
+//	go run ./bench [-suite strings,collections,memory,persistence,replication,sentinel] [-quick] [-vigil bin/vigil-server]
 //
 // Targets are printed next to each ratio and marked PASS or MISS; a miss
 // never changes the exit status (machines are noisy). Errors (a server
@@ -52,7 +52,7 @@ type config struct {
 	outPath       string
 }
 
-var allSuites = []string{"strings", "collections", "memory", "persistence", "replication"}
+var allSuites = []string{"strings", "collections", "memory", "persistence", "replication", "sentinel"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -101,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = b.persistenceSuite(ctx)
 		case "replication":
 			err = b.replicationSuite(ctx)
+		case "sentinel":
+			err = b.sentinelSuite(ctx)
 		}
 		if err != nil {
 			fmt.Fprintf(out, "\n!! suite %s failed: %v\n", name, err)

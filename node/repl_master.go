@@ -165,7 +165,12 @@ func cmdReplconf(c *Ctx) {
 				}
 				ri.ackTime = s.clock()
 				if ri.state == "send_bulk_done" {
+					// The replica has loaded the RDB: stream from here.
 					ri.state = "online"
+					ri.syncing = false
+					ri.cl.enableAsync()
+					ri.cl.push(ri.pending)
+					ri.pending = nil
 				}
 				s.waitAcked()
 				s.failoverCron()
@@ -295,13 +300,11 @@ func (s *Server) tryStartFullSyncs() {
 				ri.cl.kill()
 				continue
 			}
-			// The RDB is out: the writes made since follow, then the live
-			// stream.
-			ri.syncing = false
+			// The RDB is out. The writes made since wait for the replica's
+			// first REPLCONF ACK: a replica loading to disk looks for the
+			// EOF mark at the end of what it has read, so nothing may
+			// follow the mark until it has finished (as Redis 7 does).
 			ri.state = "send_bulk_done"
-			ri.cl.enableAsync()
-			ri.cl.push(ri.pending)
-			ri.pending = nil
 		}
 		if err != nil {
 			s.log.Warn("full resync failed", zap.Error(err))
@@ -352,10 +355,12 @@ func (s *Server) sendFullSync(rs *rdbSnapshot, replid string, offset int64, repl
 	if _, err := io.WriteString(w, header); err != nil {
 		return err
 	}
-	if err := rs.stream(w, false, nil); err != nil {
+	cw := &countWriter{w: w}
+	if err := rs.stream(cw, false, nil); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, mark)
+	s.log.Info("full resync payload written", zap.Int64("rdb_bytes", cw.n))
 	for i, ok := range w.ok {
 		if !ok {
 			replicas[i].cl.kill()
@@ -568,4 +573,15 @@ func (s *Server) confirmedOffset(n int) int64 {
 	}
 	slices.Sort(acks)
 	return acks[len(acks)-n]
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -244,8 +244,8 @@ func TestInteropWithRedis(t *testing.T) {
 		{"vigil master, redis replica", testutil.StartVigil, testutil.StartRedis},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			master := tc.master(t, "--repl-diskless-sync-delay", "0")
-			replica := tc.slave(t)
+			master := tc.master(t, "--repl-diskless-sync-delay", "0", "--loglevel", "notice")
+			replica := tc.slave(t, "--loglevel", "notice")
 			mc, rc := master.Client(), replica.Client()
 			populate(ctx, mc, 3000)
 			replicate(t, replica, master)
