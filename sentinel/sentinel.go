@@ -80,6 +80,10 @@ type failoverRun struct {
 	promoted *instance
 	oldHost  string
 	oldPort  int
+	// coordinated: the master is reachable, so it hands over itself
+	// (the data node's FAILOVER: writes pause until the target has every
+	// byte, no acknowledged write lost).
+	coordinated bool
 }
 
 // instance is a data node the sentinel talks to.
@@ -549,7 +553,8 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		}
 		if ok && winner == s.st.MyID {
 			s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
-			g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port}
+			g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port,
+				coordinated: g.forced && g.sdownSince.IsZero()}
 			g.votes = nil
 			return
 		}
@@ -620,7 +625,12 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 		f.promoted = p
 		s.event("+selected-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 		s.event("+failover-state-send-slaveof-noone", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
-		go p.client.SlaveOf(context.Background(), "NO", "ONE")
+		if f.coordinated {
+			m := g.master
+			go m.client.Do(context.Background(), "FAILOVER", "TO", p.host, p.port, "TIMEOUT", g.cfg.FailoverTimeout.Milliseconds()/2)
+		} else {
+			go p.client.SlaveOf(context.Background(), "NO", "ONE")
+		}
 		s.event("+failover-state-wait-promotion", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 		return
 	}
@@ -635,6 +645,8 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 			continue
 		}
 		r := r
+		// (After a coordinated failover the old master follows the new
+		// one already; re-pointing it again is harmless.)
 		go r.client.SlaveOf(context.Background(), p.host, strconv.Itoa(p.port))
 		s.event("+slave-reconf-sent", fmt.Sprintf("slave %s %s %d @ %s %s %d", r.addr(), r.host, r.port, g.cfg.Name, f.oldHost, f.oldPort))
 	}
@@ -705,4 +717,15 @@ func (s *Sentinel) peerList() []*peer {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
+}
+
+// inMajority reports whether this sentinel reaches a majority of the
+// known sentinels (itself included); under the lock.
+func (s *Sentinel) inMajority() bool {
+	voters := len(s.st.Peers) + 1
+	alive := 1
+	if s.ml != nil {
+		alive = s.ml.NumMembers()
+	}
+	return alive >= voters/2+1
 }

@@ -251,6 +251,12 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.NullArray()
 			return
 		}
+		if !s.inMajority() {
+			// On the minority side of a partition our answer may be stale:
+			// say so rather than send a client to an old master.
+			w.Error("NOQUORUM This sentinel cannot reach a majority of the known sentinels; ask another one")
+			return
+		}
 		w.Array(2)
 		w.BulkString(g.master.host)
 		w.BulkString(strconv.Itoa(g.master.port))

@@ -216,10 +216,69 @@ func TestLoneSentinelDoesNotFailOver(t *testing.T) {
 	if strings.Contains(replica.Client().Info(ctx, "replication").Val(), "role:master") {
 		t.Fatal("the replica was promoted without a quorum")
 	}
+	waitFor(t, 15*time.Second, "the lone sentinel to refuse to name a master", func() (bool, string) {
+		err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").Err()
+		return err != nil && strings.HasPrefix(err.Error(), "NOQUORUM"), fmt.Sprint(err)
+	})
 	sents[0].Restart()
 	c2 := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { c2.Close() })
 	if got := c2.Do(ctx, "SENTINEL", "MYID").Val(); got != id {
 		t.Fatalf("the restarted sentinel's id changed: %v, was %v", got, id)
 	}
+}
+
+// TestSentinelFailoverCommand: SENTINEL FAILOVER on a healthy master uses
+// the data node's coordinated FAILOVER: under a write load, no
+// acknowledged write is lost and the roles swap.
+func TestSentinelFailoverCommand(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
+	sents := startSentinels(t, 3, master.Port, 1000)
+	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
+	t.Cleanup(func() { c.Close() })
+	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+		v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+		if err != nil {
+			return false, err.Error()
+		}
+		f := fields(v)
+		return f["num-other-sentinels"] == "2" && f["num-slaves"] == "1", fmt.Sprint(f)
+	})
+	mc := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
+	var acked []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if mc.Set(ctx, fmt.Sprint("k", i), i, 0).Err() == nil {
+				acked = append(acked, fmt.Sprint("k", i))
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the sentinel to name the replica", func() (bool, string) {
+		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
+		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
+	})
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	<-done
+	rc := replica.Client()
+	for _, k := range acked {
+		if rc.Exists(ctx, k).Val() != 1 {
+			t.Fatalf("acknowledged %s lost (%d acknowledged)", k, len(acked))
+		}
+	}
+	t.Logf("%d writes acknowledged during SENTINEL FAILOVER, none lost", len(acked))
 }
