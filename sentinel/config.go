@@ -8,6 +8,7 @@ package sentinel
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -59,4 +60,123 @@ func ParseMonitor(s string) (Group, error) {
 	}
 	return Group{Name: f[0], Host: f[1], Port: port, Quorum: q, DownAfter: DefaultDownAfter,
 		FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}, nil
+}
+
+// LoadConfFile reads a Redis sentinel.conf into cfg, so an existing
+// deployment's files work unchanged: port, bind, dir, announce settings
+// and the "sentinel monitor/down-after-milliseconds/failover-timeout/
+// parallel-syncs/auth-pass" lines. The state Redis Sentinel writes back
+// into the file (myid, epochs, known replicas and sentinels) is accepted
+// and ignored: vigil keeps its own state file. Anything else stops
+// start-up with the file, the line and the setting.
+func LoadConfFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	groups := map[string]*Group{}
+	var order []string
+	type pending struct {
+		line int
+		f    []string
+	}
+	var later []pending
+	for i, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		bad := func(why string) error {
+			return fmt.Errorf("%s:%d: %s: %s", path, i+1, f[0], why)
+		}
+		switch strings.ToLower(f[0]) {
+		case "port":
+			if len(f) != 2 {
+				return bad("want one value")
+			}
+			n, err := strconv.Atoi(f[1])
+			if err != nil || n < 0 || n > 65535 {
+				return bad("not a port")
+			}
+			cfg.Port = n
+		case "bind":
+			if len(f) < 2 {
+				return bad("want an address")
+			}
+			cfg.Bind = f[1]
+		case "dir":
+			if len(f) != 2 {
+				return bad("want one value")
+			}
+			cfg.Dir = f[1]
+		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "user", "acllog-max-len":
+			// Process management and logging are the launcher's business.
+		case "sentinel":
+			if len(f) < 2 {
+				return bad("missing subcommand")
+			}
+			switch strings.ToLower(f[1]) {
+			case "monitor":
+				if len(f) != 6 {
+					return bad("want sentinel monitor <name> <host> <port> <quorum>")
+				}
+				g, err := ParseMonitor(strings.Join(f[2:], " "))
+				if err != nil {
+					return bad(err.Error())
+				}
+				groups[g.Name] = &g
+				order = append(order, g.Name)
+			case "down-after-milliseconds", "failover-timeout", "parallel-syncs", "auth-pass", "auth-user":
+				later = append(later, pending{i + 1, f})
+			case "announce-ip":
+				if len(f) != 3 {
+					return bad("want one value")
+				}
+				cfg.AnnounceIP = f[2]
+			case "myid", "config-epoch", "leader-epoch", "current-epoch", "known-replica", "known-slave", "known-sentinel",
+				"announce-port", "announce-hostnames", "resolve-hostnames", "deny-scripts-reconfig", "sentinel-user", "sentinel-pass",
+				"rename-command", "notification-script", "client-reconfig-script", "master-reboot-down-after-period":
+				// Redis Sentinel's own rewritten state, or not applicable.
+			default:
+				return bad("unknown sentinel setting " + f[1])
+			}
+		default:
+			return bad("unknown directive")
+		}
+	}
+	for _, p := range later {
+		f := p.f
+		if len(f) != 4 {
+			return fmt.Errorf("%s:%d: sentinel %s: want <name> <value>", path, p.line, f[1])
+		}
+		g := groups[f[2]]
+		if g == nil {
+			return fmt.Errorf("%s:%d: sentinel %s: no such master %q (monitor it first)", path, p.line, f[1], f[2])
+		}
+		setting := strings.ToLower(f[1])
+		if setting == "auth-pass" {
+			g.AuthPass = f[3]
+			continue
+		}
+		if setting == "auth-user" {
+			continue
+		}
+		n, err := strconv.Atoi(f[3])
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%s:%d: sentinel %s: %q is not a positive integer", path, p.line, f[1], f[3])
+		}
+		switch setting {
+		case "down-after-milliseconds":
+			g.DownAfter = time.Duration(n) * time.Millisecond
+		case "failover-timeout":
+			g.FailoverTimeout = time.Duration(n) * time.Millisecond
+		case "parallel-syncs":
+			g.ParallelSyncs = n
+		}
+	}
+	for _, name := range order {
+		cfg.Groups = append(cfg.Groups, *groups[name])
+	}
+	return nil
 }

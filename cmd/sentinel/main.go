@@ -1,7 +1,7 @@
 // Command vigil-sentinel watches vigil (or Redis) data nodes and fails the
 // master role over to the best replica.
 //
-//	vigil-sentinel --port 26379 --bind 127.0.0.1 --dir DIR \
+//	vigil-sentinel [/path/to/sentinel.conf] --port 26379 --bind 127.0.0.1 --dir DIR \
 //	    --monitor "mymaster 127.0.0.1 6379 2" --down-after-milliseconds 1000 \
 //	    --failover-timeout 10000 --gossip-port 7946 --join "127.0.0.1:7946,127.0.0.1:7947"
 package main
@@ -37,6 +37,11 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var cfg sentinel.Config
 	var monitors multi
+	// A Redis sentinel.conf may come first; flags override it.
+	var confFile string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		confFile, args = args[0], args[1:]
+	}
 	var join string
 	fs.StringVar(&cfg.Bind, "bind", "127.0.0.1", "address to listen on")
 	fs.IntVar(&cfg.Port, "port", 26379, "RESP port (the Redis Sentinel API)")
@@ -50,6 +55,17 @@ func run(args []string, stderr io.Writer) int {
 	parallel := fs.Int("parallel-syncs", 1, "replicas re-pointed at once after a failover")
 	authPass := fs.String("auth-pass", "", "password of the monitored data nodes")
 	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
+	if confFile != "" {
+		// The file's values become the flags' defaults.
+		var fileCfg sentinel.Config
+		fileCfg.Bind, fileCfg.Port, fileCfg.Dir = cfg.Bind, cfg.Port, cfg.Dir
+		if err := sentinel.LoadConfFile(confFile, &fileCfg); err != nil {
+			fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: %v\n", err)
+			return 2
+		}
+		cfg.Bind, cfg.Port, cfg.Dir, cfg.AnnounceIP = fileCfg.Bind, fileCfg.Port, fileCfg.Dir, fileCfg.AnnounceIP
+		cfg.Groups = fileCfg.Groups
+	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -63,9 +79,27 @@ func run(args []string, stderr io.Writer) int {
 			}
 		}
 	}
-	if len(monitors) == 0 {
-		fmt.Fprintln(stderr, "vigil-sentinel: bad configuration: at least one --monitor is needed")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(monitors) == 0 && len(cfg.Groups) == 0 {
+		fmt.Fprintln(stderr, "vigil-sentinel: bad configuration: at least one --monitor (or sentinel monitor line) is needed")
 		return 2
+	}
+	// Flags given explicitly apply to the file's groups too.
+	for i := range cfg.Groups {
+		g := &cfg.Groups[i]
+		if set["down-after-milliseconds"] {
+			g.DownAfter = time.Duration(*downAfter) * time.Millisecond
+		}
+		if set["failover-timeout"] {
+			g.FailoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
+		}
+		if set["parallel-syncs"] {
+			g.ParallelSyncs = *parallel
+		}
+		if set["auth-pass"] {
+			g.AuthPass = *authPass
+		}
 	}
 	for _, m := range monitors {
 		g, err := sentinel.ParseMonitor(m)
