@@ -47,7 +47,17 @@ type Sentinel struct {
 	subs  *pubsub
 	ln    net.Listener
 	peers map[string]*peer // by id, from gossip
+	// TILT: after the timer stalls or the clock jumps, act on nothing
+	// for tiltPeriod, since every timeout measured meanwhile is suspect.
+	lastTick  time.Time
+	tiltUntil time.Time
 }
+
+// TILT thresholds, as Redis Sentinel's.
+const (
+	tiltTrigger = 2 * time.Second
+	tiltPeriod  = 30 * time.Second
+)
 
 // peer is another sentinel.
 type peer struct {
@@ -456,11 +466,33 @@ func (s *Sentinel) tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	// Wall-clock delta on purpose: a jump of the clock is a reason to
+	// distrust what was measured, like a stall of the process.
+	if !s.lastTick.IsZero() {
+		d := now.Round(0).Sub(s.lastTick.Round(0))
+		if d < 0 || d > tiltTrigger {
+			if !s.tilted(now) {
+				s.event("+tilt", "#tilt mode entered")
+			}
+			s.tiltUntil = now.Add(tiltPeriod)
+		}
+	}
+	s.lastTick = now
+	tilt := s.tilted(now)
+	if !tilt && !s.tiltUntil.IsZero() {
+		s.tiltUntil = time.Time{}
+		s.event("-tilt", "#tilt mode exited")
+	}
 	for _, g := range s.grps {
 		s.checkDown(g, now)
-		s.drive(g, now)
+		if !tilt {
+			s.drive(g, now)
+		}
 	}
 }
+
+// tilted reports whether TILT mode is on; under the lock.
+func (s *Sentinel) tilted(now time.Time) bool { return now.Before(s.tiltUntil) }
 
 // checkDown updates SDOWN and ODOWN; under the lock.
 func (s *Sentinel) checkDown(g *group, now time.Time) {

@@ -251,6 +251,10 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.NullArray()
 			return
 		}
+		if s.tilted(time.Now()) {
+			w.Error("TILT This sentinel is in TILT mode (its timer stalled or its clock jumped); ask another one")
+			return
+		}
 		if !s.inMajority() {
 			// On the minority side of a partition our answer may be stale:
 			// say so rather than send a client to an old master.
@@ -320,6 +324,67 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		w.Int(down)
 		w.BulkString(leader)
 		w.Int(int64(le))
+	case "ckquorum":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		g := group()
+		if g == nil {
+			return
+		}
+		voters := len(s.st.Peers) + 1
+		alive := 1
+		if s.ml != nil {
+			alive = s.ml.NumMembers()
+		}
+		switch {
+		case alive < g.cfg.Quorum:
+			w.Error(fmt.Sprintf("NOQUORUM %d usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master", alive))
+		case alive < voters/2+1:
+			w.Error(fmt.Sprintf("NOQUORUM %d usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover", alive))
+		default:
+			w.Simple(fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", alive))
+		}
+	case "reset":
+		// Forget the replicas and the sentinels not alive now; they are
+		// rediscovered from INFO and gossip.
+		if len(args) != 3 {
+			w.Error("ERR wrong number of arguments for 'sentinel|reset' command")
+			return
+		}
+		s.mu.Lock()
+		n := 0
+		alive := map[string]bool{}
+		if s.ml != nil {
+			for _, m := range s.ml.Members() {
+				alive[m.Name] = true
+			}
+		}
+		for name, g := range s.grps {
+			if ok, _ := path.Match(string(args[2]), name); !ok {
+				continue
+			}
+			n++
+			for a, r := range g.replicas {
+				close(r.stop)
+				r.client.Close()
+				delete(g.replicas, a)
+			}
+			s.event("+reset-master", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
+		}
+		if n > 0 {
+			for id := range s.st.Peers {
+				if !alive[id] {
+					delete(s.st.Peers, id)
+					if p := s.peers[id]; p != nil {
+						p.client.Close()
+						delete(s.peers, id)
+					}
+				}
+			}
+			s.persist()
+		}
+		s.mu.Unlock()
+		w.Int(int64(n))
 	case "failover":
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -379,7 +444,7 @@ func (s *Sentinel) info() string {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Server\r\nredis_version:7.0.15\r\nredis_mode:sentinel\r\nrun_id:%s\r\ntcp_port:%d\r\n\r\n", s.st.MyID, s.cfg.Port)
-	fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:0\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", len(s.grps))
+	fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", len(s.grps), boolInt(s.tilted(time.Now())))
 	names := make([]string, 0, len(s.grps))
 	for n := range s.grps {
 		names = append(names, n)

@@ -282,3 +282,28 @@ func TestSentinelFailoverCommand(t *testing.T) {
 	}
 	t.Logf("%d writes acknowledged during SENTINEL FAILOVER, none lost", len(acked))
 }
+
+// TestTiltAfterAStall: a sentinel frozen past the TILT trigger enters
+// TILT when it wakes: it says so in INFO and refuses to name a master;
+// CKQUORUM reports the usable sentinels.
+func TestTiltAfterAStall(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	sents := startSentinels(t, 3, master.Port, 5000)
+	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
+	t.Cleanup(func() { c.Close() })
+	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+		err := c.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err()
+		return err == nil, fmt.Sprint(err)
+	})
+	sents[0].Freeze()
+	time.Sleep(3 * time.Second)
+	sents[0].Thaw()
+	waitFor(t, 5*time.Second, "TILT", func() (bool, string) {
+		info := c.Info(ctx, "sentinel").Val()
+		return strings.Contains(info, "sentinel_tilt:1"), info
+	})
+	if err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").Err(); err == nil || !strings.HasPrefix(err.Error(), "TILT") {
+		t.Fatalf("GET-MASTER-ADDR-BY-NAME in TILT: %v", err)
+	}
+}
