@@ -106,6 +106,9 @@ func (s *Server) writeRefusal() string {
 	if msg := s.aofRefusal(); msg != "" {
 		return msg
 	}
+	if msg := s.leaseRefusal(); msg != "" {
+		return msg
+	}
 	return s.repl.writeRefusal()
 }
 

@@ -397,6 +397,7 @@ func (s *Server) writeInfoReplication(field func(string, any)) {
 		field("role", "master")
 	}
 	s.writeInfoReplicas(field)
+	s.writeInfoLease(field)
 	fs := r.failover.state
 	if fs == "" {
 		fs = "no-failover"

@@ -86,6 +86,8 @@ func (s *Server) promote() {
 	r.secondOffset = r.offset + 1
 	r.replID = newRunID()
 	r.lastDB = -1
+	// A new master is unmanaged until its sentinels renew a lease.
+	s.resetLease()
 }
 
 // setMaster starts replicating from host:port; under the lock.
@@ -94,6 +96,7 @@ func (s *Server) setMaster(host string, port int) {
 	s.stopLink()
 	r.masterHost, r.masterPort = host, port
 	s.cfg.ReplicaOf = host + " " + strconv.Itoa(port)
+	s.resetLease()
 	s.ks.Config.ReplicaMode = true
 	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -78,6 +78,7 @@ type Server struct {
 	lastSave time.Time
 	persist  persistState
 	aof      aofState
+	lease    leaseState
 	// fatal is why Serve stopped on its own (a dataset that would not
 	// load).
 	fatal error
@@ -181,6 +182,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		aofCommands(),
 		replicationCommands(),
 		failoverCommands(),
+		leaseCommands(),
 	}
 }
 

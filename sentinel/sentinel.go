@@ -113,6 +113,10 @@ type instance struct {
 	mPort    int
 	replicas []string // from a master's INFO
 	stop     chan struct{}
+	// lastLease is when this sentinel last renewed the master lease
+	// here; noLease marks a node that does not know LEASE (redis-server).
+	lastLease time.Time
+	noLease   bool
 }
 
 func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
@@ -373,7 +377,13 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			now := time.Now()
 			ok := err == nil || strings.HasPrefix(err.Error(), "LOADING") || strings.HasPrefix(err.Error(), "MASTERDOWN")
 			ip := infoPeriod
-			if doubt {
+			s.mu.Lock()
+			// A node we know as a replica that last reported itself master
+			// (the old master coming back) is checked at once, so it is
+			// demoted within a second of answering again.
+			suspect := g.master != in && in.role != "slave"
+			s.mu.Unlock()
+			if doubt || suspect {
 				ip = fastPeriod
 			}
 			var info string
@@ -384,6 +394,26 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 				if err == nil {
 					lastInfo = now
 				}
+			}
+			s.mu.Lock()
+			isMaster := g.master == in
+			voters := len(s.st.Peers) + 1
+			epoch := s.st.Groups[g.cfg.Name].ConfigEpoch
+			s.mu.Unlock()
+			if ok && isMaster && !in.noLease {
+				// Renew the master's write lease with every PING: half of
+				// down-after, so it runs out before we could see it down.
+				lease := max(g.cfg.DownAfter/2, time.Millisecond)
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				err := in.client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch).Err()
+				cancel()
+				s.mu.Lock()
+				if err == nil {
+					in.lastLease = now
+				} else if strings.Contains(err.Error(), "unknown command") {
+					in.noLease = true
+				}
+				s.mu.Unlock()
 			}
 			s.mu.Lock()
 			if ok {
@@ -627,6 +657,13 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 		g.failing = nil
 		g.nextAttempt = now.Add(time.Duration(mrand.IntN(1000)) * time.Millisecond)
 		return
+	}
+	if f.promoted == nil && !f.coordinated {
+		// A forced failover of a master we may still have renewed waits
+		// until that lease has run out.
+		if wait := g.cfg.DownAfter/2 - now.Sub(g.master.lastLease); !g.master.lastLease.IsZero() && wait > 0 {
+			return
+		}
 	}
 	if f.promoted == nil {
 		s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))

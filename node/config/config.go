@@ -81,6 +81,7 @@ type Config struct {
 	MinReplicasToWrite  int
 	MinReplicasMaxLag   int
 	SyncReplicas        int
+	MasterLease         bool
 	SyncReplicasTimeout int
 	ReplPingPeriod      int
 	ReplTimeout         int
@@ -136,6 +137,7 @@ func Default() *Config {
 		ReplBacklogTTL:                    3600,
 		MinReplicasMaxLag:                 10,
 		SyncReplicasTimeout:               1000,
+		MasterLease:                       true,
 		ReplPingPeriod:                    10,
 		ReplTimeout:                       60,
 		ReplDisklessSync:                  true,

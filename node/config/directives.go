@@ -277,6 +277,7 @@ func directives() []*Directive {
 		intDir("min-replicas-to-write", 0, math.MaxInt32, func(c *Config) *int { return &c.MinReplicasToWrite }, "min-slaves-to-write"),
 		intDir("min-replicas-max-lag", 0, math.MaxInt32, func(c *Config) *int { return &c.MinReplicasMaxLag }, "min-slaves-max-lag"),
 		intDir("sync-replicas", 0, math.MaxInt32, func(c *Config) *int { return &c.SyncReplicas }),
+		boolDir("master-lease", func(c *Config) *bool { return &c.MasterLease }),
 		intDir("sync-replicas-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.SyncReplicasTimeout }),
 		intDir("repl-ping-replica-period", 1, math.MaxInt32, func(c *Config) *int { return &c.ReplPingPeriod }, "repl-ping-slave-period"),
 		intDir("repl-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.ReplTimeout }),

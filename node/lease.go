@@ -1,0 +1,120 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The master lease (split-brain safety). Vigil sentinels renew it with
+// every PING they send the master: LEASE RENEW <sentinel-id> <known
+// sentinels> <lease-ms> <config-epoch>. A managed master accepts writes
+// only while a majority of the sentinels it knows of renewed within their
+// lease; the lease is shorter than down-after, so it has run out before
+// any sentinel that renewed it can see the master down, and a vigil
+// sentinel only votes while it sees the master down. Arrival times are
+// monotonic (time.Now carries a monotonic reading), so a wall clock jump
+// changes nothing, and a master that was frozen finds its lease expired
+// the instant it wakes up. A node no vigil sentinel ever renewed behaves
+// like Redis; master-lease no turns the check off.
+
+type leaseState struct {
+	renewed map[string]leaseRenewal
+	voters  int
+	epoch   uint64
+}
+
+type leaseRenewal struct {
+	at  time.Time
+	ttl time.Duration
+}
+
+func leaseCommands() []*Command {
+	return []*Command{
+		{Name: "lease", Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagFast, Categories: []string{"admin", "fast"}, Group: "server", Since: "vigil",
+			Summary: "Renew or show the master write lease (sent by vigil sentinels)", Complexity: "O(1)", Handler: cmdLease},
+	}
+}
+
+func cmdLease(c *Ctx) {
+	s := c.Srv
+	l := &s.lease
+	switch {
+	case c.ArgIs(1, "renew") && len(c.Args) == 6:
+		voters, ok1 := ParseInt(c.Args[3])
+		ms, ok2 := ParseInt(c.Args[4])
+		epoch, ok3 := ParseInt(c.Args[5])
+		if !ok1 || !ok2 || !ok3 || voters < 1 || ms < 1 || epoch < 0 {
+			c.Error("ERR LEASE RENEW <sentinel-id> <known-sentinels> <lease-ms> <config-epoch>")
+			return
+		}
+		if s.repl.isReplica() {
+			c.Error("ERR LEASE RENEW sent to a replica")
+			return
+		}
+		if l.renewed == nil {
+			l.renewed = map[string]leaseRenewal{}
+			s.log.Info("master lease managed by vigil sentinels from now on")
+		}
+		l.renewed[c.Str(2)] = leaseRenewal{at: time.Now(), ttl: time.Duration(ms) * time.Millisecond}
+		l.voters = max(l.voters, int(voters))
+		l.epoch = max(l.epoch, uint64(epoch))
+		c.W.OK()
+	case c.ArgIs(1, "info") && len(c.Args) == 2:
+		state, remaining := s.leaseStatus()
+		c.W.Array(2)
+		c.W.BulkString(state)
+		c.W.Int(remaining.Milliseconds())
+	default:
+		c.Error("ERR unknown LEASE subcommand or wrong number of arguments")
+	}
+}
+
+// leaseStatus is ok, expired or off, and how long the lease still holds.
+func (s *Server) leaseStatus() (string, time.Duration) {
+	l := &s.lease
+	if !s.cfg.MasterLease || l.renewed == nil || s.repl.isReplica() {
+		return "off", 0
+	}
+	now := time.Now()
+	var left []time.Duration
+	for _, r := range l.renewed {
+		if d := r.at.Add(r.ttl).Sub(now); d > 0 {
+			left = append(left, d)
+		}
+	}
+	need := l.voters/2 + 1
+	if len(left) < need {
+		return "expired", 0
+	}
+	// The lease holds while the need-th longest renewal does.
+	sort.Slice(left, func(i, j int) bool { return left[i] > left[j] })
+	return "ok", left[need-1]
+}
+
+// leaseRefusal refuses writes on a managed master whose lease expired.
+func (s *Server) leaseRefusal() string {
+	if state, _ := s.leaseStatus(); state == "expired" {
+		return fmt.Sprintf("NOLEASE This master's write lease expired: fewer than %d of its %d sentinels renewed it in time, so it may have been replaced", s.lease.voters/2+1, s.lease.voters)
+	}
+	return ""
+}
+
+// resetLease forgets the renewals (on a role change).
+func (s *Server) resetLease() { s.lease = leaseState{} }
+
+// writeInfoLease adds the lease fields to INFO replication.
+func (s *Server) writeInfoLease(field func(string, any)) {
+	state, left := s.leaseStatus()
+	field("master_lease", state)
+	field("master_lease_remaining_ms", left.Milliseconds())
+	ids := make([]string, 0, len(s.lease.renewed))
+	now := time.Now()
+	for id, r := range s.lease.renewed {
+		ids = append(ids, id[:min(8, len(id))]+"="+strconv.FormatInt(now.Sub(r.at).Milliseconds(), 10)+"ms")
+	}
+	sort.Strings(ids)
+	field("master_lease_renewals", strings.Join(ids, ","))
+}
