@@ -8,9 +8,15 @@ import (
 	"time"
 )
 
-// The master lease (split-brain safety). Vigil sentinels renew it with
-// every PING they send the master: LEASE RENEW <sentinel-id> <known
-// sentinels> <lease-ms> <config-epoch>. A managed master accepts writes
+// The master lease (split-brain safety). Vigil sentinels renew it as their
+// liveness probe of the master: LEASE RENEW <sentinel-id> <known
+// sentinels> <lease-ms> <config-epoch> [<token>]. Each reply carries a
+// fresh token; a renewal quoting the token grants the lease from the
+// moment that token was sent, not from the renewal's arrival. So a
+// renewal that sat in a socket buffer (the master was frozen, the network
+// slow) cannot stretch the lease past what its sentinel saw: the lease
+// ends before the sentinel's down-after measured from that reply could.
+// A managed master accepts writes
 // only while a majority of the sentinels it knows of renewed within their
 // lease; the lease is shorter than down-after, so it has run out before
 // any sentinel that renewed it can see the master down, and a vigil
@@ -24,6 +30,17 @@ type leaseState struct {
 	renewed map[string]leaseRenewal
 	voters  int
 	epoch   uint64
+	// tokens issued to each sentinel, with when they were sent.
+	tokens    map[string]leaseToken
+	nextToken int64
+	// managed is set once a majority has renewed: from then on an expired
+	// lease refuses writes (before, the node behaves like Redis).
+	managed bool
+}
+
+type leaseToken struct {
+	n  int64
+	at time.Time
 }
 
 type leaseRenewal struct {
@@ -42,26 +59,38 @@ func cmdLease(c *Ctx) {
 	s := c.Srv
 	l := &s.lease
 	switch {
-	case c.ArgIs(1, "renew") && len(c.Args) == 6:
+	case c.ArgIs(1, "renew") && (len(c.Args) == 6 || len(c.Args) == 7):
 		voters, ok1 := ParseInt(c.Args[3])
 		ms, ok2 := ParseInt(c.Args[4])
 		epoch, ok3 := ParseInt(c.Args[5])
-		if !ok1 || !ok2 || !ok3 || voters < 1 || ms < 1 || epoch < 0 {
-			c.Error("ERR LEASE RENEW <sentinel-id> <known-sentinels> <lease-ms> <config-epoch>")
+		token := int64(-1)
+		ok4 := true
+		if len(c.Args) == 7 {
+			token, ok4 = ParseInt(c.Args[6])
+		}
+		if !ok1 || !ok2 || !ok3 || !ok4 || voters < 1 || ms < 1 || epoch < 0 {
+			c.Error("ERR LEASE RENEW <sentinel-id> <known-sentinels> <lease-ms> <config-epoch> [<token>]")
 			return
 		}
 		if s.repl.isReplica() {
 			c.Error("ERR LEASE RENEW sent to a replica")
 			return
 		}
-		if l.renewed == nil {
-			l.renewed = map[string]leaseRenewal{}
-			s.log.Info("master lease managed by vigil sentinels from now on")
+		id := c.Str(2)
+		if l.tokens == nil {
+			l.tokens = map[string]leaseToken{}
 		}
-		l.renewed[c.Str(2)] = leaseRenewal{at: time.Now(), ttl: time.Duration(ms) * time.Millisecond}
-		l.voters = max(l.voters, int(voters))
-		l.epoch = max(l.epoch, uint64(epoch))
-		c.W.OK()
+		if t, ok := l.tokens[id]; ok && t.n == token {
+			if l.renewed == nil {
+				l.renewed = map[string]leaseRenewal{}
+			}
+			l.renewed[id] = leaseRenewal{at: t.at, ttl: time.Duration(ms) * time.Millisecond}
+			l.voters = max(l.voters, int(voters))
+			l.epoch = max(l.epoch, uint64(epoch))
+		}
+		l.nextToken++
+		l.tokens[id] = leaseToken{n: l.nextToken, at: time.Now()}
+		c.W.Int(l.nextToken)
 	case c.ArgIs(1, "info") && len(c.Args) == 2:
 		state, remaining := s.leaseStatus()
 		c.W.Array(2)
@@ -86,6 +115,13 @@ func (s *Server) leaseStatus() (string, time.Duration) {
 		}
 	}
 	need := l.voters/2 + 1
+	if !l.managed {
+		if len(left) < need {
+			return "off", 0
+		}
+		l.managed = true
+		s.log.Info("master lease in force: a majority of the sentinels renewed it")
+	}
 	if len(left) < need {
 		return "expired", 0
 	}

@@ -117,6 +117,8 @@ type instance struct {
 	// here; noLease marks a node that does not know LEASE (redis-server).
 	lastLease time.Time
 	noLease   bool
+	// leaseToken is the token the master's last renewal reply carried.
+	leaseToken int64
 }
 
 func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
@@ -371,11 +373,50 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 				return
 			case <-time.After(period):
 			}
+			// The master's liveness probe is the lease renewal itself: the
+			// master starts the lease when the request arrives, before we
+			// receive its reply and count it as alive, so the lease ends
+			// before our down-after could, whatever the network delay.
+			s.mu.Lock()
+			isMaster := g.master == in
+			voters := len(s.st.Peers) + 1
+			epoch := s.st.Groups[g.cfg.Name].ConfigEpoch
+			useLease := isMaster && !in.noLease
+			token := in.leaseToken
+			s.mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			err := in.client.Ping(ctx).Err()
+			var err error
+			renewed := false
+			if useLease {
+				lease := max(g.cfg.DownAfter/2, time.Millisecond)
+				var next int64
+				next, err = in.client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch, token).Int64()
+				switch {
+				case err == nil:
+					renewed = true
+					s.mu.Lock()
+					in.leaseToken = next
+					s.mu.Unlock()
+				case strings.Contains(err.Error(), "unknown command"):
+					// Not a vigil node: plain PINGs from now on.
+					s.mu.Lock()
+					in.noLease = true
+					s.mu.Unlock()
+					err = in.client.Ping(ctx).Err()
+				case strings.HasPrefix(err.Error(), "ERR LEASE RENEW sent to a replica"):
+					err = nil // alive; INFO will tell its role
+				}
+			} else {
+				err = in.client.Ping(ctx).Err()
+			}
 			cancel()
 			now := time.Now()
 			ok := err == nil || strings.HasPrefix(err.Error(), "LOADING") || strings.HasPrefix(err.Error(), "MASTERDOWN")
+			if renewed {
+				s.mu.Lock()
+				in.lastLease = now
+				s.mu.Unlock()
+			}
 			ip := infoPeriod
 			s.mu.Lock()
 			// A node we know as a replica that last reported itself master
@@ -394,26 +435,6 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 				if err == nil {
 					lastInfo = now
 				}
-			}
-			s.mu.Lock()
-			isMaster := g.master == in
-			voters := len(s.st.Peers) + 1
-			epoch := s.st.Groups[g.cfg.Name].ConfigEpoch
-			s.mu.Unlock()
-			if ok && isMaster && !in.noLease {
-				// Renew the master's write lease with every PING: half of
-				// down-after, so it runs out before we could see it down.
-				lease := max(g.cfg.DownAfter/2, time.Millisecond)
-				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-				err := in.client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch).Err()
-				cancel()
-				s.mu.Lock()
-				if err == nil {
-					in.lastLease = now
-				} else if strings.Contains(err.Error(), "unknown command") {
-					in.noLease = true
-				}
-				s.mu.Unlock()
 			}
 			s.mu.Lock()
 			if ok {

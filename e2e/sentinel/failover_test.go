@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,7 +337,9 @@ func TestFreezeDrillLease(t *testing.T) {
 	})
 	stale := redis.NewClient(&redis.Options{Addr: master.Addr, MaxRetries: -1, ReadTimeout: 10 * time.Second, PoolSize: 4})
 	t.Cleanup(func() { stale.Close() })
-	var frozenAt time.Time
+	// frozenAt is set once the freeze has surely taken effect: any write
+	// sent later can only be processed after the master wakes up.
+	var frozenAt atomic.Int64
 	var acked, ackedAfterFreeze []string
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -349,9 +352,9 @@ func TestFreezeDrillLease(t *testing.T) {
 			default:
 			}
 			k := fmt.Sprint("w", i)
-			sent := time.Now()
+			sent := time.Now().UnixNano()
 			if stale.Set(ctx, k, i, 0).Err() == nil {
-				if !frozenAt.IsZero() && sent.After(frozenAt) {
+				if f := frozenAt.Load(); f != 0 && sent > f {
 					ackedAfterFreeze = append(ackedAfterFreeze, k)
 				} else {
 					acked = append(acked, k)
@@ -360,8 +363,9 @@ func TestFreezeDrillLease(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	frozenAt = time.Now()
 	master.Freeze()
+	time.Sleep(50 * time.Millisecond)
+	frozenAt.Store(time.Now().UnixNano())
 	waitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
 		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(a) == 2 && a[1] != strconv.Itoa(master.Port), fmt.Sprint(a, err)
