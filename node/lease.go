@@ -36,6 +36,25 @@ type leaseState struct {
 	// managed is set once a majority has renewed: from then on an expired
 	// lease refuses writes (before, the node behaves like Redis).
 	managed bool
+	// until is when the lease runs out, recomputed on each renewal, so the
+	// check on every write is one monotonic-clock comparison.
+	until time.Time
+}
+
+// recompute sets until from the renewals: the lease holds while a
+// majority's renewals do, i.e. until the need-th latest expiry.
+func (l *leaseState) recompute() {
+	ends := make([]time.Time, 0, len(l.renewed))
+	for _, r := range l.renewed {
+		ends = append(ends, r.at.Add(r.ttl))
+	}
+	need := l.voters/2 + 1
+	if len(ends) < need {
+		l.until = time.Time{}
+		return
+	}
+	sort.Slice(ends, func(i, j int) bool { return ends[i].After(ends[j]) })
+	l.until = ends[need-1]
 }
 
 type leaseToken struct {
@@ -87,6 +106,7 @@ func cmdLease(c *Ctx) {
 			l.renewed[id] = leaseRenewal{at: t.at, ttl: time.Duration(ms) * time.Millisecond}
 			l.voters = max(l.voters, int(voters))
 			l.epoch = max(l.epoch, uint64(epoch))
+			l.recompute()
 		}
 		l.nextToken++
 		l.tokens[id] = leaseToken{n: l.nextToken, at: time.Now()}
@@ -107,27 +127,18 @@ func (s *Server) leaseStatus() (string, time.Duration) {
 	if !s.cfg.MasterLease || l.renewed == nil || s.repl.isReplica() {
 		return "off", 0
 	}
-	now := time.Now()
-	var left []time.Duration
-	for _, r := range l.renewed {
-		if d := r.at.Add(r.ttl).Sub(now); d > 0 {
-			left = append(left, d)
-		}
-	}
-	need := l.voters/2 + 1
+	left := time.Until(l.until)
 	if !l.managed {
-		if len(left) < need {
+		if left <= 0 {
 			return "off", 0
 		}
 		l.managed = true
 		s.log.Info("master lease in force: a majority of the sentinels renewed it")
 	}
-	if len(left) < need {
+	if left <= 0 {
 		return "expired", 0
 	}
-	// The lease holds while the need-th longest renewal does.
-	sort.Slice(left, func(i, j int) bool { return left[i] > left[j] })
-	return "ok", left[need-1]
+	return "ok", left
 }
 
 // leaseRefusal refuses writes on a managed master whose lease expired.
