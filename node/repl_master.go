@@ -38,6 +38,9 @@ type replicaInfo struct {
 	ackOffset   int64
 	ackTime     time.Time
 	syncStarted time.Time
+	// ackedPayload: an ACK arrived before the transfer's goroutine marked
+	// the payload sent (the replica had it all already).
+	ackedPayload bool
 }
 
 // backlog is the ring buffer of the most recent stream bytes that partial
@@ -164,13 +167,14 @@ func cmdReplconf(c *Ctx) {
 					ri.ackOffset = n
 				}
 				ri.ackTime = s.clock()
-				if ri.state == "send_bulk_done" {
+				switch ri.state {
+				case "send_bulk_done":
 					// The replica has loaded the RDB: stream from here.
-					ri.state = "online"
-					ri.syncing = false
-					ri.cl.enableAsync()
-					ri.cl.push(ri.pending)
-					ri.pending = nil
+					s.startStreaming(ri)
+				case "send_bulk":
+					// It can only ack once it has read the whole payload:
+					// the transfer's goroutine has not caught up yet.
+					ri.ackedPayload = true
 				}
 				s.waitAcked()
 				s.failoverCron()
@@ -305,6 +309,9 @@ func (s *Server) tryStartFullSyncs() {
 			// EOF mark at the end of what it has read, so nothing may
 			// follow the mark until it has finished (as Redis 7 does).
 			ri.state = "send_bulk_done"
+			if ri.ackedPayload {
+				s.startStreaming(ri)
+			}
 		}
 		if err != nil {
 			s.log.Warn("full resync failed", zap.Error(err))
@@ -367,6 +374,16 @@ func (s *Server) sendFullSync(rs *rdbSnapshot, replid string, offset int64, repl
 		}
 	}
 	return err
+}
+
+// startStreaming sends a replica the writes buffered during its full sync,
+// then the live stream; under the lock.
+func (s *Server) startStreaming(ri *replicaInfo) {
+	ri.state = "online"
+	ri.syncing = false
+	ri.cl.enableAsync()
+	ri.cl.push(ri.pending)
+	ri.pending = nil
 }
 
 // removeReplica forgets a disconnected replica; under the lock.
