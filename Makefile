@@ -14,7 +14,7 @@ BENCH_OUT ?= bench/out/bench-$(shell date +%Y%m%d-%H%M%S).txt
 FUZZ_TARGETS = $(shell grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=run --exclude-dir=bin \
 	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s|/[^/]*_test\.go:func |:|')
 
-.PHONY: all build run test lint vet fmt-check fuzz bench clean
+.PHONY: all build run test lint vet fmt-check fuzz bench drill clean
 
 all: build
 
@@ -22,11 +22,17 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/vigil-server ./cmd/server
 	$(GO) build -o $(BIN)/vigil-sentinel ./cmd/sentinel
+	$(GO) build -o $(BIN)/vigil-drill ./cmd/drill
 
 # A local deployment on 127.0.0.1:6379 with data in ./run/; Ctrl-C stops it.
 run: build
 	$(GO) build -o $(BIN)/vigil-local ./deploy/local
 	./$(BIN)/vigil-local -bin $(BIN) -dir run
+
+# Chaos failover drills against a fresh local topology (see README).
+DRILLFLAGS ?=
+drill: build
+	./$(BIN)/vigil-drill -bin $(BIN) $(DRILLFLAGS)
 
 vet:
 	$(GO) vet ./...
