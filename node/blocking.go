@@ -287,6 +287,10 @@ func (s *Server) waitBlocked(cl *Client) bool {
 		case err := <-readDone:
 			reading = false
 			if err != nil {
+				if isTimeout(err) && s.upgrade.parking.Load() {
+					// An upgrade woke the reader: wait for its unblock.
+					continue
+				}
 				return false
 			}
 			startRead()

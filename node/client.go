@@ -103,6 +103,16 @@ type Client struct {
 	// replies of the writes waiting.
 	syncWait  int64
 	syncMarks []replyMark
+	// writerDone is closed when the async writer goroutine exits.
+	writerDone chan struct{}
+	// upgradeLink marks the new process's replication link during an
+	// in-place upgrade: a hidden replica.
+	upgradeLink bool
+	// requeue is a blocked command given back for the new process to run
+	// again (an upgrade's commit); under the lock.
+	requeue []byte
+	// adopted is the state an upgrade handed over, until the commit.
+	adopted *handedClient
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -198,7 +208,9 @@ func (s *Server) serveClient(cl *Client) {
 		batch := 0
 		locked := false
 		more := false
+		parkNow := false
 		for !cl.killed.Load() {
+			before := cl.rd.Buffered()
 			args, err := cl.rd.Next()
 			if err == resp.ErrIncomplete {
 				break
@@ -222,6 +234,13 @@ func (s *Server) serveClient(cl *Client) {
 				s.mu.Lock()
 				locked = true
 			}
+			if s.upgrade.parking.Load() && s.parkable(cl) {
+				// An upgrade is committing: this request runs in the new
+				// process.
+				cl.rd.Unconsume(before - cl.rd.Buffered())
+				parkNow = true
+				break
+			}
 			st := s.processCommand(cl, args)
 			batch++
 			if st == cmdPaused {
@@ -232,6 +251,11 @@ func (s *Server) serveClient(cl *Client) {
 				}
 				s.mu.Lock()
 				locked = true
+				if s.upgrade.parking.Load() && s.parkable(cl) {
+					cl.rd.Unconsume(before - cl.rd.Buffered())
+					parkNow = true
+					break
+				}
 				st = s.processCommand(cl, args)
 				if st == cmdPaused {
 					// Paused again; retry on the next round.
@@ -247,6 +271,12 @@ func (s *Server) serveClient(cl *Client) {
 				if !s.waitBlocked(cl) {
 					return
 				}
+				s.mu.Lock()
+				if cl.requeue != nil {
+					cl.rd.Unshift(cl.requeue)
+					cl.requeue = nil
+				}
+				s.mu.Unlock()
 				continue
 			}
 			if cl.Flags&ClientCloseAfterReply != 0 {
@@ -275,11 +305,23 @@ func (s *Server) serveClient(cl *Client) {
 		if cl.Flags&ClientCloseAfterReply != 0 || cl.killed.Load() {
 			return
 		}
+		if parkNow {
+			if !s.park(cl) {
+				return
+			}
+			continue
+		}
 		if more {
 			// The batch was cut short: more requests may be buffered.
 			continue
 		}
 		if err := s.fillClient(cl); err != nil {
+			if isTimeout(err) && s.upgrade.parking.Load() {
+				if !s.park(cl) {
+					return
+				}
+				continue
+			}
 			return
 		}
 	}
@@ -290,6 +332,10 @@ func (s *Server) fillClient(cl *Client) error {
 	timeout := time.Duration(s.cfg.Timeout) * time.Second
 	if timeout > 0 && cl.Flags&(ClientPubSub|ClientMaster|ClientReplica|ClientMonitor) == 0 {
 		cl.conn.SetReadDeadline(s.clock().Add(timeout))
+	}
+	if s.upgrade.parking.Load() && !cl.upgradeLink && cl.Flags&(ClientMaster|ClientReplica|ClientMonitor) == 0 {
+		// An upgrade is committing: do not wait for input, park.
+		cl.conn.SetReadDeadline(time.Unix(1, 0))
 	}
 	before := cl.rd.Buffered()
 	err := cl.rd.Fill()
@@ -340,7 +386,28 @@ func (cl *Client) enableAsync() {
 	// Replies written so far in this batch go first, in order.
 	cl.push(cl.W.Buf)
 	cl.W.Reset()
+	cl.startWriter()
+}
+
+func (cl *Client) startWriter() {
+	cl.outMu.Lock()
+	cl.outDone = false
+	cl.writerDone = make(chan struct{})
+	cl.outMu.Unlock()
 	go cl.asyncWriter()
+}
+
+// stopWriter waits until the async writer has written what is queued and
+// exited, leaving the connection open (an upgrade hands it over).
+func (cl *Client) stopWriter() {
+	cl.outMu.Lock()
+	cl.outDone = true
+	cl.outCond.Broadcast()
+	done := cl.writerDone
+	cl.outMu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // push queues bytes for the async writer, enforcing the output buffer
@@ -366,6 +433,7 @@ func (cl *Client) push(b []byte) {
 }
 
 func (cl *Client) asyncWriter() {
+	defer close(cl.writerDone)
 	for {
 		cl.outMu.Lock()
 		for len(cl.out) == 0 && !cl.outDone {

@@ -178,8 +178,11 @@ func cmdRole(c *Ctx) {
 	c.W.Array(3)
 	c.W.BulkString("master")
 	c.W.Int(s.repl.Offset())
-	c.W.Array(len(s.repl.replicas))
+	c.W.Array(s.repl.visibleReplicas())
 	for _, ri := range s.repl.replicas {
+		if ri.hidden {
+			continue
+		}
 		ip := ri.ip
 		if ip == "" {
 			ip = hostOf(ri.cl.Addr())

@@ -92,7 +92,7 @@ func cmdFailover(c *Ctx) {
 		c.Error("ERR FAILOVER is not valid when server is a replica.")
 		return
 	}
-	if len(r.replicas) == 0 {
+	if r.visibleReplicas() == 0 {
 		c.Error("ERR FAILOVER requires connected replicas.")
 		return
 	}
@@ -102,6 +102,9 @@ func cmdFailover(c *Ctx) {
 	}
 	var target *replicaInfo
 	for _, ri := range r.replicas {
+		if ri.hidden {
+			continue
+		}
 		ip := ri.ip
 		if ip == "" {
 			ip = hostOf(ri.cl.Addr())

@@ -41,6 +41,9 @@ type replicaInfo struct {
 	// ackedPayload: an ACK arrived before the transfer's goroutine marked
 	// the payload sent (the replica had it all already).
 	ackedPayload bool
+	// hidden is an upgrade's new process: it gets the stream but is not
+	// listed, counted for WAIT or min-replicas, or chosen by FAILOVER.
+	hidden bool
 }
 
 // backlog is the ring buffer of the most recent stream bytes that partial
@@ -86,6 +89,18 @@ func (b *backlog) from(off int64) []byte {
 		remain -= n
 	}
 	return out
+}
+
+// visibleReplicas counts the replicas users see (not an upgrade's new
+// process).
+func (r *replStream) visibleReplicas() int {
+	n := 0
+	for _, ri := range r.replicas {
+		if !ri.hidden {
+			n++
+		}
+	}
+	return n
 }
 
 // ensureBacklog creates the backlog when the first replica arrives; under
@@ -215,6 +230,7 @@ func cmdPsync(c *Ctx) {
 		return
 	}
 	ri := s.replicaOf(cl)
+	ri.hidden = cl.upgradeLink
 	cl.Flags |= ClientReplica
 	s.repl.ensureBacklog()
 	if len(c.Args) >= 3 {
@@ -224,12 +240,14 @@ func cmdPsync(c *Ctx) {
 			s.partialResync(ri, offset)
 			return
 		}
-		if replid != "?" {
+		if replid != "?" && !ri.hidden {
 			s.stats.SyncPartialErr.Add(1)
 		}
 		s.log.Info("replica asks for a full resync", zap.String("addr", cl.Addr()), zap.String("replid", replid), zap.Int64("offset", offset))
 	}
-	s.stats.SyncFull.Add(1)
+	if !ri.hidden {
+		s.stats.SyncFull.Add(1)
+	}
 	ri.state = "wait_bgsave"
 	ri.syncStarted = s.clock()
 	s.repl.replicas = append(s.repl.replicas, ri)
@@ -426,9 +444,14 @@ func (s *Server) replicationCron() {
 // writeInfoReplicas lists the replicas for INFO replication.
 func (s *Server) writeInfoReplicas(field func(string, any)) {
 	r := &s.repl
-	field("connected_slaves", len(r.replicas))
+	field("connected_slaves", r.visibleReplicas())
 	now := s.clock()
-	for i, ri := range r.replicas {
+	i := -1
+	for _, ri := range r.replicas {
+		if ri.hidden {
+			continue
+		}
+		i++
 		ip := ri.ip
 		if ip == "" {
 			ip = hostOf(ri.cl.Addr())
@@ -492,7 +515,7 @@ const waitKey = "\x00wait"
 func (s *Server) replicasAcked(offset int64) int {
 	n := 0
 	for _, ri := range s.repl.replicas {
-		if ri.ackOffset >= offset {
+		if ri.ackOffset >= offset && !ri.hidden {
 			n++
 		}
 	}
@@ -583,7 +606,9 @@ func (s *Server) confirmedOffset(n int) int64 {
 	}
 	acks := make([]int64, 0, len(s.repl.replicas))
 	for _, ri := range s.repl.replicas {
-		acks = append(acks, ri.ackOffset)
+		if !ri.hidden {
+			acks = append(acks, ri.ackOffset)
+		}
 	}
 	if len(acks) < n {
 		return -1

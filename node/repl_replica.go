@@ -45,6 +45,9 @@ type replicaLink struct {
 	// failover makes the PSYNC ask the master to promote itself first
 	// (we are the old master of a coordinated FAILOVER).
 	failover bool
+	// dial, if set, replaces the TCP connection to the master (an
+	// upgrade's private socket pair).
+	dial func(ctx context.Context) (net.Conn, error)
 }
 
 func cmdReplicaof(c *Ctx) {
@@ -92,6 +95,11 @@ func (s *Server) promote() {
 
 // setMaster starts replicating from host:port; under the lock.
 func (s *Server) setMaster(host string, port int) {
+	s.setMasterVia(host, port, nil)
+}
+
+// setMasterVia is setMaster with a custom connection to the master.
+func (s *Server) setMasterVia(host string, port int, dial func(context.Context) (net.Conn, error)) {
 	r := &s.repl
 	s.stopLink()
 	r.masterHost, r.masterPort = host, port
@@ -100,7 +108,7 @@ func (s *Server) setMaster(host string, port int) {
 	s.ks.Config.ReplicaMode = true
 	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock()}
+	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock(), dial: dial}
 	r.link = l
 	s.wg.Add(1)
 	go func() {
@@ -162,7 +170,11 @@ func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) erro
 	timeout := time.Duration(s.cfg.ReplTimeout) * time.Second
 	s.mu.Unlock()
 	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dial := func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	if l.dial != nil {
+		dial = l.dial
+	}
+	conn, err := dial(ctx)
 	if err != nil {
 		return fmt.Errorf("connecting: %w", err)
 	}
@@ -468,6 +480,12 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 		}
 		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
 		s.mu.Lock()
+		if ctx.Err() != nil {
+			// The link was stopped (REPLICAOF, an upgrade's commit): what
+			// was read after that is not applied.
+			s.mu.Unlock()
+			return ctx.Err()
+		}
 		if !getack {
 			s.processCommand(cl, args)
 			cl.W.Reset()

@@ -130,6 +130,9 @@ func (r *replStream) goodReplicas() int {
 	n := 0
 	now := r.s.clock()
 	for _, ri := range r.replicas {
+		if ri.hidden {
+			continue
+		}
 		if (ri.state == "online" || ri.state == "send_bulk_done") && now.Sub(ri.ackTime) <= time.Duration(r.s.cfg.MinReplicasMaxLag)*time.Second {
 			n++
 		}

@@ -43,6 +43,10 @@ type Options struct {
 	Seed uint64
 	// LogLevel, if set, is adjusted when CONFIG SET loglevel changes.
 	LogLevel *zap.AtomicLevel
+	// Executable and Args are how this process was started, for an
+	// in-place upgrade to start the new binary the same way.
+	Executable string
+	Args       []string
 }
 
 // Server is one data node.
@@ -83,8 +87,11 @@ type Server struct {
 	// load).
 	fatal error
 
-	pause pauseState
-	mem   memRelease
+	pause   pauseState
+	mem     memRelease
+	upgrade upgradeState
+	exe     string
+	args    []string
 
 	// INFO's sampled figures.
 	peakMemory   int64
@@ -142,6 +149,8 @@ func New(opts Options) (*Server, error) {
 		runID:     newRunID(),
 		clients:   make(map[int64]*Client),
 		shutdown:  make(chan struct{}),
+		exe:       opts.Executable,
+		args:      opts.Args,
 	}
 	s.lastSave = s.startTime
 	s.persist.lastSaveOK = true
@@ -183,6 +192,7 @@ func (s *Server) commandFamilies() [][]*Command {
 		replicationCommands(),
 		failoverCommands(),
 		leaseCommands(),
+		upgradeCommands(),
 	}
 }
 
@@ -290,8 +300,7 @@ func (s *Server) closeListeners() {
 func (s *Server) Serve(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	for _, l := range s.listeners {
-		s.wg.Add(1)
-		go s.acceptLoop(l)
+		s.startAcceptLoop(l)
 	}
 	s.wg.Add(1)
 	go s.cronLoop()
@@ -304,9 +313,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.log.Info("ready to accept connections", zap.Int("port", s.cfg.Port), zap.String("run_id", s.runID))
+	return s.serveUntilStopped()
+}
+
+// serveUntilStopped waits for a signal or SHUTDOWN, then stops.
+func (s *Server) serveUntilStopped() error {
 	select {
 	case <-s.ctx.Done():
-		s.saveOnSignal()
+		if !s.upgrade.handedOver.Load() {
+			s.saveOnSignal()
+		}
 	case <-s.shutdown:
 	}
 	s.stop()
@@ -413,13 +429,21 @@ func (s *Server) stop() {
 	s.log.Info("server stopped")
 }
 
+// startAcceptLoop accepts clients on l in a new goroutine.
+func (s *Server) startAcceptLoop(l net.Listener) {
+	s.wg.Add(1)
+	s.upgrade.acceptors.Add(1)
+	go s.acceptLoop(l)
+}
+
 func (s *Server) acceptLoop(l net.Listener) {
 	defer s.wg.Done()
+	defer s.upgrade.acceptors.Done()
 	var backoff time.Duration
 	for {
 		conn, err := l.Accept()
 		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) || s.upgrade.stopAccept.Load() {
 				return
 			}
 			// Out of file descriptors and similar: back off, keep going.
@@ -435,6 +459,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 		backoff = 0
 		s.stats.ConnectionsReceived.Add(1)
 		s.wg.Add(1)
+		s.upgrade.admitting.Add(1)
 		go s.handleConn(conn)
 	}
 }
@@ -452,6 +477,7 @@ func (s *Server) handleConn(conn net.Conn) {
 	s.mu.Lock()
 	if msg := s.admissionError(cl); msg != "" {
 		s.mu.Unlock()
+		s.upgrade.admitting.Done()
 		s.stats.RejectedConns.Add(1)
 		conn.Write([]byte("-" + msg + "\r\n"))
 		conn.Close()
@@ -460,6 +486,7 @@ func (s *Server) handleConn(conn net.Conn) {
 	s.clients[cl.ID] = cl
 	s.numConns.Add(1)
 	s.mu.Unlock()
+	s.upgrade.admitting.Done()
 	s.serveClient(cl)
 }
 
@@ -507,7 +534,8 @@ func (s *Server) cronLoop() {
 // cycle length; active expiry gets at most a quarter of it, as in Redis.
 func (s *Server) cron(period time.Duration) {
 	s.ks.UpdateTime()
-	if s.persist.loading.Load() {
+	if s.persist.loading.Load() || s.upgrade.parking.Load() {
+		// Nothing may change the dataset while an upgrade commits.
 		return
 	}
 	s.ks.ActiveExpireCycle(period / 4)

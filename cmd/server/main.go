@@ -5,20 +5,34 @@
 //	vigil-server [/path/to/redis.conf] [--config file.yaml] [--directive value ...]
 //	vigil-server check-rdb PATH
 //	vigil-server check-aof [--fix] PATH
+//	vigil-server upgrade --pid PID | --port PORT [--host H] [--binary PATH]
+//
+// SIGUSR2 makes a running server replace itself by the binary it was
+// started from, in place, keeping every connection (see README).
 package main
 
 import (
+	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/internal/handoff"
 	"github.com/vigilkv/vigil/internal/logging"
+	"github.com/vigilkv/vigil/internal/resp"
 	"github.com/vigilkv/vigil/node"
 	"github.com/vigilkv/vigil/node/config"
 )
@@ -39,6 +53,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 				return 1
 			}
 			return 0
+		case "upgrade":
+			return runUpgradeCommand(args[1:], stdout, stderr)
 		case "check-aof":
 			fix := len(args) == 3 && args[1] == "--fix"
 			if len(args) != 2 && !fix {
@@ -76,7 +92,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(ignored) > 0 {
 		log.Info("configuration directives accepted but ignored by vigil", zap.Strings("directives", ignored))
 	}
-	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level})
+	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level, Executable: executable(), Args: args})
 	if err != nil {
 		log.Error("starting server", zap.Error(err))
 		return 1
@@ -90,9 +106,112 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	go func() {
+		for range usr2 {
+			if err := srv.Upgrade(""); err != nil {
+				log.Error("upgrade on SIGUSR2 failed", zap.Error(err))
+			}
+		}
+	}()
+	if fd := getenv(handoff.EnvFD); fd != "" {
+		// Started by a running server's in-place upgrade.
+		os.Unsetenv(handoff.EnvFD)
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			log.Error("bad "+handoff.EnvFD, zap.String("value", fd))
+			return 1
+		}
+		if err := srv.ServeTakeover(ctx, n); err != nil {
+			log.Error("upgrade: not taking over", zap.Error(err))
+			return 1
+		}
+		return 0
+	}
 	if err := srv.ListenAndServe(ctx); err != nil {
 		log.Error("server failed", zap.Error(err))
 		return 1
 	}
 	return 0
+}
+
+// executable is the path this process was started from, as given (so an
+// upgrade finds a replaced file at the same path), made absolute.
+func executable() string {
+	p := os.Args[0]
+	if !strings.Contains(p, "/") {
+		if lp, err := exec.LookPath(p); err == nil {
+			p = lp
+		}
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// runUpgradeCommand is `vigil-server upgrade`: signal a running server by
+// pid, or send it UPGRADE and report the outcome.
+func runUpgradeCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil-server upgrade", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pid := fs.Int("pid", 0, "process id of the server (sends SIGUSR2)")
+	port := fs.Int("port", 0, "port of the server (sends UPGRADE and waits for the outcome)")
+	host := fs.String("host", "127.0.0.1", "host of the server, with --port")
+	binary := fs.String("binary", "", "the new binary (default: the one the server was started from)")
+	pass := fs.String("a", "", "password, with --port")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch {
+	case *pid > 0 && *port == 0 && *binary == "":
+		if err := syscall.Kill(*pid, syscall.SIGUSR2); err != nil {
+			fmt.Fprintf(stderr, "vigil-server upgrade: signalling %d: %v\n", *pid, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "sent SIGUSR2 to %d; the outcome is in its log\n", *pid)
+		return 0
+	case *port > 0 && *pid == 0:
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)), 5*time.Second)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-server upgrade: %v\n", err)
+			return 1
+		}
+		defer conn.Close()
+		var req [][]byte
+		if *pass != "" {
+			req = append(req, resp.AppendCommandStrings(nil, "AUTH", *pass))
+		}
+		cmd := []string{"UPGRADE"}
+		if *binary != "" {
+			cmd = append(cmd, "BINARY", *binary)
+		}
+		req = append(req, resp.AppendCommandStrings(nil, cmd...))
+		br := bufio.NewReader(conn)
+		for i, r := range req {
+			if _, err := conn.Write(r); err != nil {
+				fmt.Fprintf(stderr, "vigil-server upgrade: %v\n", err)
+				return 1
+			}
+			line, err := br.ReadString('\n')
+			if err != nil {
+				fmt.Fprintf(stderr, "vigil-server upgrade: reading the reply: %v\n", err)
+				return 1
+			}
+			line = strings.TrimRight(line, "\r\n")
+			if strings.HasPrefix(line, "-") {
+				fmt.Fprintf(stderr, "vigil-server upgrade: %s\n", line[1:])
+				return 1
+			}
+			if i == len(req)-1 {
+				fmt.Fprintln(stdout, "upgraded: the new process serves")
+			}
+		}
+		return 0
+	default:
+		fmt.Fprintln(stderr, "Usage: vigil-server upgrade --pid PID | --port PORT [--host H] [-a PASSWORD] [--binary PATH]")
+		return 2
+	}
 }

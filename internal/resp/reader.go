@@ -88,6 +88,25 @@ func (r *RequestReader) Prime(b []byte) {
 	r.w += copy(r.buf[r.w:], b)
 }
 
+// Unconsume gives back the last n bytes parsed, so the request they held
+// is parsed again (a connection handed over before running it). Valid
+// only between Next and the following Fill or Prime.
+func (r *RequestReader) Unconsume(n int) { r.r -= n }
+
+// Unshift puts b in front of the unparsed bytes (a request taken back
+// from a blocked client).
+func (r *RequestReader) Unshift(b []byte) {
+	if r.r >= len(b) {
+		r.r -= len(b)
+		copy(r.buf[r.r:], b)
+		return
+	}
+	nb := make([]byte, max(len(r.buf), len(b)+r.Buffered()+initialReadBufSize))
+	n := copy(nb, b)
+	n += copy(nb[n:], r.buf[r.r:r.w])
+	r.buf, r.r, r.w = nb, 0, n
+}
+
 // Fill reads more input from the stream. It invalidates argument slices
 // returned earlier.
 func (r *RequestReader) Fill() error {

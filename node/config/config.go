@@ -83,6 +83,9 @@ type Config struct {
 	SyncReplicas        int
 	MasterLease         bool
 	SyncReplicasTimeout int
+	// UpgradePauseTimeout bounds, in ms, how long an in-place binary upgrade
+	// holds commands while the new process catches up and takes over.
+	UpgradePauseTimeout int
 	ReplPingPeriod      int
 	ReplTimeout         int
 	ReplDisklessSync    bool
@@ -137,6 +140,7 @@ func Default() *Config {
 		ReplBacklogTTL:                    3600,
 		MinReplicasMaxLag:                 10,
 		SyncReplicasTimeout:               1000,
+		UpgradePauseTimeout:               2000,
 		MasterLease:                       true,
 		ReplPingPeriod:                    10,
 		ReplTimeout:                       60,

@@ -279,6 +279,7 @@ func directives() []*Directive {
 		intDir("sync-replicas", 0, math.MaxInt32, func(c *Config) *int { return &c.SyncReplicas }),
 		boolDir("master-lease", func(c *Config) *bool { return &c.MasterLease }),
 		intDir("sync-replicas-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.SyncReplicasTimeout }),
+		intDir("upgrade-pause-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.UpgradePauseTimeout }),
 		intDir("repl-ping-replica-period", 1, math.MaxInt32, func(c *Config) *int { return &c.ReplPingPeriod }, "repl-ping-slave-period"),
 		intDir("repl-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.ReplTimeout }),
 		boolDir("repl-diskless-sync", func(c *Config) *bool { return &c.ReplDisklessSync }),
