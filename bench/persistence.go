@@ -109,19 +109,8 @@ func (b *bencher) measureSave(ctx context.Context, s *server, keys int) (*persis
 	if err != nil {
 		return nil, err
 	}
-	value := strings.Repeat("x", 100)
-	for from := 0; from < keys; from += 100000 {
-		pipe := c.Pipeline()
-		for i := from; i < min(from+100000, keys); i += 100 {
-			args := make([]any, 0, 200)
-			for j := i; j < min(i+100, keys); j++ {
-				args = append(args, "key:"+strconv.Itoa(j), value)
-			}
-			pipe.MSet(ctx, args...)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("loading: %w", err)
-		}
+	if err := loadValues(ctx, c, keys); err != nil {
+		return nil, err
 	}
 	time.Sleep(b.cfg.settle)
 	rss1, err := s.p.RSS()
@@ -239,17 +228,43 @@ func privateMemory(pid string) int64 {
 	return total
 }
 
+// loadValues writes keys "key:N" of 100-byte values, pipelined.
+func loadValues(ctx context.Context, c *redis.Client, keys int) error {
+	value := strings.Repeat("x", 100)
+	for from := 0; from < keys; from += 100000 {
+		pipe := c.Pipeline()
+		for i := from; i < min(from+100000, keys); i += 100 {
+			args := make([]any, 0, 200)
+			for j := i; j < min(i+100, keys); j++ {
+				args = append(args, "key:"+strconv.Itoa(j), value)
+			}
+			pipe.MSet(ctx, args...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("loading: %w", err)
+		}
+	}
+	return nil
+}
+
 type loadStats struct {
 	p99, max time.Duration
 	ops      int64
+	// errors is the number of failed SETs; gap the longest time a client
+	// went without a successful reply.
+	errors int64
+	gap    time.Duration
 }
 
 // runSetLoad runs 50 clients doing SETs of 100-byte values on random keys
-// for d or until stop closes, and returns the latency figures.
+// for d or until stop closes, and returns the latency figures. A failed
+// SET is counted and the client goes on (reconnecting if it must).
 func runSetLoad(ctx context.Context, addr string, keys int, d time.Duration, stop chan struct{}) loadStats {
 	const clients = 50
 	var mu sync.Mutex
 	var lat []time.Duration
+	var totalErrs int64
+	var maxGap time.Duration
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	value := strings.Repeat("y", 100)
@@ -257,9 +272,12 @@ func runSetLoad(ctx context.Context, addr string, keys int, d time.Duration, sto
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, PoolSize: 1})
+			c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, PoolSize: 1, MaxRetries: -1})
 			defer c.Close()
 			var mine []time.Duration
+			var errs int64
+			var gap time.Duration
+			lastOK := time.Now()
 			for n := i; time.Now().Before(deadline); n += clients {
 				if stop != nil {
 					select {
@@ -270,13 +288,20 @@ func runSetLoad(ctx context.Context, addr string, keys int, d time.Duration, sto
 				}
 				t := time.Now()
 				if c.Set(ctx, "key:"+strconv.Itoa(n*7919%keys), value, 0).Err() != nil {
-					break
+					errs++
+					time.Sleep(time.Millisecond)
+					continue
 				}
-				mine = append(mine, time.Since(t))
+				now := time.Now()
+				mine = append(mine, now.Sub(t))
+				gap = max(gap, now.Sub(lastOK))
+				lastOK = now
 			}
 		done:
 			mu.Lock()
 			lat = append(lat, mine...)
+			totalErrs += errs
+			maxGap = max(maxGap, gap)
 			mu.Unlock()
 		}(i)
 	}
@@ -285,5 +310,5 @@ func runSetLoad(ctx context.Context, addr string, keys int, d time.Duration, sto
 		return loadStats{}
 	}
 	slices.Sort(lat)
-	return loadStats{p99: lat[len(lat)*99/100], max: lat[len(lat)-1], ops: int64(len(lat))}
+	return loadStats{p99: lat[len(lat)*99/100], max: lat[len(lat)-1], ops: int64(len(lat)), errors: totalErrs, gap: maxGap}
 }
