@@ -51,6 +51,12 @@ type upgradeState struct {
 	stopAccept atomic.Bool
 	// handedOver: the new process serves; exit without the final save.
 	handedOver atomic.Bool
+	// Figures for INFO server: upgrades this server went through (carried
+	// from process to process), the last attempt's outcome and pause.
+	count      int64
+	lastStatus string
+	lastPause  time.Duration
+	step       string
 	acceptors  sync.WaitGroup
 	// admitting counts accepted connections not yet registered, so the
 	// commit sees every client.
@@ -104,6 +110,8 @@ type handedClient struct {
 
 // upgradeCommit is the server state the new process continues from.
 type upgradeCommit struct {
+	Upgrades     int64  `json:"upgrades"`
+	PauseMs      int64  `json:"pause_ms"`
 	RunID        string `json:"run_id"`
 	ReplID       string `json:"replid"`
 	ReplID2      string `json:"replid2"`
@@ -181,6 +189,7 @@ func (s *Server) upgradeWith(binary string, caller *Client) (err error) {
 	s.upgrade.cur = u
 	s.mu.Unlock()
 	start := time.Now()
+	s.setUpgradeStep("starting")
 	s.log.Info("upgrade: starting the new binary", zap.String("binary", binary))
 	committed := false
 	defer func() {
@@ -191,9 +200,11 @@ func (s *Server) upgradeWith(binary string, caller *Client) (err error) {
 	if err := s.startUpgradeChild(u); err != nil {
 		return err
 	}
+	s.setUpgradeStep("syncing")
 	if err := s.upgradeSync(u); err != nil {
 		return err
 	}
+	s.setUpgradeStep("committing")
 	moved, closed, err := s.upgradeCommit(u, &committed)
 	if err != nil {
 		if committed {
@@ -301,7 +312,8 @@ func (s *Server) upgradeSync(u *upgradeRun) error {
 // hands everything over. committed is set once the fds went out.
 func (s *Server) upgradeCommit(u *upgradeRun, committed *bool) (moved, closed int, err error) {
 	budget := time.Duration(s.cfg.UpgradePauseTimeout) * time.Millisecond
-	deadline := time.Now().Add(budget)
+	pauseStart := time.Now()
+	deadline := pauseStart.Add(budget)
 	expected := s.beginParking(u)
 	// Wait for every client to reach a command boundary (UPGRADE's own
 	// client waits for its reply, below).
@@ -416,6 +428,8 @@ collected:
 	}
 	commit := s.commitState()
 	commit.AOF = aofOn
+	commit.Upgrades = s.upgrade.count + 1
+	commit.PauseMs = time.Since(pauseStart).Milliseconds()
 	s.mu.Unlock()
 	if len(batch) > 0 || first {
 		if err := send(); err != nil {
@@ -443,6 +457,7 @@ collected:
 	s.upgrade.handedOver.Store(true)
 	close(u.release)
 	s.mu.Unlock()
+	s.log.Info("upgrade: commands were paused", zap.Duration("pause", time.Since(pauseStart)))
 	s.Shutdown()
 	return moved, closed, nil
 }
@@ -673,6 +688,8 @@ func (s *Server) finishUpgrade(u *upgradeRun, err error) {
 	}
 	close(u.resume)
 	s.upgrade.cur = nil
+	s.upgrade.step = ""
+	s.upgrade.lastStatus = "err"
 	if c := u.caller; c != nil && c.block != nil && c.block.cmd.Name == "upgrade" {
 		s.blocking.unblock(c)
 		c.W.Error(err.Error())
@@ -686,6 +703,29 @@ func (s *Server) finishUpgrade(u *upgradeRun, err error) {
 			s.startAcceptLoop(l)
 		}
 	}
+}
+
+// setUpgradeStep records the running upgrade's step for INFO.
+func (s *Server) setUpgradeStep(step string) {
+	s.mu.Lock()
+	s.upgrade.step = step
+	s.mu.Unlock()
+}
+
+// writeInfoUpgrade adds the upgrade fields to INFO server.
+func (s *Server) writeInfoUpgrade(field func(string, any)) {
+	u := &s.upgrade
+	field("upgrade_in_progress", boolInt(u.cur != nil))
+	if u.cur != nil {
+		field("upgrade_step", u.step)
+	}
+	field("upgrades", u.count)
+	status := u.lastStatus
+	if status == "" {
+		status = "none"
+	}
+	field("upgrade_last_status", status)
+	field("upgrade_last_pause_ms", u.lastPause.Milliseconds())
 }
 
 // cmdUpgrade is UPGRADE [BINARY path]: the reply comes at the commit

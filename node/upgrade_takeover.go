@@ -193,7 +193,6 @@ func (s *Server) commitTakeover(c *upgradeCommit, listeners []net.Listener, clie
 		if err := json.Unmarshal(c.Config, s.cfg); err != nil {
 			return fmt.Errorf("applying the running server's configuration: %w", err)
 		}
-		s.applyConfig()
 	}
 	s.stopLink()
 	r := &s.repl
@@ -203,6 +202,9 @@ func (s *Server) commitTakeover(c *upgradeCommit, listeners []net.Listener, clie
 	r.replID, r.replID2, r.secondOffset = c.ReplID, c.ReplID2, c.SecondOffset
 	r.lastDB = -1
 	s.runID = c.RunID
+	s.upgrade.count = c.Upgrades
+	s.upgrade.lastStatus = "ok"
+	s.upgrade.lastPause = time.Duration(c.PauseMs) * time.Millisecond
 	s.nextID.Store(c.NextClientID)
 	if st := c.Stats; st != nil {
 		s.stats.ConnectionsReceived.Store(st.ConnectionsReceived)
@@ -227,6 +229,9 @@ func (s *Server) commitTakeover(c *upgradeCommit, listeners []net.Listener, clie
 			return fmt.Errorf("continuing the AOF: %w", err)
 		}
 	}
+	// After the AOF: applying appendonly yes would otherwise start a new
+	// one with a rewrite.
+	s.applyConfig()
 	s.listeners = listeners
 	for _, l := range listeners {
 		s.startAcceptLoop(l)

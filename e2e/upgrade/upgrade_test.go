@@ -254,6 +254,10 @@ func TestUpgradeKeepsEverything(t *testing.T) {
 	if n := admin.DBSize(ctx).Val(); n < 100000 {
 		t.Errorf("DBSIZE %d after upgrades", n)
 	}
+	if n := infoField(t, admin, "server", "upgrades"); n != strconv.Itoa(upgrades) {
+		t.Errorf("INFO upgrades:%s after %d upgrades", n, upgrades)
+	}
+	t.Logf("last upgrade paused commands for %s ms", infoField(t, admin, "server", "upgrade_last_pause_ms"))
 	checkFDs(t, admin, pid)
 }
 
@@ -431,4 +435,106 @@ func TestUpgradeReplicationContinuesPartially(t *testing.T) {
 	if a, b := mc.DBSize(ctx).Val(), rc.DBSize(ctx).Val(); a != b {
 		t.Errorf("master has %d keys, replica %d", a, b)
 	}
+}
+
+func TestUpgradeMovesConnectionState(t *testing.T) {
+	p := testutil.StartVigil(t)
+	ctx := context.Background()
+	admin := p.Client()
+	admin.Set(ctx, "watched", "v0", 0)
+
+	inMulti := p.Raw()
+	inMulti.Expect("+OK\r\n", "MULTI")
+	inMulti.Expect("+QUEUED\r\n", "INCR", "counter")
+	inMulti.Expect("+QUEUED\r\n", "INCR", "counter")
+
+	watcher := p.Raw()
+	watcher.Expect("+OK\r\n", "WATCH", "watched")
+
+	resp3 := p.Raw()
+	if v := resp3.DoValue("HELLO", "3", "SETNAME", "r3"); v.Kind == 0 {
+		t.Fatal("HELLO 3 failed")
+	}
+
+	// Half a command: the rest arrives after the upgrade.
+	partial := p.Raw()
+	partial.Write([]byte("*3\r\n$3\r\nSET\r\n$7\r\npartial\r\n$2\r\nv"))
+	time.Sleep(50 * time.Millisecond)
+
+	if _, err := upgrade(t, p.Addr); err != nil {
+		t.Fatal(err)
+	}
+
+	partial.Write([]byte("1\r\n"))
+	if got := partial.Read(); string(got) != "+OK\r\n" {
+		t.Errorf("the command split across the upgrade got %q", got)
+	}
+	if v := admin.Get(ctx, "partial").Val(); v != "v1" {
+		t.Errorf("partial = %q", v)
+	}
+	if got := inMulti.Do("EXEC"); string(got) != "*2\r\n:1\r\n:2\r\n" {
+		t.Errorf("EXEC of a transaction queued before the upgrade: %q", got)
+	}
+	// WATCH does not move: the transaction fails as if the key changed,
+	// which is safe (the client retries).
+	watcher.Expect("+OK\r\n", "MULTI")
+	watcher.Expect("+QUEUED\r\n", "SET", "watched", "v1")
+	if got := watcher.Do("EXEC"); string(got) != "*-1\r\n" {
+		t.Errorf("EXEC after WATCH across the upgrade: %q, want a null array", got)
+	}
+	if got := resp3.Do("CLIENT", "GETNAME"); string(got) != "$2\r\nr3\r\n" {
+		t.Errorf("CLIENT GETNAME: %q", got)
+	}
+	if got := resp3.Do("HGETALL", "nokey"); string(got) != "%0\r\n" {
+		t.Errorf("RESP3 lost: HGETALL replied %q", got)
+	}
+}
+
+func TestUpgradeContinuesTheAOF(t *testing.T) {
+	p := testutil.StartVigil(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: p.Addr, PoolSize: 2, MaxRetries: -1, DisableIdentity: true})
+	defer c.Close()
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() {
+		var acked []string
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- acked
+				return
+			default:
+			}
+			k := "k" + strconv.Itoa(i)
+			if c.Set(ctx, k, i, 0).Err() == nil {
+				acked = append(acked, k)
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	pid, err := upgrade(t, p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	acked := <-done
+	if n := infoField(t, c, "persistence", "aof_enabled"); n != "1" {
+		t.Fatalf("aof_enabled:%s after the upgrade", n)
+	}
+	// A crash of the new process loses nothing acknowledged: it appended
+	// to the same AOF.
+	syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Restart()
+	c2 := p.Client()
+	for _, k := range acked {
+		if c2.Exists(ctx, k).Val() != 1 {
+			t.Fatalf("acknowledged write %s lost (of %d) after the upgraded process crashed", k, len(acked))
+		}
+	}
+	t.Logf("%d writes acknowledged across the upgrade, all in the AOF", len(acked))
 }
