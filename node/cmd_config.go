@@ -6,7 +6,7 @@ import (
 	"github.com/vigilkv/vigil/node/config"
 )
 
-// configCommands: CONFIG GET/SET/RESETSTAT/REWRITE/HELP.
+// configCommands: CONFIG GET/SET/RESETSTAT/REWRITE/RELOAD/HELP.
 func configCommands() []*Command {
 	adm := []string{"admin", "slow", "dangerous"}
 	sub := func(name string, arity int, summary string, h func(*Ctx)) *Command {
@@ -21,11 +21,13 @@ func configCommands() []*Command {
 			"set":       sub("set", -4, "Set configuration parameters to the given values", cmdConfigSet),
 			"resetstat": sub("resetstat", 2, "Reset the stats returned by INFO", cmdConfigResetStat),
 			"rewrite":   sub("rewrite", 2, "Rewrite the configuration file with the in memory configuration", cmdConfigRewrite),
+			"reload":    sub("reload", 2, "Re-read the configuration file and apply what can change at runtime (vigil)", cmdConfigReload),
 			"help": sub("help", 2, "Show helpful text about the different subcommands", func(c *Ctx) {
 				c.ReplyHelp("GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
 					"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
 					"RESETSTAT", "    Reset statistics reported by the INFO command.",
-					"REWRITE", "    Rewrite the configuration file.")
+					"REWRITE", "    Rewrite the configuration file.",
+					"RELOAD", "    Re-read the configuration file and apply the settings that can change at runtime (vigil).")
 			}),
 		},
 	}}

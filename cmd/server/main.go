@@ -106,11 +106,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, syscall.SIGUSR2)
-	defer signal.Stop(usr2)
+	// SIGUSR2 upgrades the binary in place; SIGHUP reloads the config.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	go func() {
-		for range usr2 {
+		for sig := range sigs {
+			if sig == syscall.SIGHUP {
+				if _, _, err := srv.ReloadConfig(); err != nil {
+					log.Error("config reload on SIGHUP failed: nothing changed", zap.Error(err))
+				}
+				continue
+			}
 			if err := srv.Upgrade(""); err != nil {
 				log.Error("upgrade on SIGUSR2 failed", zap.Error(err))
 			}

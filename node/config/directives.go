@@ -484,3 +484,23 @@ func (c *Config) Set(pairs [][2]string) error {
 	*c = next
 	return nil
 }
+
+// Diff compares a running configuration with a freshly loaded one: the
+// settings that changed and can be applied at runtime (name and new
+// value, ready for Set), and the ones that only take effect on a
+// restart.
+func Diff(running, loaded *Config) (changed [][2]string, restart []string) {
+	for _, d := range newRegistry().list {
+		now, next := d.Get(running), d.Get(loaded)
+		if now == next {
+			continue
+		}
+		// replicaof is a role change, made with REPLICAOF, not a setting.
+		if d.Immutable || d.Name == "replicaof" {
+			restart = append(restart, d.Name)
+			continue
+		}
+		changed = append(changed, [2]string{d.Name, next})
+	}
+	return changed, restart
+}
