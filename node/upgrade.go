@@ -311,6 +311,20 @@ func (s *Server) upgradeSync(u *upgradeRun) error {
 // upgradeCommit parks the clients, lets the new process catch up, and
 // hands everything over. committed is set once the fds went out.
 func (s *Server) upgradeCommit(u *upgradeRun, committed *bool) (moved, closed int, err error) {
+	// Let the new process catch up while clients are still served, so the
+	// pause only covers the last few milliseconds of writes.
+	for round := 0; round < 50; round++ {
+		s.mu.Lock()
+		target := s.repl.offset
+		s.mu.Unlock()
+		t0 := time.Now()
+		if err := s.upgradeCatchUp(u, target, t0.Add(time.Minute)); err != nil {
+			return 0, 0, err
+		}
+		if time.Since(t0) < 5*time.Millisecond {
+			break
+		}
+	}
 	budget := time.Duration(s.cfg.UpgradePauseTimeout) * time.Millisecond
 	pauseStart := time.Now()
 	deadline := pauseStart.Add(budget)
@@ -357,14 +371,10 @@ collected:
 	}
 	target := s.repl.offset
 	s.mu.Unlock()
-	u.ctrl.SetDeadline(deadline.Add(time.Second))
-	if err := u.ctrl.Send(upgradeMsg{Type: "catchup", Offset: target}); err != nil {
-		return 0, 0, fmt.Errorf("ERR %v", s.childFate(u, err))
+	if err := s.upgradeCatchUp(u, target, deadline.Add(time.Second)); err != nil {
+		return 0, 0, err
 	}
 	var m upgradeMsg
-	if _, err := u.ctrl.Recv(&m); err != nil || m.Type != "caughtup" {
-		return 0, 0, fmt.Errorf("ERR the new process did not catch up: %v %s", err, m.Error)
-	}
 	// The commit point. The caller of UPGRADE learns the outcome now and
 	// then parks like every other client.
 	if c := u.caller; c != nil && expected[c] {
@@ -460,6 +470,20 @@ collected:
 	s.log.Info("upgrade: commands were paused", zap.Duration("pause", time.Since(pauseStart)))
 	s.Shutdown()
 	return moved, closed, nil
+}
+
+// upgradeCatchUp waits until the new process has applied the stream up to
+// target.
+func (s *Server) upgradeCatchUp(u *upgradeRun, target int64, deadline time.Time) error {
+	u.ctrl.SetDeadline(deadline)
+	if err := u.ctrl.Send(upgradeMsg{Type: "catchup", Offset: target}); err != nil {
+		return fmt.Errorf("ERR %v", s.childFate(u, err))
+	}
+	var m upgradeMsg
+	if _, err := u.ctrl.Recv(&m); err != nil || m.Type != "caughtup" {
+		return fmt.Errorf("ERR the new process did not catch up: %v %s", err, m.Error)
+	}
+	return nil
 }
 
 // beginParking stops command execution at the next boundary of every

@@ -91,28 +91,6 @@ func (s *Server) takeOver(ctrl *handoff.Conn) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if _, err := ctrl.Recv(&m); err != nil {
-		return err
-	}
-	if m.Type != "catchup" {
-		return fmt.Errorf("unexpected %q message", m.Type)
-	}
-	for {
-		s.mu.Lock()
-		off := s.repl.offset
-		s.mu.Unlock()
-		if off >= m.Offset {
-			break
-		}
-		select {
-		case <-lost:
-			return errors.New("the replication link to the running server failed")
-		case <-time.After(200 * time.Microsecond):
-		}
-	}
-	if err := ctrl.Send(upgradeMsg{Type: "caughtup"}); err != nil {
-		return err
-	}
 	var listeners []net.Listener
 	var clients []*Client
 	for {
@@ -122,6 +100,13 @@ func (s *Server) takeOver(ctrl *handoff.Conn) error {
 			return err
 		}
 		switch m.Type {
+		case "catchup":
+			if err := s.waitOffset(m.Offset, lost); err != nil {
+				return err
+			}
+			if err := ctrl.Send(upgradeMsg{Type: "caughtup"}); err != nil {
+				return err
+			}
 		case "clients":
 			if len(fds) != len(m.Listen)+len(m.Clients) {
 				return fmt.Errorf("%d descriptors for %d listeners and %d clients", len(fds), len(m.Listen), len(m.Clients))
@@ -155,6 +140,24 @@ func (s *Server) takeOver(ctrl *handoff.Conn) error {
 			return ctrl.Send(upgradeMsg{Type: "serving"})
 		default:
 			return fmt.Errorf("unexpected %q message", m.Type)
+		}
+	}
+}
+
+// waitOffset waits until the stream from the running server reached
+// offset.
+func (s *Server) waitOffset(offset int64, lost <-chan struct{}) error {
+	for {
+		s.mu.Lock()
+		off := s.repl.offset
+		s.mu.Unlock()
+		if off >= offset {
+			return nil
+		}
+		select {
+		case <-lost:
+			return errors.New("the replication link to the running server failed")
+		case <-time.After(200 * time.Microsecond):
 		}
 	}
 }
