@@ -99,58 +99,15 @@ func (b *bencher) drill(ctx context.Context, label, sentinelPath string) (time.D
 		defer r.close()
 		nodes = append(nodes, r)
 	}
-	var sentinels []*proc.Proc
-	var addrs []string
-	gossip := make([]int, 3)
-	for i := range gossip {
-		gossip[i], _ = proc.FreePort()
+	sentinels, addrs, stopSentinels, err := startSentinels(ctx, label, sentinelPath, master.p.Port)
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	for i := 0; i < 3; i++ {
-		dir, _ := os.MkdirTemp("", "vigil-bench-sentinel-")
-		defer os.RemoveAll(dir)
-		spec := proc.Spec{Name: label + "-sentinel", Path: sentinelPath, Dir: dir, LogPath: filepath.Join(dir, "sentinel.log")}
-		if label == "vigil" {
-			var seeds []string
-			for _, g := range gossip {
-				seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(g))
-			}
-			spec.Args = []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]), "--join", strings.Join(seeds, ","),
-				"--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.p.Port), "--down-after-milliseconds", "1000", "--failover-timeout", "10000"}
-		} else {
-			conf := filepath.Join(dir, "sentinel.conf")
-			os.WriteFile(conf, []byte(fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n", dir, master.p.Port)), 0o644)
-			spec.Args = []string{conf}
-		}
-		p, err := proc.Start(ctx, spec)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		defer p.Stop()
-		sentinels = append(sentinels, p)
-		addrs = append(addrs, p.Addr)
-	}
+	defer stopSentinels()
 	sc := redis.NewClient(&redis.Options{Addr: addrs[0], Protocol: 2, DisableIdentity: true})
 	defer sc.Close()
-	// Ready when every sentinel knows both replicas and both peers.
-	deadline := time.Now().Add(60 * time.Second)
-	for _, a := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
-		for {
-			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
-			f := map[string]string{}
-			for i := 0; err == nil && i+1 < len(v); i += 2 {
-				f[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
-			}
-			if f["num-slaves"] == "2" && f["num-other-sentinels"] == "2" {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.Close()
-				return 0, 0, 0, fmt.Errorf("sentinels never saw the whole topology: %v", f)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		c.Close()
+	if err := waitTopology(ctx, addrs); err != nil {
+		return 0, 0, 0, err
 	}
 	sub := sc.Subscribe(ctx, "+switch-master")
 	defer sub.Close()
@@ -203,4 +160,79 @@ func (b *bencher) drill(ctx context.Context, label, sentinelPath string) (time.D
 	}
 	close(stop)
 	return sw, <-windowCh, rss, nil
+}
+
+// startSentinels starts three sentinels of the given kind ("vigil" or
+// "redis") monitoring mymaster at 127.0.0.1:masterPort with quorum 2 and
+// down-after 1000 ms; stop stops them and removes their directories.
+func startSentinels(ctx context.Context, label, path string, masterPort int) ([]*proc.Proc, []string, func(), error) {
+	var sentinels []*proc.Proc
+	var addrs, dirs []string
+	stop := func() {
+		for _, p := range sentinels {
+			p.Stop()
+		}
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
+	gossip := make([]int, 3)
+	for i := range gossip {
+		gossip[i], _ = proc.FreePort()
+	}
+	for i := 0; i < 3; i++ {
+		dir, err := os.MkdirTemp("", "vigil-bench-sentinel-")
+		if err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+		dirs = append(dirs, dir)
+		spec := proc.Spec{Name: label + "-sentinel", Path: path, Dir: dir, LogPath: filepath.Join(dir, "sentinel.log")}
+		if label == "vigil" {
+			var seeds []string
+			for _, g := range gossip {
+				seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(g))
+			}
+			spec.Args = []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]), "--join", strings.Join(seeds, ","),
+				"--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", masterPort), "--down-after-milliseconds", "1000", "--failover-timeout", "10000"}
+		} else {
+			conf := filepath.Join(dir, "sentinel.conf")
+			os.WriteFile(conf, []byte(fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n", dir, masterPort)), 0o644)
+			spec.Args = []string{conf}
+		}
+		p, err := proc.Start(ctx, spec)
+		if err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+		sentinels = append(sentinels, p)
+		addrs = append(addrs, p.Addr)
+	}
+	return sentinels, addrs, stop, nil
+}
+
+// waitTopology waits until every sentinel knows both replicas and both
+// peers.
+func waitTopology(ctx context.Context, addrs []string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
+		for {
+			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+			f := map[string]string{}
+			for i := 0; err == nil && i+1 < len(v); i += 2 {
+				f[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
+			}
+			if f["num-slaves"] == "2" && f["num-other-sentinels"] == "2" {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				return fmt.Errorf("sentinels never saw the whole topology: %v", f)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+	}
+	return nil
 }
