@@ -1,0 +1,69 @@
+package sentinel
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+// TestSentinelLossDrill: with one of three sentinels down the lease holds
+// (a majority still renews it) and writes go on; with two down writes stop
+// with -NOLEASE, and they resume when one sentinel returns.
+func TestSentinelLossDrill(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	testutil.StartVigil(t, "--replicaof", "127.0.0.1 "+strconv.Itoa(master.Port))
+	sents := startSentinelsFor(t, 3, "127.0.0.1", master.Port, 1000)
+	c := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
+	waitFor(t, 20*time.Second, "the master lease", func() (bool, string) {
+		info := c.Info(ctx, "replication").Val()
+		return strings.Contains(info, "master_lease:ok"), info
+	})
+	// writesFor writes for d and returns how many failed and one error.
+	writesFor := func(d time.Duration) (ok, failed int, last error) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+				failed++
+				last = err
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			ok++
+		}
+		return ok, failed, last
+	}
+
+	sents[0].Kill()
+	if ok, failed, err := writesFor(3 * time.Second); failed > 0 {
+		t.Fatalf("one sentinel of three down: %d writes failed (%v), %d succeeded", failed, err, ok)
+	}
+
+	sents[1].Kill()
+	time.Sleep(time.Second) // the lease (down-after/2) runs out
+	_, failed, err := writesFor(time.Second)
+	if failed == 0 || err == nil || !strings.HasPrefix(err.Error(), "NOLEASE") {
+		t.Fatalf("two sentinels of three down: writes went on (last error %v)", err)
+	}
+	if v := c.Get(ctx, "k").Val(); v != "v" {
+		t.Errorf("reads stopped too: GET k = %q", v)
+	}
+
+	sents[1].Restart()
+	waitFor(t, 20*time.Second, "writes to resume with two sentinels back", func() (bool, string) {
+		err := c.Set(ctx, "k", "v2", 0).Err()
+		return err == nil, errString(err)
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
