@@ -3,7 +3,7 @@
 // redis-benchmark, and memory per key and per collection element.
 // Absolute numbers drift on shared machines; the ratios are the result.
 //
-//	go run ./bench [-suite strings,collections,memory,persistence,replication,sentinel,upgrade] [-quick] [-vigil bin/vigil-server]
+//	go run ./bench [-suite strings,collections,memory,persistence,replication,sentinel,fencing,upgrade] [-quick] [-vigil bin/vigil-server]
 //
 // Targets are printed next to each ratio and marked PASS or MISS; a miss
 // never changes the exit status (machines are noisy). Errors (a server
@@ -53,7 +53,7 @@ type config struct {
 	outPath       string
 }
 
-var allSuites = []string{"strings", "collections", "memory", "persistence", "replication", "sentinel", "upgrade"}
+var allSuites = []string{"strings", "collections", "memory", "persistence", "replication", "sentinel", "fencing", "upgrade"}
 
 func main() {
 	// The drills kill servers on purpose: go-redis's reconnect complaints
@@ -111,6 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = b.replicationSuite(ctx)
 		case "sentinel":
 			err = b.sentinelSuite(ctx)
+		case "fencing":
+			err = b.fencingSuite(ctx)
 		case "upgrade":
 			err = b.upgradeSuite(ctx)
 		}
