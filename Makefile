@@ -14,7 +14,7 @@ BENCH_OUT ?= bench/out/bench-$(shell date +%Y%m%d-%H%M%S).txt
 FUZZ_TARGETS = $(shell grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=run --exclude-dir=bin \
 	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s|/[^/]*_test\.go:func |:|')
 
-.PHONY: all build run test lint vet fmt-check fuzz bench drill clean
+.PHONY: all build run test lint vet fmt-check fuzz bench drill images clean
 
 all: build
 
@@ -33,6 +33,14 @@ run: build
 DRILLFLAGS ?=
 drill: build
 	./$(BIN)/vigil-drill -bin $(BIN) $(DRILLFLAGS)
+
+# The container image for deploy/compose: static binaries FROM scratch.
+IMAGE ?= vigil:latest
+images:
+	@mkdir -p $(BIN)/image
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/image/vigil-server ./cmd/server
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/image/vigil-sentinel ./cmd/sentinel
+	docker build -q -f deploy/compose/Dockerfile -t $(IMAGE) $(BIN)/image
 
 vet:
 	$(GO) vet ./...
