@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,6 +378,15 @@ func (s *Server) sendFullSync(rs *rdbSnapshot, replid string, offset int64, repl
 		w.conns = append(w.conns, ri.cl.conn)
 		w.ok = append(w.ok, true)
 	}
+	diskless := s.cfg.ReplDisklessSync
+	for _, ri := range replicas {
+		// A replica that cannot read the EOF framing needs the length
+		// first, so the payload goes through a file.
+		diskless = diskless && ri.capaEOF
+	}
+	if !diskless {
+		return s.sendFullSyncFromDisk(rs, replid, offset, replicas, w)
+	}
 	header := fmt.Sprintf("+FULLRESYNC %s %d\r\n$EOF:%s\r\n", replid, offset, mark)
 	if _, err := io.WriteString(w, header); err != nil {
 		return err
@@ -392,6 +403,46 @@ func (s *Server) sendFullSync(rs *rdbSnapshot, replid string, offset int64, repl
 		}
 	}
 	return err
+}
+
+// sendFullSyncFromDisk is the disk-based full sync (repl-diskless-sync no,
+// or a replica without capa eof): the snapshot goes to a temporary file
+// first, then to the replicas with its length ($len framing).
+func (s *Server) sendFullSyncFromDisk(rs *rdbSnapshot, replid string, offset int64, replicas []*replicaInfo, w *replicaWriter) error {
+	f, err := os.CreateTemp(s.cfg.Dir, "temp-repl-*.rdb")
+	if err != nil {
+		return fmt.Errorf("creating the sync file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := rs.stream(bw, false, nil); err != nil {
+		return fmt.Errorf("writing the sync file: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the sync file: %w", err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	header := fmt.Sprintf("+FULLRESYNC %s %d\r\n$%d\r\n", replid, offset, size)
+	if _, err := io.WriteString(w, header); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return err
+	}
+	s.log.Info("full resync payload sent from disk", zap.Int64("rdb_bytes", size))
+	for i, ok := range w.ok {
+		if !ok {
+			replicas[i].cl.kill()
+		}
+	}
+	return nil
 }
 
 // startStreaming sends a replica the writes buffered during its full sync,

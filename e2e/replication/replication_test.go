@@ -239,12 +239,16 @@ func TestInteropWithRedis(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		master, slave func(testing.TB, ...string) *testutil.Proc
+		diskless      string
 	}{
-		{"redis master, vigil replica", testutil.StartRedis, testutil.StartVigil},
-		{"vigil master, redis replica", testutil.StartVigil, testutil.StartRedis},
+		{"redis master, vigil replica", testutil.StartRedis, testutil.StartVigil, "yes"},
+		{"vigil master, redis replica", testutil.StartVigil, testutil.StartRedis, "yes"},
+		{"redis master disk-based, vigil replica", testutil.StartRedis, testutil.StartVigil, "no"},
+		{"vigil master disk-based, redis replica", testutil.StartVigil, testutil.StartRedis, "no"},
+		{"vigil master disk-based, vigil replica", testutil.StartVigil, testutil.StartVigil, "no"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			master := tc.master(t, "--repl-diskless-sync-delay", "0", "--loglevel", "notice")
+			master := tc.master(t, "--repl-diskless-sync-delay", "0", "--loglevel", "notice", "--repl-diskless-sync", tc.diskless)
 			replica := tc.slave(t, "--loglevel", "notice")
 			mc, rc := master.Client(), replica.Client()
 			populate(ctx, mc, 3000)
