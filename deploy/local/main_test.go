@@ -46,18 +46,12 @@ func TestLauncher(t *testing.T) {
 	if err := os.Symlink(testutil.SentinelBinary(t), filepath.Join(binDir, "vigil-sentinel")); err != nil {
 		t.Fatal(err)
 	}
-	port, err := proc.FreePort()
+	// Each launcher setting is the first of three consecutive ports.
+	port, err := proc.FreePortRange(9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sentinelPort, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gossipPort, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sentinelPort, gossipPort := port+3, port+6
 	runDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -390,6 +391,29 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreePortRange finds n consecutive free loopback ports, for launchers
+// that number their processes' ports from a base. The ports come from
+// below the kernel's ephemeral range (32768 and up on Linux), where
+// outgoing connections cannot take them between this check and the bind.
+func FreePortRange(n int) (int, error) {
+	for try := 0; try < 200; try++ {
+		base := 20000 + mrand.IntN(12000-n)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d consecutive free ports found", n)
 }
 
 // ReadRSS returns the resident set size (VmRSS) of process pid in bytes,
