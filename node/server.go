@@ -308,7 +308,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	if f := strings.Fields(s.cfg.ReplicaOf); len(f) == 2 {
 		if port, err := strconv.Atoi(f[1]); err == nil {
 			s.mu.Lock()
-			s.setMaster(f[0], port)
+			if s.isSelf(f[0], port) {
+				// One config for every node of a StatefulSet: the node it
+				// names as master is this one, so it stays master.
+				s.log.Info("replicaof names this node: staying master", zap.String("replicaof", s.cfg.ReplicaOf))
+				s.cfg.ReplicaOf = ""
+			} else {
+				s.setMaster(f[0], port)
+			}
 			s.mu.Unlock()
 		}
 	}
@@ -327,6 +334,41 @@ func (s *Server) serveUntilStopped() error {
 	}
 	s.stop()
 	return s.fatal
+}
+
+// isSelf reports whether host:port is this server: the port is ours and
+// the host resolves to an address of one of this machine's interfaces
+// that we listen on.
+func (s *Server) isSelf(host string, port int) bool {
+	if port != s.cfg.Port {
+		return false
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) && s.listensOn(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listensOn reports whether one of the listeners accepts on ip.
+func (s *Server) listensOn(ip net.IP) bool {
+	for _, l := range s.listeners {
+		if a, ok := l.Addr().(*net.TCPAddr); ok && (a.IP.IsUnspecified() || a.IP.Equal(ip)) {
+			return true
+		}
+	}
+	return false
 }
 
 // saveOnSignal is SIGTERM's final save, when save points are configured.
