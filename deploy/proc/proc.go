@@ -333,7 +333,25 @@ func (p *Proc) Kill() error {
 
 // Freeze suspends the process with SIGSTOP: it keeps its sockets but
 // answers nothing, like a hung or partitioned node.
-func (p *Proc) Freeze() error { return p.signal(syscall.SIGSTOP) }
+func (p *Proc) Freeze() error {
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// SIGSTOP takes effect asynchronously: wait until the process is
+	// stopped, so a test's next step really meets a frozen process.
+	for i := 0; i < 1000; i++ {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid))
+		if err != nil {
+			return nil // not on Linux, or gone
+		}
+		st := string(b)
+		if f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:]); len(f) > 0 && (f[0] == "T" || f[0] == "t") {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("%s did not stop after SIGSTOP", p.Spec.Name)
+}
 
 // Thaw resumes a frozen process with SIGCONT.
 func (p *Proc) Thaw() error { return p.signal(syscall.SIGCONT) }
