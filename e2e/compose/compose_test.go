@@ -1,7 +1,7 @@
 // Package compose tests the docker compose deployment (deploy/compose):
 // images built FROM scratch from this tree's binaries, one master, two
-// replicas and three sentinels in containers, and a real network
-// partition made with `docker network disconnect`.
+// replicas and three sentinels in containers, and the master taken away
+// with docker kill, docker pause and docker network disconnect.
 package compose
 
 import (
@@ -60,7 +60,23 @@ func dockerReady(t *testing.T) {
 	}
 }
 
-func TestComposeDeploymentPartition(t *testing.T) {
+// fault is one way of taking the master away, and of bringing it back.
+type fault struct {
+	name        string
+	inject, end []string // docker arguments
+}
+
+var faults = []fault{
+	{"kill", []string{"kill", masterCtr}, []string{"start", masterCtr}},
+	{"pause", []string{"pause", masterCtr}, []string{"unpause", masterCtr}},
+	{"network disconnect", []string{"network", "disconnect", "-f", network, masterCtr}, []string{"network", "connect", "--ip", masterIP, network, masterCtr}},
+}
+
+// TestComposeDrills runs the kill, pause and partition drills against the
+// compose deployment: each time the sentinels fail over, the old master
+// comes back as a replica, and no write acknowledged through the
+// FailoverClient is lost (the deployment runs with sync-replicas 1).
+func TestComposeDrills(t *testing.T) {
 	dockerReady(t)
 	root, err := testutil.ModuleRoot()
 	if err != nil {
@@ -72,6 +88,12 @@ func TestComposeDeploymentPartition(t *testing.T) {
 		run(t, root, []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(ctxDir, b.name), b.pkg)
 	}
 	run(t, ctxDir, nil, "docker", "build", "-q", "-f", filepath.Join(root, "deploy/compose/Dockerfile"), "-t", image, ".")
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) { composeDrill(t, root, f) })
+	}
+}
+
+func composeDrill(t *testing.T, root string, f fault) {
 	compose := func(args ...string) string {
 		return run(t, root, []string{"VIGIL_IMAGE=" + image}, "docker-compose", append([]string{"-p", project, "-f", "deploy/compose/docker-compose.yml"}, args...)...)
 	}
@@ -80,6 +102,11 @@ func TestComposeDeploymentPartition(t *testing.T) {
 		if t.Failed() {
 			t.Log(compose("logs", "--no-color", "--tail", "40"))
 		}
+	})
+	t.Cleanup(func() {
+		// A paused container cannot be stopped: resume it first (an error
+		// only means it was not paused).
+		exec.Command("docker", "unpause", masterCtr).Run()
 		compose("down", "-v", "-t", "2")
 	})
 	compose("up", "-d")
@@ -87,17 +114,24 @@ func TestComposeDeploymentPartition(t *testing.T) {
 	ctx := context.Background()
 	sc := redis.NewClient(&redis.Options{Addr: sentinelAddrs[0], Protocol: 2, DisableIdentity: true})
 	defer sc.Close()
-	waitFor(t, 60*time.Second, "the sentinels to know the deployment", func() (bool, string) {
-		v, err := sc.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
-		if err != nil {
-			return false, err.Error()
-		}
-		f := map[string]string{}
-		for i := 0; i+1 < len(v); i += 2 {
-			f[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
-		}
-		return f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
-	})
+	// Every sentinel must know both replicas (they learn them from the
+	// master's INFO, every 10 s): one that knows none could win an
+	// election and find nothing to promote.
+	for _, a := range sentinelAddrs {
+		c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
+		waitFor(t, 60*time.Second, "sentinel "+a+" to know the deployment", func() (bool, string) {
+			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+			if err != nil {
+				return false, err.Error()
+			}
+			f := map[string]string{}
+			for i := 0; i+1 < len(v); i += 2 {
+				f[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
+			}
+			return f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
+		})
+		c.Close()
+	}
 	sub := sc.Subscribe(ctx, "+switch-master")
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil {
@@ -127,31 +161,31 @@ func TestComposeDeploymentPartition(t *testing.T) {
 		}
 	}()
 	time.Sleep(time.Second)
-	cut := time.Now()
-	run(t, root, nil, "docker", "network", "disconnect", "-f", network, masterCtr)
+	start := time.Now()
+	run(t, root, nil, "docker", f.inject...)
 	var msg *redis.Message
 	select {
 	case msg = <-sub.Channel():
 	case <-time.After(30 * time.Second):
-		t.Fatal("no +switch-master within 30 s of the partition")
+		t.Fatalf("no +switch-master within 30 s of docker %s", strings.Join(f.inject, " "))
 	}
-	t.Logf("+switch-master %v after the partition: %s", time.Since(cut).Round(time.Millisecond), msg.Payload)
-	f := strings.Fields(msg.Payload)
-	if len(f) != 5 || f[1] != masterIP {
+	t.Logf("+switch-master %v after docker %s: %s", time.Since(start).Round(time.Millisecond), f.inject[0], msg.Payload)
+	fields := strings.Fields(msg.Payload)
+	if len(fields) != 5 || fields[1] != masterIP {
 		t.Fatalf("unexpected +switch-master %q", msg.Payload)
 	}
 	time.Sleep(time.Second)
-	run(t, root, nil, "docker", "network", "connect", "--ip", masterIP, network, masterCtr)
+	run(t, root, nil, "docker", f.end...)
 	old := redis.NewClient(&redis.Options{Addr: masterIP + ":6379", DisableIdentity: true, MaxRetries: -1})
 	defer old.Close()
-	waitFor(t, 20*time.Second, "the old master to be demoted after healing", func() (bool, string) {
+	waitFor(t, 30*time.Second, "the old master to come back as a replica", func() (bool, string) {
 		v, err := old.Do(ctx, "ROLE").Slice()
 		return err == nil && len(v) > 0 && v[0] == "slave", fmt.Sprint(v, err)
 	})
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	<-done
-	nm := redis.NewClient(&redis.Options{Addr: f[3] + ":" + f[4], DisableIdentity: true})
+	nm := redis.NewClient(&redis.Options{Addr: fields[3] + ":" + fields[4], DisableIdentity: true})
 	defer nm.Close()
 	lost := 0
 	for _, k := range acked {
