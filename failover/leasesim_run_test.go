@@ -40,7 +40,7 @@ func lsSeeds(t *testing.T, def int) int {
 		return n
 	}
 	if raceBuild {
-		def /= 20
+		def /= 30
 	}
 	if testing.Short() {
 		def /= 5
@@ -104,6 +104,9 @@ func TestLeaseSimSafe(t *testing.T) {
 		{"A, drift 10%", 60, repairA, nil, func(c *lsConfig) { c.drift = 0.10 }},
 		{"A, storm", 100, repairA, nil, storm},
 		{"A, flapping partitions", 100, repairA, nil, flap},
+		// Any lease shorter than down-after is safe under A (the baseline
+		// for the votes-without-SDOWN row of the next test).
+		{"A, flapping partitions, lease 0.9 down-after", 60, repairA, func(r *lsRules) { r.leaseFrac = 0.9 }, flap},
 		{"A, idle clients", 60, repairA, nil, func(c *lsConfig) { c.idle = true }},
 		{"A, forced SENTINEL FAILOVER", 60, repairA, func(r *lsRules) { r.forced = true }, nil},
 		{"B, default weather", 200, repairB, nil, nil},
@@ -151,6 +154,7 @@ func TestLeaseSimFindsBrokenRules(t *testing.T) {
 		slow    bool // skipped under -race
 		only3   bool // rare with 5 sentinels: 3 only
 	}{
+		{"votes without SDOWN", repairA, func(r *lsRules) { r.voteOnlyIfDown, r.leaseFrac = false, 0.9 }, flap, false, true},
 		{"lease twice down-after", repairA, func(r *lsRules) { r.leaseFrac = 2 }, nil, false, false},
 		{"renewal timed from its arrival", repairA, func(r *lsRules) { r.renewFromArrival = true }, nil, false, false},
 		{"promoted replica unmanaged", repairA, func(r *lsRules) { r.promoteManaged = false }, nil, false, false},
