@@ -24,6 +24,9 @@ func lsWeather(sentinels int, rules lsRules) lsConfig {
 // long enough for a vote, healed before the new config has spread.
 func flap(c *lsConfig) { c.flap, c.chaos = true, 8 }
 
+// freezes stops the master again and again (16 times per run).
+func freezes(c *lsConfig) { c.freezes, c.chaos = true, 16 }
+
 // flapStorm is flap with 10% of messages delayed up to down-after.
 func flapStorm(c *lsConfig) { c.flap, c.chaos, c.spike = true, 8, 0.1 }
 
@@ -77,6 +80,7 @@ func explain(cfg lsConfig, seed int) string {
 func repairA() lsRules {
 	r := vigilRules()
 	r.promoteManaged, r.latchOnRenew, r.quietAfterVote, r.dropElection = true, true, true, true
+	r.uniqueTokens = true
 	return r
 }
 
@@ -85,7 +89,7 @@ func repairA() lsRules {
 // both hold one, whatever the votes and the lease length.
 func repairB() lsRules {
 	r := vigilRules()
-	r.promoteManaged, r.latchOnRenew, r.exclusive = true, true, true
+	r.promoteManaged, r.latchOnRenew, r.exclusive, r.uniqueTokens = true, true, true, true
 	return r
 }
 
@@ -107,11 +111,13 @@ func TestLeaseSimSafe(t *testing.T) {
 		// Any lease shorter than down-after is safe under A (the baseline
 		// for the votes-without-SDOWN row of the next test).
 		{"A, flapping partitions, lease 0.9 down-after", 60, repairA, func(r *lsRules) { r.leaseFrac = 0.9 }, flap},
+		{"A, master freezes", 60, repairA, nil, freezes},
 		{"A, idle clients", 60, repairA, nil, func(c *lsConfig) { c.idle = true }},
 		{"A, forced SENTINEL FAILOVER", 60, repairA, func(r *lsRules) { r.forced = true }, nil},
 		{"B, default weather", 200, repairB, nil, nil},
 		{"B, storm", 100, repairB, nil, storm},
 		{"B, flapping partitions", 100, repairB, nil, flap},
+		{"B, master freezes", 60, repairB, nil, freezes},
 		// Safety under B does not rest on the vote rule nor on the lease
 		// length: two masters would need two majorities whose grants
 		// overlap in time, and no sentinel's do.
@@ -161,12 +167,13 @@ func TestLeaseSimFindsBrokenRules(t *testing.T) {
 		{"lease managed only once seen", repairA, func(r *lsRules) { r.latchOnRenew = false }, func(c *lsConfig) { c.idle = true }, false, false},
 		{"election survives a new config", repairA, func(r *lsRules) { r.dropElection = false }, flapStorm, false, true},
 		{"voters renew what they voted to replace", repairA, func(r *lsRules) { r.quietAfterVote = false }, storm, true, true},
+		{"token numbers restart with the lease", repairB, func(r *lsRules) { r.uniqueTokens = false }, freezes, true, true},
 		{"overlapping grants", repairB, func(r *lsRules) { r.exclusive = false }, flapStorm, false, true},
 		{"vigil as implemented", vigilRules, func(*lsRules) {}, nil, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.slow && raceBuild {
-				t.Skip("about a million events: too slow under the race detector")
+			if tc.slow && (raceBuild || testing.Short()) {
+				t.Skip("millions of events: too slow under the race detector or -short")
 			}
 			rules := tc.rules()
 			tc.weaken(&rules)

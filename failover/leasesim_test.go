@@ -24,7 +24,8 @@ import (
 // have the master role and would accept a write. Between events a lease
 // can only run out, so checking at events covers every instant.
 
-// lsRules are the safety rules; a test turns one off to show that the
+// lsRules are the safety rules: vigil's (vigilRules) and the ones the
+// simulation showed are missing. A test turns one off to show that the
 // simulation notices.
 type lsRules struct {
 	// voteOnlyIfDown: a sentinel votes only while it sees the master
@@ -37,16 +38,20 @@ type lsRules struct {
 	renewFromArrival bool
 	// quietAfterVote: a sentinel that voted in a failover of its master
 	// stops renewing that master's lease (PINGs instead) until it learns
-	// a newer config or quietFor passes. Not in vigil today: the
-	// simulation found it is needed (see TestLeaseSimVoteThenRenew).
+	// a newer config or the failover can no longer happen (see quiet).
+	// Not in vigil today: a voter whose SDOWN clears (the partition
+	// healed) renews the old master again while the failover it voted
+	// for goes on, so the vote no longer proves its lease ran out.
 	quietAfterVote bool
 	// promoteManaged: a replica promoted by a sentinel requires a lease
 	// at once (Lease.Require). Not in vigil today: a new master is
-	// unmanaged until a majority renewed it (see TestLeaseSimUnmanaged).
+	// unmanaged, so it takes writes before any renewal, and for good if
+	// it is cut off from the sentinels before a majority renewed it.
 	promoteManaged bool
 	// exclusive: a sentinel that switches to a new master renews it only
-	// once the lease it granted the old one has run out (with a margin
-	// for drift), so its grants never overlap. Not in vigil today.
+	// once the lease it granted the old one has run out (with a 10%
+	// margin for drift), so its grants never overlap and two majorities
+	// can never both hold a lease. Not in vigil today.
 	exclusive bool
 	// latchOnRenew: a lease becomes managed as soon as a renewal puts a
 	// majority's lease in force. Not in vigil today: node/lease.go
@@ -61,6 +66,14 @@ type lsRules struct {
 	// switch, and the winner fails over the new master, which none of
 	// its voters saw down.
 	dropElection bool
+	// uniqueTokens: a data node never hands out a token number twice.
+	// Not in vigil today: node/lease.go numbers tokens from 1 again
+	// after every role change (resetLease) and every restart, so a
+	// renewal that waited in a frozen node's socket can quote a stale
+	// token that happens to equal the one just issued to its sentinel,
+	// and the lease then runs from that moment: a renewal timed from its
+	// arrival, which the sentinel's down-after never covered.
+	uniqueTokens bool
 	// forced injects SENTINEL FAILOVER on a random sentinel.
 	forced bool
 }
@@ -78,6 +91,7 @@ type lsConfig struct {
 	chaos     int  // partitions and freezes per run
 	idle      bool // no stale clients writing to every node
 	flap      bool // every partition isolates the master for 1-1.6 down-after
+	freezes   bool // every chaos event freezes the master
 	rules     lsRules
 }
 
@@ -124,10 +138,10 @@ type lsClock struct {
 	rate float64
 }
 
-var lsBase = time.Unix(1_000_000, 0)
-
+// at is the clock's reading at a real instant; readings are time.Time
+// values far from the zero time, as monotonic readings are.
 func (c lsClock) at(real time.Duration) time.Time {
-	return lsBase.Add(c.off + time.Duration(float64(real)*c.rate))
+	return time.Unix(1_000_000, 0).Add(c.off + time.Duration(float64(real)*c.rate))
 }
 
 type lsNode struct {
@@ -374,7 +388,7 @@ func (m *lsSim) replicaOf(j, target int) {
 	if target < 0 {
 		if !n.master {
 			n.master = true
-			n.lease = Lease{} // a new master is unmanaged until renewed
+			n.lease = m.freshLease(n.lease) // unmanaged until renewed
 			if m.cfg.rules.promoteManaged {
 				n.lease.Require()
 			}
@@ -390,7 +404,16 @@ func (m *lsSim) replicaOf(j, target int) {
 		m.logf("%s demoted", n.name)
 	}
 	n.master = false
-	n.lease = Lease{}
+	n.lease = m.freshLease(n.lease)
+}
+
+// freshLease is the lease after a role change: empty, as resetLease
+// makes it, but with uniqueTokens its token numbers go on.
+func (m *lsSim) freshLease(old Lease) Lease {
+	if m.cfg.rules.uniqueTokens {
+		return Lease{nextToken: old.nextToken}
+	}
+	return Lease{}
 }
 
 func (m *lsSim) tick(si int) {
@@ -671,6 +694,9 @@ func (m *lsSim) chaos() {
 		length = time.Duration(float64(m.cfg.downAfter) * (1 + 0.6*r.Float64()))
 		kind = 0
 	}
+	if m.cfg.freezes {
+		kind = 3
+	}
 	total := len(m.nodes)
 	m.at(start, -1, func() {
 		var pairs [][2]int
@@ -707,7 +733,7 @@ func (m *lsSim) chaos() {
 			what = fmt.Sprint("split ", side)
 		case 3:
 			i := r.IntN(total)
-			if i < lsData && r.IntN(2) == 0 {
+			if m.cfg.freezes || (i < lsData && r.IntN(2) == 0) {
 				for j := 0; j < lsData; j++ {
 					if m.nodes[j].master {
 						i = j
