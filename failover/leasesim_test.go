@@ -185,7 +185,6 @@ type lsSentinel struct {
 	tiltUntil   time.Time
 	lastGossip  time.Time
 	quietUntil  time.Time
-	renewAfter  time.Time
 	forced      bool
 	failing     *lsFailover
 }
@@ -315,7 +314,7 @@ func (m *lsSim) probe(si, j int) {
 	}
 	info := now.Sub(in.lastInfo) >= ip
 	renew := s.master == j && !(m.cfg.rules.quietAfterVote && now.Before(s.quietUntil)) &&
-		!(m.cfg.rules.exclusive && now.Before(s.renewAfter))
+		!(m.cfg.rules.exclusive && m.granting(s, j, now))
 	token, epoch := in.token, s.cfgEpoch
 	voters, ttl := m.cfg.sentinels, m.ttl()
 	m.send(si, j, func() {
@@ -350,6 +349,19 @@ func (m *lsSim) probe(si, j int) {
 			m.after(si, m.period(), func() { m.probe(si, j) })
 		}
 	})
+}
+
+// granting reports whether a lease this sentinel granted to a data node
+// other than j may still be in force (exclusive): it ran from a token
+// the sentinel received by lastLease, for the lease's length on the
+// granting node's clock, plus 10% for the two clocks' rates.
+func (m *lsSim) granting(s *lsSentinel, j int, now time.Time) bool {
+	for k := range s.inst {
+		if ll := s.inst[k].lastLease; k != j && !ll.IsZero() && now.Before(ll.Add(m.ttl()+m.ttl()/10)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *lsSim) period() time.Duration {
@@ -643,9 +655,6 @@ func (m *lsSim) switchMaster(si, p int, epoch uint64) {
 		return
 	}
 	m.logf("%s +switch-master %s -> %s epoch %d", s.id, m.nodes[s.master].name, m.nodes[p].name, epoch)
-	if ll := s.inst[s.master].lastLease; !ll.IsZero() {
-		s.renewAfter = ll.Add(m.ttl() + m.ttl()/10)
-	}
 	s.master = p
 	s.sdown, s.odown, s.failing, s.forced = false, false, nil, false
 	if m.cfg.rules.dropElection {
