@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/failover"
 )
 
 // The master lease (split-brain safety). Vigil sentinels renew it as their
@@ -26,46 +28,9 @@ import (
 // the instant it wakes up. A node no vigil sentinel ever renewed behaves
 // like Redis; master-lease no turns the check off.
 
-type leaseState struct {
-	renewed map[string]leaseRenewal
-	voters  int
-	epoch   uint64
-	// tokens issued to each sentinel, with when they were sent.
-	tokens    map[string]leaseToken
-	nextToken int64
-	// managed is set once a majority has renewed: from then on an expired
-	// lease refuses writes (before, the node behaves like Redis).
-	managed bool
-	// until is when the lease runs out, recomputed on each renewal, so the
-	// check on every write is one monotonic-clock comparison.
-	until time.Time
-}
-
-// recompute sets until from the renewals: the lease holds while a
-// majority's renewals do, i.e. until the need-th latest expiry.
-func (l *leaseState) recompute() {
-	ends := make([]time.Time, 0, len(l.renewed))
-	for _, r := range l.renewed {
-		ends = append(ends, r.at.Add(r.ttl))
-	}
-	need := l.voters/2 + 1
-	if len(ends) < need {
-		l.until = time.Time{}
-		return
-	}
-	sort.Slice(ends, func(i, j int) bool { return ends[i].After(ends[j]) })
-	l.until = ends[need-1]
-}
-
-type leaseToken struct {
-	n  int64
-	at time.Time
-}
-
-type leaseRenewal struct {
-	at  time.Time
-	ttl time.Duration
-}
+// leaseState is the node's lease: the rule itself is failover.Lease,
+// shared with the deterministic simulation that checks it.
+type leaseState = failover.Lease
 
 func leaseCommands() []*Command {
 	return []*Command{
@@ -95,22 +60,9 @@ func cmdLease(c *Ctx) {
 			c.Error("ERR LEASE RENEW sent to a replica")
 			return
 		}
-		id := c.Str(2)
-		if l.tokens == nil {
-			l.tokens = map[string]leaseToken{}
-		}
-		if t, ok := l.tokens[id]; ok && t.n == token {
-			if l.renewed == nil {
-				l.renewed = map[string]leaseRenewal{}
-			}
-			l.renewed[id] = leaseRenewal{at: t.at, ttl: time.Duration(ms) * time.Millisecond}
-			l.voters = max(l.voters, int(voters))
-			l.epoch = max(l.epoch, uint64(epoch))
-			l.recompute()
-		}
-		l.nextToken++
-		l.tokens[id] = leaseToken{n: l.nextToken, at: time.Now()}
-		c.W.Int(l.nextToken)
+		// time.Now carries a monotonic reading, which is what the lease
+		// compares.
+		c.W.Int(l.Renew(c.Str(2), token, int(voters), time.Duration(ms)*time.Millisecond, uint64(epoch), time.Now()))
 	case c.ArgIs(1, "info") && len(c.Args) == 2:
 		state, remaining := s.leaseStatus()
 		c.W.Array(2)
@@ -123,28 +75,20 @@ func cmdLease(c *Ctx) {
 
 // leaseStatus is ok, expired or off, and how long the lease still holds.
 func (s *Server) leaseStatus() (string, time.Duration) {
-	l := &s.lease
-	if !s.cfg.MasterLease || l.renewed == nil || s.repl.isReplica() {
+	if !s.cfg.MasterLease || s.repl.isReplica() {
 		return "off", 0
 	}
-	left := time.Until(l.until)
-	if !l.managed {
-		if left <= 0 {
-			return "off", 0
-		}
-		l.managed = true
+	state, left, started := s.lease.Status(time.Now())
+	if started {
 		s.log.Info("master lease in force: a majority of the sentinels renewed it")
 	}
-	if left <= 0 {
-		return "expired", 0
-	}
-	return "ok", left
+	return state.String(), left
 }
 
 // leaseRefusal refuses writes on a managed master whose lease expired.
 func (s *Server) leaseRefusal() string {
 	if state, _ := s.leaseStatus(); state == "expired" {
-		return fmt.Sprintf("NOLEASE This master's write lease expired: fewer than %d of its %d sentinels renewed it in time, so it may have been replaced", s.lease.voters/2+1, s.lease.voters)
+		return fmt.Sprintf("NOLEASE This master's write lease expired: fewer than %d of its %d sentinels renewed it in time, so it may have been replaced", s.lease.Need(), s.lease.Voters())
 	}
 	return ""
 }
@@ -157,10 +101,11 @@ func (s *Server) writeInfoLease(field func(string, any)) {
 	state, left := s.leaseStatus()
 	field("master_lease", state)
 	field("master_lease_remaining_ms", left.Milliseconds())
-	ids := make([]string, 0, len(s.lease.renewed))
+	rs := s.lease.Renewals()
+	ids := make([]string, 0, len(rs))
 	now := time.Now()
-	for id, r := range s.lease.renewed {
-		ids = append(ids, id[:min(8, len(id))]+"="+strconv.FormatInt(now.Sub(r.at).Milliseconds(), 10)+"ms")
+	for _, r := range rs {
+		ids = append(ids, r.ID[:min(8, len(r.ID))]+"="+strconv.FormatInt(now.Sub(r.From).Milliseconds(), 10)+"ms")
 	}
 	sort.Strings(ids)
 	field("master_lease_renewals", strings.Join(ids, ","))

@@ -1,0 +1,172 @@
+package failover
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// The master lease, the data node's side (see the README, "Split-brain
+// safety"). Vigil sentinels renew it as their liveness probe of the
+// master: each LEASE RENEW quotes the token of the master's previous
+// reply to that sentinel, and the renewal grants the lease from the
+// moment that token was sent, not from the renewal's arrival. A renewal
+// that sat in a socket buffer (the master was frozen, the network slow)
+// therefore cannot stretch the lease past what its sentinel saw: the
+// lease ends before the sentinel's down-after, measured from when it
+// received that reply, could. The rule lives here, without I/O, so the
+// node and the deterministic simulation run the same code.
+
+// Lease is a master's write lease: the renewals of the sentinels that
+// manage it and the tokens it handed out. The zero value is a lease no
+// sentinel ever renewed, under which the node behaves like Redis. Times
+// are passed in by the caller and only compared with each other, so the
+// node passes monotonic readings and the simulation its virtual clock.
+type Lease struct {
+	renewed map[string]LeaseRenewal
+	// tokens holds the token last issued to each sentinel, with when it
+	// was sent.
+	tokens    map[string]leaseToken
+	nextToken int64
+	voters    int
+	epoch     uint64
+	// managed is set once a majority has renewed: from then on an expired
+	// lease refuses writes (before, the node behaves like Redis).
+	managed bool
+	// until is when the lease runs out, recomputed on each renewal, so
+	// the check on every write is one comparison.
+	until time.Time
+}
+
+// LeaseRenewal is one sentinel's standing renewal: the lease it granted
+// runs from From (when the quoted token was sent) for TTL.
+type LeaseRenewal struct {
+	ID   string
+	From time.Time
+	TTL  time.Duration
+}
+
+type leaseToken struct {
+	n  int64
+	at time.Time
+}
+
+// LeaseState is what a lease allows.
+type LeaseState int
+
+const (
+	// LeaseOff: no sentinel ever renewed (or no majority yet): writes go
+	// through, as in Redis.
+	LeaseOff LeaseState = iota
+	// LeaseOK: a majority of the known sentinels renewed in time.
+	LeaseOK
+	// LeaseExpired: the lease was in force and ran out: writes are
+	// refused.
+	LeaseExpired
+)
+
+// String is the INFO spelling (master_lease:ok|expired|off).
+func (s LeaseState) String() string {
+	switch s {
+	case LeaseOK:
+		return "ok"
+	case LeaseExpired:
+		return "expired"
+	}
+	return "off"
+}
+
+// Renew handles LEASE RENEW from sentinel id quoting token (-1 for none):
+// if token is the one last issued to id, the lease is renewed from when
+// that token was sent, for ttl, counted among voters known sentinels.
+// Either way a fresh token, sent at now, is returned for the reply.
+func (l *Lease) Renew(id string, token int64, voters int, ttl time.Duration, epoch uint64, now time.Time) int64 {
+	if l.tokens == nil {
+		l.tokens = map[string]leaseToken{}
+	}
+	if t, ok := l.tokens[id]; ok && t.n == token {
+		if l.renewed == nil {
+			l.renewed = map[string]LeaseRenewal{}
+		}
+		l.renewed[id] = LeaseRenewal{ID: id, From: t.at, TTL: ttl}
+		l.voters = max(l.voters, voters)
+		l.epoch = max(l.epoch, epoch)
+		l.recompute()
+	}
+	l.nextToken++
+	l.tokens[id] = leaseToken{n: l.nextToken, at: now}
+	return l.nextToken
+}
+
+// recompute sets until from the renewals: the lease holds while a
+// majority's renewals do, i.e. until the need-th latest expiry.
+func (l *Lease) recompute() {
+	ends := make([]time.Time, 0, len(l.renewed))
+	for _, r := range l.renewed {
+		ends = append(ends, r.From.Add(r.TTL))
+	}
+	need := l.Need()
+	if len(ends) < need {
+		l.until = time.Time{}
+		return
+	}
+	slices.SortFunc(ends, func(a, b time.Time) int { return b.Compare(a) })
+	l.until = ends[need-1]
+}
+
+// Require makes the lease managed before any renewal: writes are
+// refused until a majority of the sentinels renews. For a master that
+// sentinels promoted: unmanaged, it would take writes with no lease at
+// all if it were cut off before its first renewals.
+func (l *Lease) Require() {
+	if l.renewed == nil {
+		l.renewed = map[string]LeaseRenewal{}
+	}
+	l.managed = true
+}
+
+// Status is the lease's state at now and how long it still holds. The
+// first call that finds a majority's lease in force makes the lease
+// managed (from then on it can expire) and reports started, so the
+// caller can log it.
+func (l *Lease) Status(now time.Time) (state LeaseState, left time.Duration, started bool) {
+	if l.renewed == nil {
+		return LeaseOff, 0, false
+	}
+	left = l.until.Sub(now)
+	if !l.managed {
+		if left <= 0 {
+			return LeaseOff, 0, false
+		}
+		l.managed = true
+		started = true
+	}
+	if left <= 0 {
+		return LeaseExpired, 0, started
+	}
+	return LeaseOK, left, started
+}
+
+// MayWrite reports whether a master under this lease accepts a write at
+// now: unless the lease is expired.
+func (l *Lease) MayWrite(now time.Time) bool {
+	st, _, _ := l.Status(now)
+	return st != LeaseExpired
+}
+
+// Voters is the largest number of known sentinels a renewal reported;
+// Need is the majority of it that must renew.
+func (l *Lease) Voters() int { return l.voters }
+
+// Need is how many sentinels must renew for the lease to hold.
+func (l *Lease) Need() int { return l.voters/2 + 1 }
+
+// Renewals lists the standing renewals by sentinel id.
+func (l *Lease) Renewals() []LeaseRenewal {
+	out := make([]LeaseRenewal, 0, len(l.renewed))
+	for _, r := range l.renewed {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b LeaseRenewal) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
