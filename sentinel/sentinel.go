@@ -398,6 +398,9 @@ func (s *Sentinel) persist() {
 
 // gossipConfig spreads a changed configuration.
 func (s *Sentinel) gossipConfig() {
+	if s.ml == nil {
+		return // not gossiping yet (or in a unit test)
+	}
 	go s.ml.UpdateNode(time.Second)
 }
 
