@@ -1,0 +1,316 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+// startSentinelsWith starts n gossiping vigil-sentinels with extra
+// arguments; unlike startSentinels they monitor nothing unless extra says
+// so.
+func startSentinelsWith(t *testing.T, n int, extra ...string) []*testutil.Proc {
+	t.Helper()
+	var gossip, seeds []string
+	for i := 0; i < n; i++ {
+		p, err := proc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gossip = append(gossip, strconv.Itoa(p))
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	var out []*testutil.Proc
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		args := append([]string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", gossip[i],
+			"--join", strings.Join(seeds, ",")}, extra...)
+		out = append(out, testutil.StartProcess(t, proc.Spec{
+			Name: fmt.Sprint("vigil-sentinel-", i), Path: testutil.SentinelBinary(t), Args: args,
+			Dir: dir, LogPath: filepath.Join(dir, "sentinel.log"),
+		}))
+	}
+	return out
+}
+
+// sentinelClient is a RESP2 client of a sentinel, closed with the test.
+func sentinelClient(t *testing.T, p *testutil.Proc) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: p.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// masterInfo is SENTINEL MASTER name as a map.
+func masterInfo(ctx context.Context, c *redis.Client, name string) (map[string]string, error) {
+	v, err := c.Do(ctx, "SENTINEL", "MASTER", name).Slice()
+	if err != nil {
+		return nil, err
+	}
+	return fields(v), nil
+}
+
+// eventLog collects every event a sentinel publishes, in order.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []string // "channel payload"
+}
+
+func (l *eventLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.evs...)
+}
+
+// subscribeAll subscribes to every event of the sentinel (PSUBSCRIBE *).
+func subscribeAll(t *testing.T, c *redis.Client) *eventLog {
+	t.Helper()
+	ps := c.PSubscribe(context.Background(), "*")
+	t.Cleanup(func() { ps.Close() })
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l := &eventLog{}
+	go func() {
+		for m := range ps.Channel() {
+			l.mu.Lock()
+			l.evs = append(l.evs, m.Channel+" "+m.Payload)
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+// TestRuntimeMonitorFailover: three sentinels started without any group
+// are told to monitor one with SENTINEL MONITOR and tuned with SENTINEL
+// SET; after a kill -9 of its master they fail it over. SENTINEL REMOVE
+// then stops the monitoring.
+func TestRuntimeMonitorFailover(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
+	sents := startSentinelsWith(t, 3)
+	var clients []*redis.Client
+	for _, s := range sents {
+		c := sentinelClient(t, s)
+		clients = append(clients, c)
+		if err := c.Do(ctx, "SENTINEL", "MONITOR", "rt", "127.0.0.1", master.Port, 2).Err(); err != nil {
+			t.Fatalf("SENTINEL MONITOR: %v", err)
+		}
+		if err := c.Do(ctx, "SENTINEL", "SET", "rt", "down-after-milliseconds", 1000, "failover-timeout", 10000).Err(); err != nil {
+			t.Fatalf("SENTINEL SET: %v", err)
+		}
+	}
+	for i, c := range clients {
+		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
+			f, err := masterInfo(ctx, c, "rt")
+			if err != nil {
+				return false, err.Error()
+			}
+			return f["num-slaves"] == "1" && f["num-other-sentinels"] == "2" && f["down-after-milliseconds"] == "1000", fmt.Sprint(f)
+		})
+	}
+	events := subscribeAll(t, clients[0])
+	master.Kill()
+	want := fmt.Sprintf("+switch-master rt 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
+	waitFor(t, 30*time.Second, "+switch-master of the runtime group", func() (bool, string) {
+		for _, e := range events.all() {
+			if e == want {
+				return true, ""
+			}
+		}
+		return false, strings.Join(events.all(), "\n")
+	})
+	for i, c := range clients {
+		waitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to name the new master", i), func() (bool, string) {
+			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "rt").StringSlice()
+			return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
+		})
+	}
+	if err := clients[0].Do(ctx, "SENTINEL", "REMOVE", "rt").Err(); err != nil {
+		t.Fatalf("SENTINEL REMOVE: %v", err)
+	}
+	if v, err := clients[0].Do(ctx, "SENTINEL", "MASTERS").Slice(); err != nil || len(v) != 0 {
+		t.Fatalf("SENTINEL MASTERS after REMOVE: %v %v", v, err)
+	}
+	if err := clients[0].Do(ctx, "SENTINEL", "MASTER", "rt").Err(); err == nil || err.Error() != "ERR No such master with that name" {
+		t.Fatalf("SENTINEL MASTER after REMOVE: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the -monitor event", func() (bool, string) {
+		for _, e := range events.all() {
+			if e == fmt.Sprintf("-monitor master rt 127.0.0.1 %d", replica.Port) {
+				return true, ""
+			}
+		}
+		return false, strings.Join(events.all(), "\n")
+	})
+	if info := clients[0].Info(ctx, "sentinel").Val(); !strings.Contains(info, "sentinel_masters:0") {
+		t.Fatalf("INFO after REMOVE:\n%s", info)
+	}
+}
+
+// TestSetPersistsAcrossRestart: what SENTINEL SET, CONFIG SET, MONITOR
+// and REMOVE changed survives a restart with the same flags.
+func TestSetPersistsAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	other := testutil.StartVigil(t)
+	sents := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
+		"--down-after-milliseconds", "5000", "--monitor", fmt.Sprintf("gone 127.0.0.1 %d 1", other.Port))
+	c := sentinelClient(t, sents[0])
+	for _, cmd := range [][]any{
+		{"SENTINEL", "SET", "mymaster", "down-after-milliseconds", 4321, "quorum", 3, "parallel-syncs", 2, "failover-timeout", 60000},
+		{"SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"},
+		{"SENTINEL", "MONITOR", "added", "127.0.0.1", other.Port, 1},
+		{"SENTINEL", "SET", "added", "down-after-milliseconds", 2222},
+		{"SENTINEL", "REMOVE", "gone"},
+	} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	sents[0].Kill() // no graceful shutdown: the state file was written before each reply
+	sents[0].Restart()
+	c = sentinelClient(t, sents[0])
+	f, err := masterInfo(ctx, c, "mymaster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"down-after-milliseconds": "4321", "quorum": "3", "parallel-syncs": "2", "failover-timeout": "60000"} {
+		if f[k] != want {
+			t.Errorf("after a restart %s = %q, want %q", k, f[k], want)
+		}
+	}
+	if f, err := masterInfo(ctx, c, "added"); err != nil || f["down-after-milliseconds"] != "2222" || f["port"] != strconv.Itoa(other.Port) {
+		t.Errorf("the group added at runtime after a restart: %v %v", f, err)
+	}
+	if err := c.Do(ctx, "SENTINEL", "MASTER", "gone").Err(); err == nil {
+		t.Error("the group removed at runtime is back after a restart")
+	}
+	if v, err := c.Do(ctx, "SENTINEL", "CONFIG", "GET", "resolve-hostnames").StringSlice(); err != nil || len(v) != 2 || v[1] != "yes" {
+		t.Errorf("CONFIG GET resolve-hostnames after a restart: %v %v", v, err)
+	}
+}
+
+// TestParallelSyncsReconfEvents: with parallel-syncs 1 and two replicas
+// to re-point after the promotion, the leader re-points one, waits until
+// it has synced, then the other, and publishes Redis's events in that
+// order, ending with +failover-end.
+func TestParallelSyncsReconfEvents(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
+	var replicas []*testutil.Proc
+	for i := 0; i < 3; i++ {
+		replicas = append(replicas, testutil.StartVigil(t, replicaArgs...))
+	}
+	// Some data, so each sync has something to carry.
+	mc := master.Client()
+	for i := 0; i < 2000; i++ {
+		mc.Set(ctx, fmt.Sprint("k", i), strings.Repeat("v", 100), 0)
+	}
+	sents := startSentinels(t, 3, master.Port, 1000)
+	var logs []*eventLog
+	for i, s := range sents {
+		c := sentinelClient(t, s)
+		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
+			f, err := masterInfo(ctx, c, "mymaster")
+			if err != nil {
+				return false, err.Error()
+			}
+			return f["num-slaves"] == "3" && f["num-other-sentinels"] == "2" && f["parallel-syncs"] == "1", fmt.Sprint(f)
+		})
+		logs = append(logs, subscribeAll(t, c))
+	}
+	master.Kill()
+	// The leader is the sentinel that publishes +failover-end.
+	var leader []string
+	waitFor(t, 60*time.Second, "+failover-end", func() (bool, string) {
+		var all []string
+		for _, l := range logs {
+			evs := l.all()
+			for _, e := range evs {
+				if strings.HasPrefix(e, "+failover-end ") {
+					leader = evs
+					return true, ""
+				}
+			}
+			all = append(all, strings.Join(evs, "\n"))
+		}
+		return false, strings.Join(all, "\n---\n")
+	})
+	t.Logf("leader's events:\n%s", strings.Join(leader, "\n"))
+	index := func(prefix string) int {
+		for i, e := range leader {
+			if strings.HasPrefix(e, prefix) {
+				return i
+			}
+		}
+		t.Fatalf("no %q in the leader's events:\n%s", prefix, strings.Join(leader, "\n"))
+		return -1
+	}
+	var promoted string
+	for _, e := range leader {
+		if strings.HasPrefix(e, "+promoted-slave ") {
+			promoted = strings.Fields(e)[2] // "+promoted-slave slave <ip:port> ..."
+		}
+	}
+	var others []string
+	for _, r := range replicas {
+		if r.Addr != promoted {
+			others = append(others, r.Addr)
+		}
+	}
+	if promoted == "" || len(others) != 2 {
+		t.Fatalf("promoted %q, others %v", promoted, others)
+	}
+	suffix := fmt.Sprintf(" @ mymaster 127.0.0.1 %d", master.Port)
+	msg := func(typ, addr string) string {
+		host, port, _ := strings.Cut(addr, ":")
+		return fmt.Sprintf("%s slave %s %s %s%s", typ, addr, host, port, suffix)
+	}
+	// Which of the two goes first is the sentinel's choice; the order
+	// within each, and that the second starts only after the first is
+	// done, is the point.
+	first, second := others[0], others[1]
+	if index(msg("+slave-reconf-sent", second)) < index(msg("+slave-reconf-sent", first)) {
+		first, second = second, first
+	}
+	order := []string{
+		msg("+slave-reconf-sent", first), msg("+slave-reconf-inprog", first), msg("+slave-reconf-done", first),
+		msg("+slave-reconf-sent", second), msg("+slave-reconf-inprog", second), msg("+slave-reconf-done", second),
+		fmt.Sprintf("+failover-end master mymaster 127.0.0.1 %d", master.Port),
+	}
+	last := -1
+	for _, e := range order {
+		i := index(e)
+		if i < last {
+			t.Fatalf("%q came before the event preceding it in %v", e, order)
+		}
+		last = i
+	}
+	if i := index("+replica-reconf-done"); i < index(msg("+slave-reconf-done", first)) {
+		t.Fatal("+replica-reconf-done before the first +slave-reconf-done")
+	}
+	// Every replica follows the new master and has the data.
+	for _, addr := range others {
+		for _, r := range replicas {
+			if r.Addr != addr {
+				continue
+			}
+			info := r.Client().Info(ctx, "replication").Val()
+			if !strings.Contains(info, "master_link_status:up") || !strings.Contains(info, "master_port:"+strings.Split(promoted, ":")[1]) {
+				t.Fatalf("replica %s after +failover-end:\n%s", addr, info)
+			}
+		}
+	}
+}
