@@ -57,8 +57,9 @@ func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
 		w.Error("ERR Duplicate master name.")
 		return
 	}
-	if port <= 0 || port > 65535 {
-		w.Error("ERR Invalid port number")
+	// Port 0 passes, as in Redis (it is never reachable).
+	if port < 0 || port > 65535 {
+		w.Error("ERR Invalid port number.")
 		return
 	}
 	g := Group{Name: name, Host: host, Port: int(port), Quorum: int(min(quorum, 1<<20)), DownAfter: DefaultDownAfter,
@@ -259,8 +260,12 @@ const (
 func (f simulateFlags) has(x simulateFlags) bool { return f&x != 0 }
 
 // simulateCmd: SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION]
-// [CRASH-AFTER-PROMOTION] [HELP]; no flag clears them. Under the lock.
+// [CRASH-AFTER-PROMOTION] [HELP]. Under the lock.
 func (s *Sentinel) simulateCmd(w *resp.Writer, args [][]byte) {
+	if len(args) < 3 {
+		wrongArgs(w, "simulate-failure")
+		return
+	}
 	var flags simulateFlags
 	for _, a := range args[2:] {
 		switch strings.ToLower(string(a)) {

@@ -70,7 +70,7 @@ func TestRuntimeGroups(t *testing.T) {
 		{s.monitorCmd, []string{"sentinel", "monitor", "x", "127.0.0.1", "1", "q"}, "-ERR Invalid quorum\r\n"},
 		{s.monitorCmd, []string{"sentinel", "monitor", "x", "127.0.0.1", "1", "0"}, "-ERR Quorum must be 1 or greater.\r\n"},
 		{s.monitorCmd, []string{"sentinel", "monitor", "x", "no-such-host", "1", "1"}, "-ERR Invalid IP address or hostname specified\r\n"},
-		{s.monitorCmd, []string{"sentinel", "monitor", "x", "127.0.0.1", "70000", "1"}, "-ERR Invalid port number\r\n"},
+		{s.monitorCmd, []string{"sentinel", "monitor", "x", "127.0.0.1", "70000", "1"}, "-ERR Invalid port number.\r\n"},
 		{s.monitorCmd, []string{"sentinel", "monitor", "x"}, "-ERR wrong number of arguments for 'sentinel|monitor' command\r\n"},
 		{s.setCmd, []string{"sentinel", "set", "rt", "down-after-milliseconds", "1234", "auth-pass", "pw"}, "+OK\r\n"},
 		{s.setCmd, []string{"sentinel", "set", "nope", "quorum", "1"}, "-ERR No such master with that name\r\n"},

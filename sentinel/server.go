@@ -177,8 +177,9 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		c.proto = proto
 		s.subs.mu.Unlock()
 		w.Proto = proto
-		w.Map(7)
-		for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}, {"mode", "sentinel"}, {"role", "sentinel"}} {
+		// Redis Sentinel 7's HELLO: no "role" field.
+		w.Map(6)
+		for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}} {
 			w.BulkString(kv[0])
 			w.BulkString(kv[1])
 		}
@@ -188,6 +189,8 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		s.clients.mu.Lock()
 		w.Int(c.meta.id)
 		s.clients.mu.Unlock()
+		w.BulkString("mode")
+		w.BulkString("sentinel")
 		w.BulkString("modules")
 		w.Array(0)
 	case "client":
