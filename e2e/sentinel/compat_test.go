@@ -170,31 +170,35 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 			t.Errorf("%s:\n redis-sentinel %s\n vigil-sentinel %s", strings.Join(cmd, " "), shape(r), shape(v))
 		}
 	}
-	// Field names, in order.
-	r, v := both("SENTINEL", "MASTER", "mymaster")
-	if !slices.Equal(keys(r), keys(v)) {
-		t.Errorf("SENTINEL MASTER fields:\n redis-sentinel %v\n vigil-sentinel %v", keys(r), keys(v))
-	}
-	rf, vf := fields(toAny(r)), fields(toAny(v))
-	for _, k := range []string{"name", "ip", "port", "flags", "role-reported", "quorum", "down-after-milliseconds", "failover-timeout", "parallel-syncs", "num-slaves"} {
-		if rf[k] != vf[k] {
-			t.Errorf("SENTINEL MASTER %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
+	// Field names, in order, and the values both must agree on. Redis
+	// drops its links after SET auth-pass (so flags say "disconnected" for
+	// a moment): retry until the values settle.
+	waitFor(t, 15*time.Second, "SENTINEL MASTER and REPLICAS to agree", func() (bool, string) {
+		r, v := both("SENTINEL", "MASTER", "mymaster")
+		if !slices.Equal(keys(r), keys(v)) {
+			return false, fmt.Sprintf("SENTINEL MASTER fields:\n redis-sentinel %v\n vigil-sentinel %v", keys(r), keys(v))
 		}
-	}
-	r, v = both("SENTINEL", "REPLICAS", "mymaster")
-	if len(r.Elems) != 1 || len(v.Elems) != 1 || !slices.Equal(keys(r.Elems[0]), keys(v.Elems[0])) {
-		t.Errorf("SENTINEL REPLICAS fields:\n redis-sentinel %v\n vigil-sentinel %v", shape(r), shape(v))
-	} else {
-		rf, vf := fields(toAny(r.Elems[0])), fields(toAny(v.Elems[0]))
-		for _, k := range []string{"name", "flags", "role-reported", "master-link-status", "master-host", "master-port", "slave-priority"} {
+		rf, vf := fields(toAny(r)), fields(toAny(v))
+		for _, k := range []string{"name", "ip", "port", "flags", "role-reported", "quorum", "down-after-milliseconds", "failover-timeout", "parallel-syncs", "num-slaves"} {
 			if rf[k] != vf[k] {
-				t.Errorf("SENTINEL REPLICAS %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
+				return false, fmt.Sprintf("SENTINEL MASTER %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
 			}
 		}
-	}
+		r, v = both("SENTINEL", "REPLICAS", "mymaster")
+		if len(r.Elems) != 1 || len(v.Elems) != 1 || !slices.Equal(keys(r.Elems[0]), keys(v.Elems[0])) {
+			return false, fmt.Sprintf("SENTINEL REPLICAS fields:\n redis-sentinel %v\n vigil-sentinel %v", shape(r), shape(v))
+		}
+		rf, vf = fields(toAny(r.Elems[0])), fields(toAny(v.Elems[0]))
+		for _, k := range []string{"name", "flags", "role-reported", "master-link-status", "master-host", "master-port", "slave-priority"} {
+			if rf[k] != vf[k] {
+				return false, fmt.Sprintf("SENTINEL REPLICAS %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
+			}
+		}
+		return true, ""
+	})
 	// CONFIG GET *: vigil has no sentinel-user/sentinel-pass (it does not
 	// authenticate to its peers); the others, in order, with equal values.
-	r, v = both("SENTINEL", "CONFIG", "GET", "*")
+	r, v := both("SENTINEL", "CONFIG", "GET", "*")
 	var rk []string
 	for _, k := range keys(r) {
 		if k != "sentinel-user" && k != "sentinel-pass" {
