@@ -182,7 +182,9 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 			w.Error(errSave)
 			return
 		}
-		s.cfg = cfg
+		// Only the field named changes: the gossip start-up reads others
+		// without the lock.
+		s.cfg.setGlobalOption(name, value)
 		if addr := s.announceAddr(); addr != s.addr {
 			// Peers learn the new address with the next gossip.
 			s.addr = addr

@@ -336,10 +336,10 @@ func (s *Sentinel) startGossip() error {
 		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)
 	}
 	s.ml = ml
-	if len(s.cfg.Join) > 0 {
+	if seeds := s.cfg.Join; len(seeds) > 0 {
 		go func() {
 			for i := 0; i < 50; i++ {
-				if n, err := ml.Join(s.cfg.Join); err == nil && n > 0 {
+				if n, err := ml.Join(seeds); err == nil && n > 0 {
 					return
 				}
 				time.Sleep(200 * time.Millisecond)
