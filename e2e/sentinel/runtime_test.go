@@ -314,3 +314,75 @@ func TestParallelSyncsReconfEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestSetAuthPass: a sentinel that does not know the master's password
+// sees it down (NOAUTH is not a valid reply); SENTINEL SET auth-pass
+// reconnects with the password and the master is up again, without a
+// restart.
+func TestSetAuthPass(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, "--requirepass", "s3cret")
+	s := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port), "--down-after-milliseconds", "1000")[0]
+	c := sentinelClient(t, s)
+	flags := func() (bool, string) {
+		f, err := masterInfo(ctx, c, "mymaster")
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, f["flags"]
+	}
+	waitFor(t, 15*time.Second, "the master to be seen down without the password", func() (bool, string) {
+		_, fl := flags()
+		return strings.Contains(fl, "s_down"), fl
+	})
+	if err := c.Do(ctx, "SENTINEL", "SET", "mymaster", "auth-pass", "s3cret").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the master to be up with the password", func() (bool, string) {
+		_, fl := flags()
+		return fl == "master", fl
+	})
+}
+
+// TestSimulateFailureCrashAfterElection: with SENTINEL SIMULATE-FAILURE
+// crash-after-election, the sentinel that wins the election exits with
+// status 99 right after +elected-leader, as Redis Sentinel does.
+func TestSimulateFailureCrashAfterElection(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
+	sents := startSentinels(t, 3, master.Port, 1000)
+	for i, s := range sents {
+		c := sentinelClient(t, s)
+		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
+			f, err := masterInfo(ctx, c, "mymaster")
+			if err != nil {
+				return false, err.Error()
+			}
+			return f["num-slaves"] == "1" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
+		})
+		if err := c.Do(ctx, "SENTINEL", "SIMULATE-FAILURE", "crash-after-election").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if info := c.Info(ctx, "sentinel").Val(); !strings.Contains(info, "sentinel_simulate_failure_flags:1") {
+			t.Fatalf("INFO after SIMULATE-FAILURE:\n%s", info)
+		}
+	}
+	master.Kill()
+	var crashed *testutil.Proc
+	waitFor(t, 30*time.Second, "the elected sentinel to crash", func() (bool, string) {
+		for _, s := range sents {
+			if !s.Running() {
+				crashed = s
+				return true, ""
+			}
+		}
+		return false, "all running"
+	})
+	if err := crashed.ExitErr(); err == nil || !strings.Contains(err.Error(), "exit status 99") {
+		t.Fatalf("exit: %v", err)
+	}
+	if log := crashed.Log(); !strings.Contains(log, "+elected-leader") || !strings.Contains(log, "Simulated crash") {
+		t.Fatalf("the crashed sentinel's log:\n%s", log)
+	}
+}
