@@ -134,7 +134,11 @@ type instance struct {
 	// when INFO first reported the current role.
 	info     string
 	roleTime time.Time
-	stop     chan struct{}
+	// confChange is when INFO last reported another role or master
+	// address; upSince when the instance last came back from down;
+	// lastFix when we last sent it +fix-slave-config's REPLICAOF.
+	confChange, upSince, lastFix time.Time
+	stop                         chan struct{}
 	// lastLease is when this sentinel last renewed the master lease
 	// here; noLease marks a node that does not know LEASE (redis-server).
 	lastLease time.Time
@@ -533,6 +537,9 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 				return
 			}
 			if ok {
+				if in.lastOK.IsZero() || now.Sub(in.lastOK) > g.cfg.DownAfter {
+					in.upSince = now // back from down (or first seen)
+				}
 				in.lastOK = now
 			}
 			if info != "" {
@@ -559,13 +566,20 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		switch {
 		case k == "role":
 			if in.role != v {
-				in.roleTime = now
+				in.roleTime, in.confChange = now, now
 			}
 			in.role = v
 		case k == "master_host":
+			if in.mHost != v {
+				in.confChange = now
+			}
 			in.mHost = v
 		case k == "master_port":
-			in.mPort, _ = strconv.Atoi(v)
+			p, _ := strconv.Atoi(v)
+			if in.mPort != p {
+				in.confChange = now
+			}
+			in.mPort = p
 		case k == "master_link_status":
 			in.linkUp = v == "up"
 		case k == "slave_repl_offset":
@@ -609,9 +623,34 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 	// while ours is healthy is turned into a replica of ours.
 	if in != g.master && in.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
 		m := g.master
-		go in.client.SlaveOf(context.Background(), m.host, strconv.Itoa(m.port))
+		go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 	}
+	s.fixSlaveConfig(g, in, now)
+}
+
+// fixSlaveConfig re-points a replica that follows another master than
+// the group's, once things are calm (failover.NeedsFixSlaveConfig); under
+// the lock.
+func (s *Sentinel) fixSlaveConfig(g *group, in *instance, now time.Time) {
+	m := g.master
+	if in == m || in.role != "slave" {
+		return
+	}
+	sinceFix := time.Duration(1 << 62)
+	if !in.lastFix.IsZero() {
+		sinceFix = now.Sub(in.lastFix)
+	}
+	w := failover.WrongMaster{FollowsHost: in.mHost, FollowsPort: in.mPort, MasterHost: m.host, MasterPort: m.port,
+		MasterSane: m.role == "master" && g.sdownSince.IsZero(), Failing: g.failing != nil || g.reconf != nil,
+		SinceConfigChange: now.Sub(in.confChange), UpFor: now.Sub(in.upSince), SinceLastFix: sinceFix,
+		FailoverTimeout: g.cfg.FailoverTimeout}
+	if !failover.NeedsFixSlaveConfig(w) {
+		return
+	}
+	in.lastFix = now
+	go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
+	s.event("+fix-slave-config", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 }
 
 // tick runs the per-group state machines every fastPeriod.

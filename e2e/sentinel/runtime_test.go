@@ -386,3 +386,62 @@ func TestSimulateFailureCrashAfterElection(t *testing.T) {
 		t.Fatalf("the crashed sentinel's log:\n%s", log)
 	}
 }
+
+// TestFixSlaveConfig: a replica frozen during the failover is skipped
+// while the others are re-pointed; when it wakes it still follows the dead
+// old master, and once it has been up for twice failover-timeout the
+// sentinels re-point it (+fix-slave-config), as Redis Sentinel does.
+func TestFixSlaveConfig(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
+	a := testutil.StartVigil(t, replicaArgs...)
+	b := testutil.StartVigil(t, replicaArgs...)
+	sents := startSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
+		"--down-after-milliseconds", "1000", "--failover-timeout", "3000")
+	var logs []*eventLog
+	for i, s := range sents {
+		c := sentinelClient(t, s)
+		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
+			f, err := masterInfo(ctx, c, "mymaster")
+			if err != nil {
+				return false, err.Error()
+			}
+			return f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
+		})
+		logs = append(logs, subscribeAll(t, c))
+	}
+	b.Freeze()
+	time.Sleep(1500 * time.Millisecond) // b is down for the sentinels
+	master.Kill()
+	c := sentinelClient(t, sents[0])
+	waitFor(t, 30*time.Second, "a to be promoted", func() (bool, string) {
+		addr, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
+		return err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(a.Port), fmt.Sprint(addr, err)
+	})
+	waitFor(t, 30*time.Second, "+failover-end", func() (bool, string) {
+		for _, l := range logs {
+			for _, e := range l.all() {
+				if strings.HasPrefix(e, "+failover-end ") {
+					return true, ""
+				}
+			}
+		}
+		return false, ""
+	})
+	b.Thaw()
+	waitFor(t, 30*time.Second, "b to be re-pointed at the new master", func() (bool, string) {
+		info := b.Client().Info(ctx, "replication").Val()
+		return strings.Contains(info, fmt.Sprintf("master_port:%d", a.Port)) && strings.Contains(info, "master_link_status:up"), info
+	})
+	want := fmt.Sprintf("+fix-slave-config slave %s 127.0.0.1 %d @ mymaster 127.0.0.1 %d", b.Addr, b.Port, a.Port)
+	found := false
+	for _, l := range logs {
+		for _, e := range l.all() {
+			found = found || e == want
+		}
+	}
+	if !found {
+		t.Fatalf("no %q among the events", want)
+	}
+}
