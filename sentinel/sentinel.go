@@ -57,6 +57,8 @@ type Sentinel struct {
 	clients clientRegistry
 	// simulate holds SENTINEL SIMULATE-FAILURE's flags.
 	simulate simulateFlags
+	// alive are the peers memberlist sees alive (by id); see events.
+	alive map[string]bool
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -128,6 +130,7 @@ type instance struct {
 	mHost    string
 	mPort    int
 	replicas []string // from a master's INFO
+	stop     chan struct{}
 	// linkUp is master_link_status:up, a replica's sync being done.
 	linkUp bool
 	// info is the last INFO reply (SENTINEL INFO-CACHE); roleTime is
@@ -138,7 +141,6 @@ type instance struct {
 	// address; upSince when the instance last came back from down;
 	// lastFix when we last sent it +fix-slave-config's REPLICAOF.
 	confChange, upSince, lastFix time.Time
-	stop                         chan struct{}
 	// lastLease is when this sentinel last renewed the master lease
 	// here; noLease marks a node that does not know LEASE (redis-server).
 	lastLease time.Time
@@ -151,7 +153,7 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 
 // New prepares a sentinel; Run starts it.
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
-	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}}
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}}
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -320,9 +322,34 @@ func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type events struct{ s *Sentinel }
 
-func (e events) NotifyJoin(n *memberlist.Node)   { e.s.learn(n.Meta) }
-func (e events) NotifyLeave(n *memberlist.Node)  {}
+// memberlist calls these while holding its node lock, so they may take
+// s.mu, and nothing may call into memberlist while holding s.mu (that
+// deadlocked a sentinel answering GET-MASTER-ADDR-BY-NAME while a config
+// update arrived): liveness is tracked here instead of asking memberlist.
+func (e events) NotifyJoin(n *memberlist.Node) {
+	e.s.setAlive(n.Name, true)
+	e.s.learn(n.Meta)
+}
+func (e events) NotifyLeave(n *memberlist.Node)  { e.s.setAlive(n.Name, false) }
 func (e events) NotifyUpdate(n *memberlist.Node) { e.s.learn(n.Meta) }
+
+// setAlive records memberlist's view of a peer (not dead, not left).
+func (s *Sentinel) setAlive(name string, alive bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == s.st.MyID {
+		return
+	}
+	if alive {
+		s.alive[name] = true
+	} else {
+		delete(s.alive, name)
+	}
+}
+
+// aliveCount is how many sentinels memberlist sees alive, this one
+// included; under the lock.
+func (s *Sentinel) aliveCount() int { return len(s.alive) + 1 }
 
 func (s *Sentinel) startGossip() error {
 	c := memberlist.DefaultLANConfig()
@@ -957,9 +984,5 @@ func (s *Sentinel) peerList() []*peer {
 // known sentinels (itself included); under the lock.
 func (s *Sentinel) inMajority() bool {
 	voters := len(s.st.Peers) + 1
-	alive := 1
-	if s.ml != nil {
-		alive = s.ml.NumMembers()
-	}
-	return alive >= voters/2+1
+	return s.aliveCount() >= voters/2+1
 }

@@ -302,9 +302,15 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	case "masters":
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		w.Array(len(s.grps))
-		for _, g := range s.grps {
-			s.writeMaster(w, g)
+		// By name, so the order is stable across calls.
+		names := make([]string, 0, len(s.grps))
+		for n := range s.grps {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		w.Array(len(names))
+		for _, n := range names {
+			s.writeMaster(w, s.grps[n])
 		}
 	case "master":
 		s.mu.Lock()
@@ -360,10 +366,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			return
 		}
 		voters := len(s.st.Peers) + 1
-		alive := 1
-		if s.ml != nil {
-			alive = s.ml.NumMembers()
-		}
+		alive := s.aliveCount()
 		switch {
 		case alive < g.cfg.Quorum:
 			w.Error(fmt.Sprintf("NOQUORUM %d usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master", alive))
@@ -381,12 +384,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		}
 		s.mu.Lock()
 		n := 0
-		alive := map[string]bool{}
-		if s.ml != nil {
-			for _, m := range s.ml.Members() {
-				alive[m.Name] = true
-			}
-		}
+		alive := s.alive
 		for name, g := range s.grps {
 			if ok, _ := path.Match(string(args[2]), name); !ok {
 				continue
