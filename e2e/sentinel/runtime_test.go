@@ -445,3 +445,35 @@ func TestFixSlaveConfig(t *testing.T) {
 		t.Fatalf("no %q among the events", want)
 	}
 }
+
+// TestConfigSetAnnounce: SENTINEL CONFIG SET announce-ip/announce-port
+// changes the address a sentinel gives its peers at once: the other
+// sentinel lists it in SENTINEL SENTINELS.
+func TestConfigSetAnnounce(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	sents := startSentinels(t, 2, master.Port, 5000)
+	c0, c1 := sentinelClient(t, sents[0]), sentinelClient(t, sents[1])
+	peerAddr := func() (bool, string) {
+		v, err := c0.Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
+		if err != nil || len(v) != 1 {
+			return false, fmt.Sprint(v, err)
+		}
+		f := fields(v[0].([]any))
+		return true, f["ip"] + ":" + f["port"]
+	}
+	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) { return peerAddr() })
+	for _, kv := range [][2]string{{"announce-ip", "10.9.8.7"}, {"announce-port", "12345"}} {
+		if err := c1.Do(ctx, "SENTINEL", "CONFIG", "SET", kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "the peer to learn the announced address", func() (bool, string) {
+		_, addr := peerAddr()
+		return addr == "10.9.8.7:12345", addr
+	})
+	v, err := c1.Do(ctx, "SENTINEL", "CONFIG", "GET", "announce-*").StringSlice()
+	if want := []string{"announce-hostnames", "no", "announce-ip", "10.9.8.7", "announce-port", "12345"}; err != nil || strings.Join(v, " ") != strings.Join(want, " ") {
+		t.Fatalf("CONFIG GET announce-*: %v %v", v, err)
+	}
+}
