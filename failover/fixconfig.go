@@ -54,3 +54,19 @@ func followsOther(w WrongMaster) bool {
 	}
 	return false
 }
+
+// ConvertWait is how long a replica that turned master while it was up is
+// left alone before it is converted back into a replica: another sentinel
+// may have promoted it in a newer epoch, and that configuration is on its
+// way through the gossip (Redis Sentinel waits 8 s). A returning old
+// master, which has reported role:master all along, is converted at once,
+// so it stops taking writes quickly.
+const ConvertWait = 2 * time.Second
+
+// ShouldConvertToReplica reports whether to send REPLICAOF the group's
+// master to a node the group knows as a replica but that reports
+// role:master since sinceMasterRole. masterSane: the group's master is up
+// and reports role:master; failing: a failover of the group runs here.
+func ShouldConvertToReplica(masterSane, failing bool, sinceMasterRole time.Duration) bool {
+	return masterSane && !failing && sinceMasterRole > ConvertWait
+}

@@ -37,3 +37,23 @@ func TestNeedsFixSlaveConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestShouldConvertToReplica(t *testing.T) {
+	tests := []struct {
+		name                string
+		masterSane, failing bool
+		since               time.Duration
+		want                bool
+	}{
+		{"an old master back, reporting master all along", true, false, time.Minute, true},
+		{"just promoted, maybe by a newer epoch: wait", true, false, time.Second, false},
+		{"promoted a while ago and no newer config came", true, false, ConvertWait + time.Millisecond, true},
+		{"our master is not sane", false, false, time.Minute, false},
+		{"our own failover runs", true, true, time.Minute, false},
+	}
+	for _, tt := range tests {
+		if got := ShouldConvertToReplica(tt.masterSane, tt.failing, tt.since); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -647,8 +647,12 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		}
 	}
 	// A replica that reports itself master (the old master come back)
-	// while ours is healthy is turned into a replica of ours.
-	if in != g.master && in.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
+	// while ours is healthy is turned into a replica of ours; one that
+	// just turned master is given time for a newer config naming it to
+	// arrive (converting it would undo a failover that another sentinel
+	// won in a higher epoch, leaving that epoch's master a replica).
+	sane := g.sdownSince.IsZero() && g.master.role == "master"
+	if in != g.master && in.role == "master" && failover.ShouldConvertToReplica(sane, g.failing != nil, now.Sub(in.roleTime)) {
 		m := g.master
 		go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
@@ -750,7 +754,12 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	if !g.odown && n >= g.cfg.Quorum {
 		g.odown, g.odownSince = true, now
 		s.event("+odown", fmt.Sprintf("master %s %s %d #quorum %d/%d", g.cfg.Name, m.host, m.port, n, g.cfg.Quorum))
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond)
+		// Never shorter than a wait already set: after voting for another
+		// sentinel, we leave it time to fail over before trying ourselves
+		// (an early attempt meant a second failover in a higher epoch).
+		if at := now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond); at.After(g.nextAttempt) {
+			g.nextAttempt = at
+		}
 	}
 }
 
