@@ -455,6 +455,9 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 		g.reconf = nil
 	}
 	delete(g.replicas, newAddr)
+	// Its role is judged afresh from now on (it may still report
+	// role:slave until its next INFO).
+	nm.roleTime = time.Now()
 	// The old master stays known as a replica, to be converted when it
 	// comes back.
 	g.replicas[old.addr()] = old
@@ -726,6 +729,13 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		m.lastOK = now
 	}
 	down := now.Sub(last) > g.cfg.DownAfter
+	// As Redis: a master that has reported role:slave for down-after
+	// plus two INFO periods is down too (it was demoted behind our back,
+	// or a failover we lost left it a replica), so a failover can repair
+	// the group instead of sending clients to a read-only node.
+	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*infoPeriod {
+		down = true
+	}
 	switch {
 	case down && g.sdownSince.IsZero():
 		g.sdownSince = now

@@ -477,3 +477,38 @@ func TestConfigSetAnnounce(t *testing.T) {
 		t.Fatalf("CONFIG GET announce-*: %v %v", v, err)
 	}
 }
+
+// TestDemotedMasterIsReplaced: the master is demoted behind the
+// sentinel's back (its replica promoted by hand, the master made its
+// replica). As in Redis, a master that reports role:slave for down-after
+// plus two INFO periods is down, and the failover names the node that
+// really is the master.
+func TestDemotedMasterIsReplaced(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
+	s := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
+		"--down-after-milliseconds", "1000", "--failover-timeout", "10000")[0]
+	c := sentinelClient(t, s)
+	waitFor(t, 20*time.Second, "the sentinel to know the replica", func() (bool, string) {
+		f, err := masterInfo(ctx, c, "mymaster")
+		if err != nil {
+			return false, err.Error()
+		}
+		return f["num-slaves"] == "1", fmt.Sprint(f)
+	})
+	if err := replica.Client().SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := master.Client().SlaveOf(ctx, "127.0.0.1", strconv.Itoa(replica.Port)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// down-after + 2 INFO periods (20 s) + the failover.
+	waitFor(t, 60*time.Second, "the sentinel to name the real master", func() (bool, string) {
+		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
+		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
+	})
+	if info := master.Client().Info(ctx, "replication").Val(); !strings.Contains(info, "role:slave") {
+		t.Fatalf("the demoted master:\n%s", info)
+	}
+}
