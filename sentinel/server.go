@@ -36,12 +36,15 @@ func (p *pubsub) publish(channel, msg string) {
 type conn struct {
 	s        *Sentinel
 	nc       net.Conn
-	wmu      sync.Mutex
 	proto    int
 	channels map[string]bool
 	patterns map[string]bool
 	// meta is guarded by s.clients.mu.
 	meta clientMeta
+	// out queues everything written to a subscribed connection (see
+	// outqueue.go); out and drained are set under s.subs.mu.
+	out     chan []byte
+	drained chan struct{}
 }
 
 func (s *Sentinel) serve(ln net.Listener) {
@@ -56,10 +59,18 @@ func (s *Sentinel) serve(ln net.Listener) {
 	}
 }
 
+// write sends a reply; only the connection's own goroutine calls it. A
+// subscribed connection's replies go through its queue, behind the
+// events queued before them; waiting there is fine, the queue drains.
 func (c *conn) write(b []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.s.subs.mu.Lock()
+	out := c.out
+	c.s.subs.mu.Unlock()
+	if out != nil {
+		out <- b
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	c.nc.Write(b)
 }
 
@@ -82,7 +93,7 @@ func (c *conn) deliver(channel, msg string) {
 		}
 	}
 	if w.Len() > 0 {
-		c.write(w.Buf)
+		c.enqueue(w.Buf)
 	}
 }
 
@@ -91,6 +102,7 @@ func (c *conn) run() {
 		c.s.subs.mu.Lock()
 		delete(c.s.subs.subs, c)
 		c.s.subs.mu.Unlock()
+		c.stopQueue()
 		c.s.clients.remove(c)
 		c.nc.Close()
 	}()
@@ -224,6 +236,11 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 			w.Int(int64(len(c.channels) + len(c.patterns)))
 		}
 		s.subs.subs[c] = true
+		// The confirmation is queued before any event can be, as Redis
+		// sends it first.
+		c.startQueue()
+		c.enqueue(append([]byte(nil), w.Buf...))
+		w.Reset()
 		s.subs.mu.Unlock()
 	case "unsubscribe", "punsubscribe":
 		s.subs.mu.Lock()
