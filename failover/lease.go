@@ -170,3 +170,50 @@ func (l *Lease) Renewals() []LeaseRenewal {
 	slices.SortFunc(out, func(a, b LeaseRenewal) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
+
+// LeaseSnapshot is a lease in relative terms, for handing it to another
+// process (an in-place upgrade) whose clock readings cannot be compared
+// with ours: each time is an age in ms at the moment of the snapshot,
+// rounded up so the lease can only get shorter on the way.
+type LeaseSnapshot struct {
+	Voters    int                 `json:"voters"`
+	Epoch     uint64              `json:"epoch"`
+	Managed   bool                `json:"managed"`
+	NextToken int64               `json:"next_token"`
+	Renewed   map[string][2]int64 `json:"renewed"` // id: age of From, TTL
+	Tokens    map[string][2]int64 `json:"tokens"`  // id: token, age
+}
+
+// Snapshot describes the lease at now.
+func (l *Lease) Snapshot(now time.Time) LeaseSnapshot {
+	s := LeaseSnapshot{Voters: l.voters, Epoch: l.epoch, Managed: l.managed, NextToken: l.nextToken,
+		Renewed: map[string][2]int64{}, Tokens: map[string][2]int64{}}
+	for id, r := range l.renewed {
+		s.Renewed[id] = [2]int64{now.Sub(r.From).Milliseconds() + 1, r.TTL.Milliseconds()}
+	}
+	for id, t := range l.tokens {
+		s.Tokens[id] = [2]int64{t.n, now.Sub(t.at).Milliseconds() + 1}
+	}
+	return s
+}
+
+// RestoreLease rebuilds a lease from a snapshot at now, every age
+// lengthened by transit (the time the snapshot took to arrive).
+func RestoreLease(s LeaseSnapshot, now time.Time, transit time.Duration) Lease {
+	l := Lease{voters: s.Voters, epoch: s.Epoch, managed: s.Managed, nextToken: s.NextToken}
+	if s.Renewed != nil || s.Managed {
+		l.renewed = map[string]LeaseRenewal{}
+	}
+	for id, v := range s.Renewed {
+		age := time.Duration(v[0])*time.Millisecond + transit
+		l.renewed[id] = LeaseRenewal{ID: id, From: now.Add(-age), TTL: time.Duration(v[1]) * time.Millisecond}
+	}
+	if len(s.Tokens) > 0 {
+		l.tokens = map[string]leaseToken{}
+	}
+	for id, v := range s.Tokens {
+		l.tokens[id] = leaseToken{n: v[0], at: now.Add(-(time.Duration(v[1])*time.Millisecond + transit))}
+	}
+	l.recompute()
+	return l
+}

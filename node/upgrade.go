@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/handoff"
 	"github.com/vigilkv/vigil/internal/resp"
 )
@@ -122,24 +123,13 @@ type upgradeCommit struct {
 	NextClientID int64  `json:"next_client_id"`
 	// SentUnixNano is when the lease figures were read, so the new
 	// process can subtract the time in transit.
-	SentUnixNano int64         `json:"sent_unix_nano"`
-	Lease        *handedLease  `json:"lease,omitempty"`
-	Stats        *handedCounts `json:"stats,omitempty"`
+	SentUnixNano int64                   `json:"sent_unix_nano"`
+	Lease        *failover.LeaseSnapshot `json:"lease,omitempty"`
+	Stats        *handedCounts           `json:"stats,omitempty"`
 	// AOF: the AOF is on; the new process appends to the same files.
 	AOF bool `json:"aof"`
 	// Config is the running configuration, with CONFIG SET changes.
 	Config json.RawMessage `json:"config,omitempty"`
-}
-
-// handedLease is the master lease in relative terms (each process has its
-// own monotonic clock).
-type handedLease struct {
-	Voters    int                 `json:"voters"`
-	Epoch     uint64              `json:"epoch"`
-	Managed   bool                `json:"managed"`
-	NextToken int64               `json:"next_token"`
-	Renewed   map[string][2]int64 `json:"renewed"` // id: ms since the grant, ttl ms
-	Tokens    map[string][2]int64 `json:"tokens"`  // id: token, ms since it was sent
 }
 
 // handedCounts carries the counters users watch across an upgrade.
@@ -637,19 +627,8 @@ func (s *Server) commitState() *upgradeCommit {
 	if b, err := json.Marshal(s.cfg); err == nil {
 		c.Config = b
 	}
-	l := &s.lease
-	if l.renewed != nil || l.tokens != nil {
-		now := time.Now()
-		hl := &handedLease{Voters: l.voters, Epoch: l.epoch, Managed: l.managed, NextToken: l.nextToken,
-			Renewed: map[string][2]int64{}, Tokens: map[string][2]int64{}}
-		for id, rn := range l.renewed {
-			hl.Renewed[id] = [2]int64{now.Sub(rn.at).Milliseconds() + 1, rn.ttl.Milliseconds()}
-		}
-		for id, t := range l.tokens {
-			hl.Tokens[id] = [2]int64{t.n, now.Sub(t.at).Milliseconds() + 1}
-		}
-		c.Lease = hl
-	}
+	snap := s.lease.Snapshot(time.Now())
+	c.Lease = &snap
 	return c
 }
 

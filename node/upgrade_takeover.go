@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/handoff"
 )
 
@@ -276,23 +277,9 @@ func (s *Server) commitTakeover(c *upgradeCommit, listeners []net.Listener, clie
 // ages, and the time the message spent in transit is added to them, so
 // the lease here never outlasts the one there.
 func (s *Server) restoreLease(c *upgradeCommit) {
-	hl := c.Lease
-	if hl == nil {
+	if c.Lease == nil {
 		return
 	}
 	transit := time.Duration(max(time.Now().UnixNano()-c.SentUnixNano, 0))
-	now := time.Now()
-	l := &s.lease
-	l.voters, l.epoch, l.managed, l.nextToken = hl.Voters, hl.Epoch, hl.Managed, hl.NextToken
-	l.renewed = map[string]leaseRenewal{}
-	for id, v := range hl.Renewed {
-		age := time.Duration(v[0])*time.Millisecond + transit
-		l.renewed[id] = leaseRenewal{at: now.Add(-age), ttl: time.Duration(v[1]) * time.Millisecond}
-	}
-	l.tokens = map[string]leaseToken{}
-	for id, v := range hl.Tokens {
-		age := time.Duration(v[1])*time.Millisecond + transit
-		l.tokens[id] = leaseToken{n: v[0], at: now.Add(-age)}
-	}
-	l.recompute()
+	s.lease = failover.RestoreLease(*c.Lease, time.Now(), transit)
 }

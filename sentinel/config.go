@@ -23,7 +23,10 @@ type Group struct {
 	DownAfter       time.Duration
 	FailoverTimeout time.Duration
 	ParallelSyncs   int
-	AuthPass        string
+	// AuthPass and AuthUser authenticate the sentinel to the group's data
+	// nodes (AUTH [user] pass).
+	AuthPass string
+	AuthUser string
 }
 
 // Config is a sentinel's configuration.
@@ -32,6 +35,14 @@ type Config struct {
 	Port       int
 	Dir        string
 	AnnounceIP string
+	// AnnouncePort is the port peers and clients reach this sentinel at
+	// (0: the listening port).
+	AnnouncePort int
+	// ResolveHostnames lets SENTINEL MONITOR take a hostname (else an IP
+	// address is required); AnnounceHostnames is kept for SENTINEL CONFIG
+	// GET: vigil always reports an address as it was given.
+	ResolveHostnames  bool
+	AnnounceHostnames bool
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
@@ -134,8 +145,15 @@ func LoadConfFile(path string, cfg *Config) error {
 					return bad("want one value")
 				}
 				cfg.AnnounceIP = f[2]
+			case "announce-port", "announce-hostnames", "resolve-hostnames":
+				if len(f) != 3 {
+					return bad("want one value")
+				}
+				if err := cfg.setGlobalOption(f[1], f[2]); err != nil {
+					return bad(strings.TrimPrefix(err.Error(), "ERR "))
+				}
 			case "myid", "config-epoch", "leader-epoch", "current-epoch", "known-replica", "known-slave", "known-sentinel",
-				"announce-port", "announce-hostnames", "resolve-hostnames", "deny-scripts-reconfig", "sentinel-user", "sentinel-pass",
+				"deny-scripts-reconfig", "sentinel-user", "sentinel-pass",
 				"rename-command", "notification-script", "client-reconfig-script", "master-reboot-down-after-period":
 				// Redis Sentinel's own rewritten state, or not applicable.
 			default:
@@ -160,6 +178,7 @@ func LoadConfFile(path string, cfg *Config) error {
 			continue
 		}
 		if setting == "auth-user" {
+			g.AuthUser = f[3]
 			continue
 		}
 		n, err := strconv.Atoi(f[3])

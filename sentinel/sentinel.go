@@ -51,6 +51,14 @@ type Sentinel struct {
 	// for tiltPeriod, since every timeout measured meanwhile is suspect.
 	lastTick  time.Time
 	tiltUntil time.Time
+	// ctx is Run's: every group's monitoring derives from it.
+	ctx context.Context
+	// clients are the connections on the RESP port (CLIENT LIST, KILL).
+	clients clientRegistry
+	// simulate holds SENTINEL SIMULATE-FAILURE's flags.
+	simulate simulateFlags
+	// alive are the peers memberlist sees alive (by id); see events.
+	alive map[string]bool
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -68,11 +76,17 @@ type peer struct {
 
 // group is the live state of one monitored master.
 type group struct {
-	cfg        Group
+	cfg Group
+	// ctx ends the group's probes (SENTINEL REMOVE, end of Run); wg
+	// counts them.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 	master     *instance
 	replicas   map[string]*instance // by ip:port
 	sdownSince time.Time
 	odown      bool
+	odownSince time.Time
 	downVotes  map[string]time.Time // peer id -> when it said the master is down
 	lastAsk    time.Time
 	// election/failover in progress
@@ -82,6 +96,10 @@ type group struct {
 	nextAttempt   time.Time
 	failing       *failoverRun
 	forced        bool
+	// reconf re-points the remaining replicas after a promotion,
+	// parallel-syncs at a time; it outlives failing, which ends at
+	// +switch-master.
+	reconf *reconfRun
 }
 
 type failoverRun struct {
@@ -113,6 +131,16 @@ type instance struct {
 	mPort    int
 	replicas []string // from a master's INFO
 	stop     chan struct{}
+	// linkUp is master_link_status:up, a replica's sync being done.
+	linkUp bool
+	// info is the last INFO reply (SENTINEL INFO-CACHE); roleTime is
+	// when INFO first reported the current role.
+	info     string
+	roleTime time.Time
+	// confChange is when INFO last reported another role or master
+	// address; upSince when the instance last came back from down;
+	// lastFix when we last sent it +fix-slave-config's REPLICAOF.
+	confChange, upSince, lastFix time.Time
 	// lastLease is when this sentinel last renewed the master lease
 	// here; noLease marks a node that does not know LEASE (redis-server).
 	lastLease time.Time
@@ -125,7 +153,7 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 
 // New prepares a sentinel; Run starts it.
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
-	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}}
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}}
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -142,16 +170,51 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	if st.Peers == nil {
 		st.Peers = map[string]string{}
 	}
+	if st.Removed == nil {
+		st.Removed = map[string]bool{}
+	}
 	s.st = st
-	for _, g := range cfg.Groups {
+	// SENTINEL CONFIG SET's changes win over the flags and the file.
+	for name, v := range st.Config {
+		if err := s.cfg.setGlobalOption(name, v); err != nil {
+			return nil, fmt.Errorf("%s: config %s: %w", s.path, name, err)
+		}
+	}
+	groups := append([]Group(nil), cfg.Groups...)
+	for _, g := range groups {
+		if st.Removed[g.Name] {
+			log.Warn("not monitoring a group removed with SENTINEL REMOVE (SENTINEL MONITOR adds it again)", zap.String("group", g.Name))
+		}
+	}
+	// Groups added with SENTINEL MONITOR, in name order for stable logs.
+	var added []string
+	for name, gc := range st.Groups {
+		if gc.Monitor != nil && !hasGroup(groups, name) {
+			added = append(added, name)
+		}
+	}
+	sort.Strings(added)
+	for _, name := range added {
+		m := st.Groups[name].Monitor
+		groups = append(groups, Group{Name: name, Host: m.Host, Port: m.Port, Quorum: m.Quorum, DownAfter: DefaultDownAfter,
+			FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1})
+	}
+	for _, g := range groups {
+		if st.Removed[g.Name] {
+			continue
+		}
 		gc := st.Groups[g.Name]
 		if gc == nil {
 			gc = &groupConfig{Host: g.Host, Port: g.Port}
 			st.Groups[g.Name] = gc
 		}
-		gr := &group{cfg: g, replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
-		gr.master = s.newInstance(gc.Host, gc.Port, g)
-		s.grps[g.Name] = gr
+		// SENTINEL SET's changes win over the flags and the file.
+		for opt, v := range gc.Set {
+			if err := setGroupOption(&g, opt, v); err != nil {
+				return nil, fmt.Errorf("%s: group %s: set %s: %w", s.path, g.Name, opt, err)
+			}
+		}
+		s.grps[g.Name] = s.newGroup(g, gc)
 	}
 	if err := saveState(s.path, st); err != nil {
 		return nil, err
@@ -159,14 +222,22 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	return s, nil
 }
 
+func hasGroup(gs []Group, name string) bool {
+	for _, g := range gs {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // MyID is the sentinel's run id.
 func (s *Sentinel) MyID() string { return s.st.MyID }
 
-func (s *Sentinel) newInstance(host string, port int, g Group) *instance {
+// newInstance is a data node of g; under the lock.
+func (s *Sentinel) newInstance(host string, port int, g *group) *instance {
 	in := &instance{host: host, port: port, stop: make(chan struct{})}
-	in.client = redis.NewClient(&redis.Options{Addr: in.addr(), Password: g.AuthPass, Protocol: 2, DisableIdentity: true,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
-		MaxRetries: -1, PoolSize: 2})
+	in.client = s.newClient(in.addr(), g)
 	return in
 }
 
@@ -177,18 +248,19 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	s.ln = ln
-	ip := s.cfg.AnnounceIP
-	if ip == "" {
-		ip = s.cfg.Bind
-	}
-	s.addr = net.JoinHostPort(ip, strconv.Itoa(s.cfg.Port))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.ctx = ctx
+	s.addr = s.announceAddr()
+	s.mu.Unlock()
 	if err := s.startGossip(); err != nil {
 		ln.Close()
 		return err
 	}
 	s.mu.Lock()
 	for _, g := range s.grps {
-		s.startProbe(g, g.master)
+		s.startGroup(g)
 	}
 	s.mu.Unlock()
 	go s.serve(ln)
@@ -199,8 +271,14 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			ln.Close()
+			s.clients.closeAll()
 			s.ml.Leave(time.Second)
 			s.ml.Shutdown()
+			s.mu.Lock()
+			for _, g := range s.grps {
+				s.stopGroup(g)
+			}
+			s.mu.Unlock()
 			return nil
 		case <-t.C:
 			s.tick()
@@ -244,9 +322,34 @@ func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type events struct{ s *Sentinel }
 
-func (e events) NotifyJoin(n *memberlist.Node)   { e.s.learn(n.Meta) }
-func (e events) NotifyLeave(n *memberlist.Node)  {}
+// memberlist calls these while holding its node lock, so they may take
+// s.mu, and nothing may call into memberlist while holding s.mu (that
+// deadlocked a sentinel answering GET-MASTER-ADDR-BY-NAME while a config
+// update arrived): liveness is tracked here instead of asking memberlist.
+func (e events) NotifyJoin(n *memberlist.Node) {
+	e.s.setAlive(n.Name, true)
+	e.s.learn(n.Meta)
+}
+func (e events) NotifyLeave(n *memberlist.Node)  { e.s.setAlive(n.Name, false) }
 func (e events) NotifyUpdate(n *memberlist.Node) { e.s.learn(n.Meta) }
+
+// setAlive records memberlist's view of a peer (not dead, not left).
+func (s *Sentinel) setAlive(name string, alive bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == s.st.MyID {
+		return
+	}
+	if alive {
+		s.alive[name] = true
+	} else {
+		delete(s.alive, name)
+	}
+}
+
+// aliveCount is how many sentinels memberlist sees alive, this one
+// included; under the lock.
+func (s *Sentinel) aliveCount() int { return len(s.alive) + 1 }
 
 func (s *Sentinel) startGossip() error {
 	c := memberlist.DefaultLANConfig()
@@ -264,10 +367,10 @@ func (s *Sentinel) startGossip() error {
 		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)
 	}
 	s.ml = ml
-	if len(s.cfg.Join) > 0 {
+	if seeds := s.cfg.Join; len(seeds) > 0 {
 		go func() {
 			for i := 0; i < 50; i++ {
-				if n, err := ml.Join(s.cfg.Join); err == nil && n > 0 {
+				if n, err := ml.Join(seeds); err == nil && n > 0 {
 					return
 				}
 				time.Sleep(200 * time.Millisecond)
@@ -326,6 +429,9 @@ func (s *Sentinel) persist() {
 
 // gossipConfig spreads a changed configuration.
 func (s *Sentinel) gossipConfig() {
+	if s.ml == nil {
+		return // not gossiping yet (or in a unit test)
+	}
 	go s.ml.UpdateNode(time.Second)
 }
 
@@ -341,10 +447,17 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	newAddr := net.JoinHostPort(host, strconv.Itoa(port))
 	nm := g.replicas[newAddr]
 	if nm == nil {
-		nm = s.newInstance(host, port, g.cfg)
+		nm = s.newInstance(host, port, g)
 		s.startProbe(g, nm)
 	}
+	if g.reconf != nil && g.reconf.promoted != nm {
+		// A newer configuration replaces the one being rolled out.
+		g.reconf = nil
+	}
 	delete(g.replicas, newAddr)
+	// Its role is judged afresh from now on (it may still report
+	// role:slave until its next INFO).
+	nm.roleTime = time.Now()
 	// The old master stays known as a replica, to be converted when it
 	// comes back.
 	g.replicas[old.addr()] = old
@@ -355,21 +468,27 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 }
 
 // startProbe runs the PING/INFO loop of an instance.
+// Under the lock; g.ctx must be set.
 func (s *Sentinel) startProbe(g *group, in *instance) {
+	g.wg.Add(1)
 	go func() {
+		defer g.wg.Done()
 		var lastInfo time.Time
 		for {
 			s.mu.Lock()
-			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown
+			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown || g.reconf != nil
+			downAfter := g.cfg.DownAfter
 			s.mu.Unlock()
 			// Ping at least ten times per down-after period, so a dead
 			// master is noticed within down-after plus a tenth.
-			period := min(pingPeriod, max(g.cfg.DownAfter/10, 10*time.Millisecond))
+			period := min(pingPeriod, max(downAfter/10, 10*time.Millisecond))
 			if doubt {
 				period = min(period, fastPeriod)
 			}
 			select {
 			case <-in.stop:
+				return
+			case <-g.ctx.Done():
 				return
 			case <-time.After(period):
 			}
@@ -378,19 +497,25 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			// receive its reply and count it as alive, so the lease ends
 			// before our down-after could, whatever the network delay.
 			s.mu.Lock()
+			if g.ctx.Err() != nil {
+				// Removed while we slept (stopGroup cancels under the lock).
+				s.mu.Unlock()
+				return
+			}
 			isMaster := g.master == in
 			voters := len(s.st.Peers) + 1
 			epoch := s.st.Groups[g.cfg.Name].ConfigEpoch
 			useLease := isMaster && !in.noLease
 			token := in.leaseToken
+			client := in.client
 			s.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			ctx, cancel := context.WithTimeout(g.ctx, 500*time.Millisecond)
 			var err error
 			renewed := false
 			if useLease {
-				lease := max(g.cfg.DownAfter/2, time.Millisecond)
+				lease := max(downAfter/2, time.Millisecond)
 				var next int64
-				next, err = in.client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch, token).Int64()
+				next, err = client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch, token).Int64()
 				switch {
 				case err == nil:
 					renewed = true
@@ -402,12 +527,12 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 					s.mu.Lock()
 					in.noLease = true
 					s.mu.Unlock()
-					err = in.client.Ping(ctx).Err()
+					err = client.Ping(ctx).Err()
 				case strings.HasPrefix(err.Error(), "ERR LEASE RENEW sent to a replica"):
 					err = nil // alive; INFO will tell its role
 				}
 			} else {
-				err = in.client.Ping(ctx).Err()
+				err = client.Ping(ctx).Err()
 			}
 			cancel()
 			now := time.Now()
@@ -429,15 +554,22 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			}
 			var info string
 			if ok && now.Sub(lastInfo) >= ip {
-				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-				info, err = in.client.Info(ctx, "replication").Result()
+				ctx, cancel := context.WithTimeout(g.ctx, 500*time.Millisecond)
+				info, err = client.Info(ctx, "replication").Result()
 				cancel()
 				if err == nil {
 					lastInfo = now
 				}
 			}
 			s.mu.Lock()
+			if g.ctx.Err() != nil {
+				s.mu.Unlock()
+				return
+			}
 			if ok {
+				if in.lastOK.IsZero() || now.Sub(in.lastOK) > g.cfg.DownAfter {
+					in.upSince = now // back from down (or first seen)
+				}
 				in.lastOK = now
 			}
 			if info != "" {
@@ -451,8 +583,10 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 // parseInfo records INFO replication; under the lock.
 func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time) {
 	in.infoTime = now
+	in.info = info
 	in.replicas = in.replicas[:0]
 	in.linkDown = 0
+	in.linkUp = false
 	for _, line := range strings.Split(info, "\n") {
 		line = strings.TrimSpace(line)
 		k, v, ok := strings.Cut(line, ":")
@@ -461,11 +595,23 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		}
 		switch {
 		case k == "role":
+			if in.role != v {
+				in.roleTime, in.confChange = now, now
+			}
 			in.role = v
 		case k == "master_host":
+			if in.mHost != v {
+				in.confChange = now
+			}
 			in.mHost = v
 		case k == "master_port":
-			in.mPort, _ = strconv.Atoi(v)
+			p, _ := strconv.Atoi(v)
+			if in.mPort != p {
+				in.confChange = now
+			}
+			in.mPort = p
+		case k == "master_link_status":
+			in.linkUp = v == "up"
 		case k == "slave_repl_offset":
 			in.offset, _ = strconv.ParseInt(v, 10, 64)
 		case k == "slave_priority":
@@ -496,7 +642,7 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 			if g.replicas[a] == nil {
 				host, port, _ := net.SplitHostPort(a)
 				p, _ := strconv.Atoi(port)
-				r := s.newInstance(host, p, g.cfg)
+				r := s.newInstance(host, p, g)
 				g.replicas[a] = r
 				s.startProbe(g, r)
 				s.event("+slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", a, host, p, g.cfg.Name, g.master.host, g.master.port))
@@ -504,12 +650,41 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		}
 	}
 	// A replica that reports itself master (the old master come back)
-	// while ours is healthy is turned into a replica of ours.
-	if in != g.master && in.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
+	// while ours is healthy is turned into a replica of ours; one that
+	// just turned master is given time for a newer config naming it to
+	// arrive (converting it would undo a failover that another sentinel
+	// won in a higher epoch, leaving that epoch's master a replica).
+	sane := g.sdownSince.IsZero() && g.master.role == "master"
+	if in != g.master && in.role == "master" && failover.ShouldConvertToReplica(sane, g.failing != nil, now.Sub(in.roleTime)) {
 		m := g.master
-		go in.client.SlaveOf(context.Background(), m.host, strconv.Itoa(m.port))
+		go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 	}
+	s.fixSlaveConfig(g, in, now)
+}
+
+// fixSlaveConfig re-points a replica that follows another master than
+// the group's, once things are calm (failover.NeedsFixSlaveConfig); under
+// the lock.
+func (s *Sentinel) fixSlaveConfig(g *group, in *instance, now time.Time) {
+	m := g.master
+	if in == m || in.role != "slave" {
+		return
+	}
+	sinceFix := time.Duration(1 << 62)
+	if !in.lastFix.IsZero() {
+		sinceFix = now.Sub(in.lastFix)
+	}
+	w := failover.WrongMaster{FollowsHost: in.mHost, FollowsPort: in.mPort, MasterHost: m.host, MasterPort: m.port,
+		MasterSane: m.role == "master" && g.sdownSince.IsZero(), Failing: g.failing != nil || g.reconf != nil,
+		SinceConfigChange: now.Sub(in.confChange), UpFor: now.Sub(in.upSince), SinceLastFix: sinceFix,
+		FailoverTimeout: g.cfg.FailoverTimeout}
+	if !failover.NeedsFixSlaveConfig(w) {
+		return
+	}
+	in.lastFix = now
+	go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
+	s.event("+fix-slave-config", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 }
 
 // tick runs the per-group state machines every fastPeriod.
@@ -554,6 +729,13 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		m.lastOK = now
 	}
 	down := now.Sub(last) > g.cfg.DownAfter
+	// As Redis: a master that has reported role:slave for down-after
+	// plus two INFO periods is down too (it was demoted behind our back,
+	// or a failover we lost left it a replica), so a failover can repair
+	// the group instead of sending clients to a read-only node.
+	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*infoPeriod {
+		down = true
+	}
 	switch {
 	case down && g.sdownSince.IsZero():
 		g.sdownSince = now
@@ -580,9 +762,14 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		}
 	}
 	if !g.odown && n >= g.cfg.Quorum {
-		g.odown = true
+		g.odown, g.odownSince = true, now
 		s.event("+odown", fmt.Sprintf("master %s %s %d #quorum %d/%d", g.cfg.Name, m.host, m.port, n, g.cfg.Quorum))
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond)
+		// Never shorter than a wait already set: after voting for another
+		// sentinel, we leave it time to fail over before trying ourselves
+		// (an early attempt meant a second failover in a higher epoch).
+		if at := now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond); at.After(g.nextAttempt) {
+			g.nextAttempt = at
+		}
 	}
 }
 
@@ -627,6 +814,9 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		s.stepFailover(g, gc, now)
 		return
 	}
+	if g.reconf != nil {
+		s.stepReconf(g, now)
+	}
 	if g.votes != nil {
 		// An election of ours is open: count the votes every tick.
 		voters := len(s.st.Peers) + 1
@@ -636,6 +826,11 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		}
 		if ok && winner == s.st.MyID {
 			s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
+			if s.simulate.has(simCrashAfterElection) {
+				s.crash("crash-after-election")
+			}
+			// A newer failover supersedes a rollout still running.
+			g.reconf = nil
 			g.failing = &failoverRun{epoch: g.electEpoch, started: now, oldHost: g.master.host, oldPort: g.master.port,
 				coordinated: g.forced && g.sdownSince.IsZero()}
 			g.votes = nil
@@ -730,20 +925,15 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	}
 	s.event("+promoted-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 	s.event("+failover-state-reconf-slaves", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
-	for _, r := range g.replicas {
-		if r == p {
-			continue
-		}
-		r := r
-		// (After a coordinated failover the old master follows the new
-		// one already; re-pointing it again is harmless.)
-		go r.client.SlaveOf(context.Background(), p.host, strconv.Itoa(p.port))
-		s.event("+slave-reconf-sent", fmt.Sprintf("slave %s %s %d @ %s %s %d", r.addr(), r.host, r.port, g.cfg.Name, f.oldHost, f.oldPort))
-	}
-	s.event("+failover-end", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+	s.startReconf(g, p, f.oldHost, f.oldPort, now)
 	s.switchMaster(g, p.host, p.port, f.epoch)
 	s.persist()
 	s.gossipConfig()
+	if s.simulate.has(simCrashAfterPromotion) {
+		s.crash("crash-after-promotion")
+	}
+	// The first replicas are sent REPLICAOF in this same tick.
+	s.stepReconf(g, now)
 }
 
 // isMasterDown answers SENTINEL IS-MASTER-DOWN-BY-ADDR: whether we see
@@ -813,9 +1003,5 @@ func (s *Sentinel) peerList() []*peer {
 // known sentinels (itself included); under the lock.
 func (s *Sentinel) inMajority() bool {
 	voters := len(s.st.Peers) + 1
-	alive := 1
-	if s.ml != nil {
-		alive = s.ml.NumMembers()
-	}
-	return alive >= voters/2+1
+	return s.aliveCount() >= voters/2+1
 }

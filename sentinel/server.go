@@ -36,10 +36,15 @@ func (p *pubsub) publish(channel, msg string) {
 type conn struct {
 	s        *Sentinel
 	nc       net.Conn
-	wmu      sync.Mutex
 	proto    int
 	channels map[string]bool
 	patterns map[string]bool
+	// meta is guarded by s.clients.mu.
+	meta clientMeta
+	// out queues everything written to a subscribed connection (see
+	// outqueue.go); out and drained are set under s.subs.mu.
+	out     chan []byte
+	drained chan struct{}
 }
 
 func (s *Sentinel) serve(ln net.Listener) {
@@ -49,14 +54,23 @@ func (s *Sentinel) serve(ln net.Listener) {
 			return
 		}
 		c := &conn{s: s, nc: nc, proto: 2, channels: map[string]bool{}, patterns: map[string]bool{}}
+		s.clients.add(c)
 		go c.run()
 	}
 }
 
+// write sends a reply; only the connection's own goroutine calls it. A
+// subscribed connection's replies go through its queue, behind the
+// events queued before them; waiting there is fine, the queue drains.
 func (c *conn) write(b []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.s.subs.mu.Lock()
+	out := c.out
+	c.s.subs.mu.Unlock()
+	if out != nil {
+		out <- b
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	c.nc.Write(b)
 }
 
@@ -79,7 +93,7 @@ func (c *conn) deliver(channel, msg string) {
 		}
 	}
 	if w.Len() > 0 {
-		c.write(w.Buf)
+		c.enqueue(w.Buf)
 	}
 }
 
@@ -88,6 +102,8 @@ func (c *conn) run() {
 		c.s.subs.mu.Lock()
 		delete(c.s.subs.subs, c)
 		c.s.subs.mu.Unlock()
+		c.stopQueue()
+		c.s.clients.remove(c)
 		c.nc.Close()
 	}()
 	rd := resp.NewRequestReader(c.nc)
@@ -109,10 +125,14 @@ func (c *conn) run() {
 		c.s.subs.mu.Lock()
 		w.Proto = c.proto
 		c.s.subs.mu.Unlock()
+		c.s.clients.touch(c, args)
 		quit := c.exec(w, args)
 		if w.Len() > 0 {
 			c.write(w.Buf)
 		}
+		c.s.clients.mu.Lock()
+		quit = quit || c.meta.closeAfterReply
+		c.s.clients.mu.Unlock()
 		if quit {
 			return
 		}
@@ -145,22 +165,49 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 			}
 			proto = n
 		}
+		// HELLO's options: AUTH is accepted as AUTH is (no password on the
+		// sentinel port), SETNAME names the connection.
+		for i := 2; i < len(args); i++ {
+			switch {
+			case argIs(args[i], "auth") && i+2 < len(args):
+				i += 2
+			case argIs(args[i], "setname") && i+1 < len(args):
+				if !validClientName(string(args[i+1])) {
+					w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+					return false
+				}
+				s.clients.mu.Lock()
+				c.meta.name = string(args[i+1])
+				s.clients.mu.Unlock()
+				i++
+			default:
+				w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i]))
+				return false
+			}
+		}
 		s.subs.mu.Lock()
 		c.proto = proto
 		s.subs.mu.Unlock()
 		w.Proto = proto
-		w.Map(7)
-		for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}, {"mode", "sentinel"}, {"role", "sentinel"}} {
+		// Redis Sentinel 7's HELLO: no "role" field.
+		w.Map(6)
+		for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}} {
 			w.BulkString(kv[0])
 			w.BulkString(kv[1])
 		}
 		w.BulkString("proto")
 		w.Int(int64(proto))
 		w.BulkString("id")
-		w.Int(1)
+		s.clients.mu.Lock()
+		w.Int(c.meta.id)
+		s.clients.mu.Unlock()
+		w.BulkString("mode")
+		w.BulkString("sentinel")
 		w.BulkString("modules")
 		w.Array(0)
-	case "client", "auth", "select":
+	case "client":
+		c.clientCmd(w, args)
+	case "auth", "select":
 		w.OK()
 	case "info":
 		w.BulkString(s.info())
@@ -189,6 +236,11 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 			w.Int(int64(len(c.channels) + len(c.patterns)))
 		}
 		s.subs.subs[c] = true
+		// The confirmation is queued before any event can be, as Redis
+		// sends it first.
+		c.startQueue()
+		c.enqueue(append([]byte(nil), w.Buf...))
+		w.Reset()
 		s.subs.mu.Unlock()
 	case "unsubscribe", "punsubscribe":
 		s.subs.mu.Lock()
@@ -267,9 +319,15 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	case "masters":
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		w.Array(len(s.grps))
-		for _, g := range s.grps {
-			s.writeMaster(w, g)
+		// By name, so the order is stable across calls.
+		names := make([]string, 0, len(s.grps))
+		for n := range s.grps {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		w.Array(len(names))
+		for _, n := range names {
+			s.writeMaster(w, s.grps[n])
 		}
 	case "master":
 		s.mu.Lock()
@@ -286,15 +344,8 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		}
 		w.Array(len(g.replicas))
 		now := time.Now()
-		for _, r := range g.replicas {
-			flags := "slave"
-			if now.Sub(r.lastOK) > g.cfg.DownAfter {
-				flags += ",s_down"
-			}
-			fields := [][2]string{{"name", r.addr()}, {"ip", r.host}, {"port", strconv.Itoa(r.port)}, {"runid", r.runID},
-				{"flags", flags}, {"role-reported", "slave"}, {"master-host", r.mHost}, {"master-port", strconv.Itoa(r.mPort)},
-				{"slave-priority", strconv.Itoa(r.priority)}, {"slave-repl-offset", strconv.FormatInt(r.offset, 10)}}
-			writeFields(w, fields)
+		for _, r := range sortedReplicas(g) {
+			s.writeReplica(w, g, r, now)
 		}
 	case "sentinels":
 		s.mu.Lock()
@@ -332,10 +383,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			return
 		}
 		voters := len(s.st.Peers) + 1
-		alive := 1
-		if s.ml != nil {
-			alive = s.ml.NumMembers()
-		}
+		alive := s.aliveCount()
 		switch {
 		case alive < g.cfg.Quorum:
 			w.Error(fmt.Sprintf("NOQUORUM %d usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master", alive))
@@ -353,12 +401,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		}
 		s.mu.Lock()
 		n := 0
-		alive := map[string]bool{}
-		if s.ml != nil {
-			for _, m := range s.ml.Members() {
-				alive[m.Name] = true
-			}
-		}
+		alive := s.alive
 		for name, g := range s.grps {
 			if ok, _ := path.Match(string(args[2]), name); !ok {
 				continue
@@ -369,6 +412,8 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 				r.client.Close()
 				delete(g.replicas, a)
 			}
+			// As Redis's reset, this ends a failover in progress.
+			g.failing, g.reconf, g.votes = nil, nil, nil
 			s.event("+reset-master", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
 		}
 		if n > 0 {
@@ -392,22 +437,40 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		if g == nil {
 			return
 		}
-		if g.failing != nil {
+		if g.failing != nil || g.reconf != nil {
 			w.Error("INPROG Failover already in progress")
 			return
 		}
 		g.forced = true
 		g.nextAttempt = time.Now()
 		w.OK()
+	case "monitor", "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		map[string]func(*resp.Writer, [][]byte){"monitor": s.monitorCmd, "remove": s.removeCmd, "set": s.setCmd,
+			"config": s.configCmd, "flushconfig": s.flushConfigCmd, "info-cache": s.infoCacheCmd,
+			"simulate-failure": s.simulateCmd}[sub](w, args)
 	default:
 		w.Error("ERR unknown subcommand '" + string(args[1]) + "'. Try SENTINEL HELP.")
 	}
 }
 
-// writeMaster writes SENTINEL MASTER's flat field/value array; under the
-// lock.
+// sortedReplicas lists g's replicas by address, for stable replies; under
+// the lock.
+func sortedReplicas(g *group) []*instance {
+	out := make([]*instance, 0, len(g.replicas))
+	for _, r := range g.replicas {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr() < out[j].addr() })
+	return out
+}
+
+// writeMaster writes SENTINEL MASTER's flat field/value array, with
+// Redis Sentinel 7's fields in its order; under the lock.
 func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 	m := g.master
+	now := time.Now()
 	flags := "master"
 	if !g.sdownSince.IsZero() {
 		flags += ",s_down"
@@ -415,16 +478,77 @@ func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 	if g.odown {
 		flags += ",o_down"
 	}
-	if g.failing != nil {
+	if g.failing != nil || g.reconf != nil {
 		flags += ",failover_in_progress"
 	}
 	gc := s.st.Groups[g.cfg.Name]
-	writeFields(w, [][2]string{{"name", g.cfg.Name}, {"ip", m.host}, {"port", strconv.Itoa(m.port)}, {"runid", m.runID},
-		{"flags", flags}, {"role-reported", "master"}, {"config-epoch", strconv.FormatUint(gc.ConfigEpoch, 10)},
+	fields := [][2]string{{"name", g.cfg.Name}, {"ip", m.host}, {"port", strconv.Itoa(m.port)}, {"runid", m.runID}, {"flags", flags}}
+	fields = append(fields, linkFields(m, now)...)
+	if !g.sdownSince.IsZero() {
+		fields = append(fields, [2]string{"s-down-time", ms(now.Sub(g.sdownSince))})
+	}
+	if g.odown {
+		fields = append(fields, [2]string{"o-down-time", ms(now.Sub(g.odownSince))})
+	}
+	fields = append(fields, [][2]string{{"down-after-milliseconds", ms(g.cfg.DownAfter)}}...)
+	fields = append(fields, infoFields(m, "master", now)...)
+	fields = append(fields, [][2]string{{"config-epoch", strconv.FormatUint(gc.ConfigEpoch, 10)},
 		{"num-slaves", strconv.Itoa(len(g.replicas))}, {"num-other-sentinels", strconv.Itoa(len(s.peers))},
-		{"quorum", strconv.Itoa(g.cfg.Quorum)}, {"down-after-milliseconds", strconv.FormatInt(g.cfg.DownAfter.Milliseconds(), 10)},
-		{"failover-timeout", strconv.FormatInt(g.cfg.FailoverTimeout.Milliseconds(), 10)}, {"parallel-syncs", strconv.Itoa(g.cfg.ParallelSyncs)}})
+		{"quorum", strconv.Itoa(g.cfg.Quorum)}, {"failover-timeout", ms(g.cfg.FailoverTimeout)},
+		{"parallel-syncs", strconv.Itoa(g.cfg.ParallelSyncs)}}...)
+	writeFields(w, fields)
 }
+
+// writeReplica writes one entry of SENTINEL REPLICAS, Redis Sentinel 7's
+// fields in its order; under the lock.
+func (s *Sentinel) writeReplica(w *resp.Writer, g *group, r *instance, now time.Time) {
+	flags := "slave"
+	if r.lastOK.IsZero() {
+		flags += ",disconnected"
+	} else if now.Sub(r.lastOK) > g.cfg.DownAfter {
+		flags += ",s_down"
+	}
+	fields := [][2]string{{"name", r.addr()}, {"ip", r.host}, {"port", strconv.Itoa(r.port)}, {"runid", r.runID}, {"flags", flags}}
+	fields = append(fields, linkFields(r, now)...)
+	fields = append(fields, [2]string{"down-after-milliseconds", ms(g.cfg.DownAfter)})
+	fields = append(fields, infoFields(r, "slave", now)...)
+	status := "err"
+	if r.linkUp {
+		status = "ok"
+	}
+	fields = append(fields, [][2]string{{"master-link-down-time", ms(r.linkDown)}, {"master-link-status", status},
+		{"master-host", r.mHost}, {"master-port", strconv.Itoa(r.mPort)}, {"slave-priority", strconv.Itoa(r.priority)},
+		{"slave-repl-offset", strconv.FormatInt(r.offset, 10)}, {"replica-announced", "1"}}...)
+	writeFields(w, fields)
+}
+
+// linkFields are the link fields of an instance. Pings are not tracked
+// one by one, so last-ping-sent is 0 (no ping pending) and both reply
+// ages are the age of the last valid reply.
+func linkFields(in *instance, now time.Time) [][2]string {
+	age := "0"
+	if !in.lastOK.IsZero() {
+		age = ms(now.Sub(in.lastOK))
+	}
+	return [][2]string{{"link-pending-commands", "0"}, {"link-refcount", "1"}, {"last-ping-sent", "0"},
+		{"last-ok-ping-reply", age}, {"last-ping-reply", age}}
+}
+
+// infoFields are the INFO-derived fields of an instance; role is what
+// the group expects it to be until INFO says.
+func infoFields(in *instance, role string, now time.Time) [][2]string {
+	refresh, roleAge := "0", "0"
+	if !in.infoTime.IsZero() {
+		refresh = ms(now.Sub(in.infoTime))
+	}
+	if in.role != "" {
+		role = in.role
+		roleAge = ms(now.Sub(in.roleTime))
+	}
+	return [][2]string{{"info-refresh", refresh}, {"role-reported", role}, {"role-reported-time", roleAge}}
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 func writeFields(w *resp.Writer, fields [][2]string) {
 	if w.Proto >= 3 {
@@ -444,7 +568,7 @@ func (s *Sentinel) info() string {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Server\r\nredis_version:7.0.15\r\nredis_mode:sentinel\r\nrun_id:%s\r\ntcp_port:%d\r\n\r\n", s.st.MyID, s.cfg.Port)
-	fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", len(s.grps), boolInt(s.tilted(time.Now())))
+	fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:%d\r\n", len(s.grps), boolInt(s.tilted(time.Now())), s.simulate)
 	names := make([]string, 0, len(s.grps))
 	for n := range s.grps {
 		names = append(names, n)

@@ -19,6 +19,14 @@ type persisted struct {
 	// Peers are every sentinel ever seen (id -> RESP address): the
 	// electorate, which a partition must not shrink.
 	Peers map[string]string `json:"peers"`
+	// Config holds what SENTINEL CONFIG SET changed (name -> value); it is
+	// re-applied over the flags and the sentinel.conf at start.
+	Config map[string]string `json:"config,omitempty"`
+	// Removed names the groups of the start-up configuration that SENTINEL
+	// REMOVE dropped: they stay unmonitored after a restart, as if Redis
+	// Sentinel had rewritten its configuration file, until SENTINEL
+	// MONITOR adds them again.
+	Removed map[string]bool `json:"removed,omitempty"`
 }
 
 // groupConfig is one group's durable state.
@@ -27,6 +35,19 @@ type groupConfig struct {
 	Host        string          `json:"host"`
 	Port        int             `json:"port"`
 	Ballot      failover.Ballot `json:"ballot"`
+	// Monitor is set for a group added with SENTINEL MONITOR, so it is
+	// monitored again after a restart without any --monitor flag.
+	Monitor *monitorSpec `json:"monitor,omitempty"`
+	// Set holds what SENTINEL SET changed (option -> value), re-applied
+	// over the start-up configuration.
+	Set map[string]string `json:"set,omitempty"`
+}
+
+// monitorSpec is SENTINEL MONITOR's arguments.
+type monitorSpec struct {
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	Quorum int    `json:"quorum"`
 }
 
 // loadState reads the state file, if any.
@@ -46,14 +67,15 @@ func loadState(path string) (*persisted, error) {
 }
 
 // saveState writes the state file atomically: temp file, fsync, rename,
-// fsync of the directory.
+// fsync of the directory. The file may hold auth-pass, so only its owner
+// reads it.
 func saveState(path string, p *persisted) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding the state: %w", err)
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", tmp, err)
 	}
@@ -66,15 +88,18 @@ func saveState(path string, p *persisted) error {
 		return fmt.Errorf("fsync %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fmt.Errorf("closing %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("renaming %s: %w", tmp, err)
 	}
 	d, err := os.Open(filepath.Dir(path))
 	if err != nil {
-		return err
+		return fmt.Errorf("opening the state directory: %w", err)
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync of %s: %w", filepath.Dir(path), err)
+	}
+	return nil
 }

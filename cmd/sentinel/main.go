@@ -4,6 +4,10 @@
 //	vigil-sentinel [/path/to/sentinel.conf] --port 26379 --bind 127.0.0.1 --dir DIR \
 //	    --monitor "mymaster 127.0.0.1 6379 2" --down-after-milliseconds 1000 \
 //	    --failover-timeout 10000 --gossip-port 7946 --join "127.0.0.1:7946,127.0.0.1:7947"
+//
+// Groups may also be added with SENTINEL MONITOR at runtime; the state
+// file in --dir keeps them, and SENTINEL SET/CONFIG SET changes, across
+// restarts.
 package main
 
 import (
@@ -47,6 +51,9 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.Port, "port", 26379, "RESP port (the Redis Sentinel API)")
 	fs.StringVar(&cfg.Dir, "dir", ".", "directory of the state file")
 	fs.StringVar(&cfg.AnnounceIP, "announce-ip", "", "address peers and clients reach this sentinel at")
+	fs.IntVar(&cfg.AnnouncePort, "announce-port", 0, "port peers and clients reach this sentinel at (0: --port)")
+	fs.BoolVar(&cfg.ResolveHostnames, "resolve-hostnames", false, "let SENTINEL MONITOR take hostnames")
+	fs.BoolVar(&cfg.AnnounceHostnames, "announce-hostnames", false, "announce hostnames (kept for SENTINEL CONFIG GET)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
 	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
 	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
@@ -54,6 +61,7 @@ func run(args []string, stderr io.Writer) int {
 	failoverTimeout := fs.Int("failover-timeout", 180000, "bound of each failover step, and retry interval")
 	parallel := fs.Int("parallel-syncs", 1, "replicas re-pointed at once after a failover")
 	authPass := fs.String("auth-pass", "", "password of the monitored data nodes")
+	authUser := fs.String("auth-user", "", "ACL user of the monitored data nodes")
 	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
 	if confFile != "" {
 		// The file's values become the flags' defaults.
@@ -64,6 +72,7 @@ func run(args []string, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Bind, cfg.Port, cfg.Dir, cfg.AnnounceIP = fileCfg.Bind, fileCfg.Port, fileCfg.Dir, fileCfg.AnnounceIP
+		cfg.AnnouncePort, cfg.ResolveHostnames, cfg.AnnounceHostnames = fileCfg.AnnouncePort, fileCfg.ResolveHostnames, fileCfg.AnnounceHostnames
 		cfg.Groups = fileCfg.Groups
 	}
 	if err := fs.Parse(args); err != nil {
@@ -81,10 +90,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if len(monitors) == 0 && len(cfg.Groups) == 0 {
-		fmt.Fprintln(stderr, "vigil-sentinel: bad configuration: at least one --monitor (or sentinel monitor line) is needed")
-		return 2
-	}
+	// No group at all is fine, as for Redis Sentinel: SENTINEL MONITOR
+	// adds groups at runtime, and the state file keeps those.
 	// Flags given explicitly apply to the file's groups too.
 	for i := range cfg.Groups {
 		g := &cfg.Groups[i]
@@ -100,6 +107,9 @@ func run(args []string, stderr io.Writer) int {
 		if set["auth-pass"] {
 			g.AuthPass = *authPass
 		}
+		if set["auth-user"] {
+			g.AuthUser = *authUser
+		}
 	}
 	for _, m := range monitors {
 		g, err := sentinel.ParseMonitor(m)
@@ -111,6 +121,7 @@ func run(args []string, stderr io.Writer) int {
 		g.FailoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
 		g.ParallelSyncs = *parallel
 		g.AuthPass = *authPass
+		g.AuthUser = *authUser
 		cfg.Groups = append(cfg.Groups, g)
 	}
 	log, _, err := logging.New(*level, "console", "")

@@ -1,0 +1,123 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A group's life: built by newGroup, monitored from startGroup until
+// stopGroup. Groups come from the start-up configuration or from
+// SENTINEL MONITOR, and SENTINEL REMOVE ends them while the sentinel runs,
+// so every goroutine of a group (one probe per instance) stops on the
+// group's context and is counted in its WaitGroup.
+
+// newGroup builds the live state of a group whose master is at the
+// address gc records; under the lock (or before Run).
+func (s *Sentinel) newGroup(cfg Group, gc *groupConfig) *group {
+	g := &group{cfg: cfg, replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
+	g.master = s.newInstance(gc.Host, gc.Port, g)
+	return g
+}
+
+// startGroup starts monitoring g: its context derives from the
+// sentinel's, so the end of Run stops it too. Under the lock, once Run
+// has set s.ctx.
+func (s *Sentinel) startGroup(g *group) {
+	g.ctx, g.cancel = context.WithCancel(s.ctx)
+	s.startProbe(g, g.master)
+	for _, r := range g.replicas {
+		s.startProbe(g, r)
+	}
+}
+
+// stopGroup ends g's monitoring: its probes return at their next wake-up
+// (the closed clients fail any call in flight), and g.wg.Wait returns
+// once they all have. Under the lock.
+func (s *Sentinel) stopGroup(g *group) {
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.master.client.Close()
+	for _, r := range g.replicas {
+		r.client.Close()
+	}
+	g.failing, g.reconf, g.votes = nil, nil, nil
+}
+
+// addGroup monitors a new group at runtime (SENTINEL MONITOR); under the
+// lock. The state file records it before the caller replies.
+func (s *Sentinel) addGroup(cfg Group) error {
+	gc := &groupConfig{Host: cfg.Host, Port: cfg.Port,
+		Monitor: &monitorSpec{Host: cfg.Host, Port: cfg.Port, Quorum: cfg.Quorum}}
+	// A group of this name may have voted before it was removed: it votes
+	// only in epochs above the current one.
+	gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = s.st.CurrentEpoch, s.st.CurrentEpoch
+	s.st.Groups[cfg.Name] = gc
+	delete(s.st.Removed, cfg.Name)
+	if err := saveState(s.path, s.st); err != nil {
+		delete(s.st.Groups, cfg.Name)
+		return fmt.Errorf("saving the state file: %w", err)
+	}
+	g := s.newGroup(cfg, gc)
+	s.grps[cfg.Name] = g
+	s.startGroup(g)
+	s.event("+monitor", fmt.Sprintf("master %s %s %d quorum %d", cfg.Name, cfg.Host, cfg.Port, cfg.Quorum))
+	return nil
+}
+
+// removeGroup stops monitoring a group (SENTINEL REMOVE) and forgets its
+// state; under the lock. A group of the start-up configuration is
+// remembered as removed, so a restart with the same flags does not bring
+// it back.
+func (s *Sentinel) removeGroup(g *group) error {
+	name := g.cfg.Name
+	gc := s.st.Groups[name]
+	delete(s.st.Groups, name)
+	startup := false
+	for _, c := range s.cfg.Groups {
+		startup = startup || c.Name == name
+	}
+	if startup {
+		s.st.Removed[name] = true
+	}
+	if err := saveState(s.path, s.st); err != nil {
+		s.st.Groups[name] = gc
+		delete(s.st.Removed, name)
+		return fmt.Errorf("saving the state file: %w", err)
+	}
+	delete(s.grps, name)
+	s.stopGroup(g)
+	s.event("-monitor", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
+	s.gossipConfig()
+	return nil
+}
+
+// setAuth rebuilds the clients of g's instances after auth-pass or
+// auth-user changed: a pooled connection keeps the credentials it was
+// opened with, and one that got NOAUTH would keep failing. Under the lock.
+func (s *Sentinel) setAuth(g *group) {
+	for _, in := range g.instances() {
+		old := in.client
+		in.client = s.newClient(in.addr(), g)
+		old.Close()
+	}
+}
+
+// instances lists the master and the replicas of g; under the lock.
+func (g *group) instances() []*instance {
+	out := []*instance{g.master}
+	for _, r := range g.replicas {
+		out = append(out, r)
+	}
+	return out
+}
+
+// newClient is the client of a data node of g; under the lock.
+func (s *Sentinel) newClient(addr string, g *group) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Username: g.cfg.AuthUser, Password: g.cfg.AuthPass, Protocol: 2,
+		DisableIdentity: true, DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond,
+		WriteTimeout: 500 * time.Millisecond, MaxRetries: -1, PoolSize: 2})
+}

@@ -1,0 +1,185 @@
+package sentinel
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Runtime settings: SENTINEL SET (per group) and SENTINEL CONFIG SET
+// (global). Both validate with Redis Sentinel 7's rules and error texts,
+// and both are kept in the state file as the option/value pairs given, so
+// a restart re-applies them over the flags and the sentinel.conf, as
+// Redis Sentinel's rewritten configuration file would.
+
+// groupOptionError is an error whose text is the RESP error sent back.
+type groupOptionError string
+
+func (e groupOptionError) Error() string { return string(e) }
+
+// setGroupOption applies one SENTINEL SET option to g; the error text is
+// Redis's reply.
+func setGroupOption(g *Group, option, value string) error {
+	badArg := groupOptionError(fmt.Sprintf("ERR Invalid argument '%s' for SENTINEL SET '%s'", value, option))
+	positive := func() (int64, error) {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, badArg
+		}
+		return n, nil
+	}
+	switch strings.ToLower(option) {
+	case "down-after-milliseconds":
+		n, err := positive()
+		if err != nil {
+			return err
+		}
+		g.DownAfter = time.Duration(n) * time.Millisecond
+	case "failover-timeout":
+		n, err := positive()
+		if err != nil {
+			return err
+		}
+		g.FailoverTimeout = time.Duration(n) * time.Millisecond
+	case "parallel-syncs":
+		n, err := positive()
+		if err != nil {
+			return err
+		}
+		g.ParallelSyncs = int(min(n, 1<<20))
+	case "quorum":
+		n, err := positive()
+		if err != nil {
+			return err
+		}
+		g.Quorum = int(min(n, 1<<20))
+	case "auth-pass":
+		g.AuthPass = value
+	case "auth-user":
+		g.AuthUser = value
+	case "notification-script", "client-reconfig-script":
+		// Redis refuses these unless deny-scripts-reconfig is off; vigil
+		// runs no scripts at all.
+		return groupOptionError("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration")
+	default:
+		return groupOptionError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", option))
+	}
+	return nil
+}
+
+// setOptionPairs validates every option/value pair on a copy of g and
+// returns the result, so a bad pair changes nothing (Redis applies the
+// pairs before the bad one).
+func setOptionPairs(g Group, pairs []string) (Group, error) {
+	if len(pairs)%2 != 0 {
+		return g, groupOptionError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", pairs[len(pairs)-1]))
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		if err := setGroupOption(&g, pairs[i], pairs[i+1]); err != nil {
+			return g, err
+		}
+	}
+	return g, nil
+}
+
+// Global settings of SENTINEL CONFIG GET/SET, in Redis Sentinel's order.
+var globalOptions = []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port"}
+
+// globalOption reads one global setting; under the lock.
+func (c *Config) globalOption(name string) string {
+	switch name {
+	case "resolve-hostnames":
+		return yesNo(c.ResolveHostnames)
+	case "announce-hostnames":
+		return yesNo(c.AnnounceHostnames)
+	case "announce-ip":
+		return c.AnnounceIP
+	case "announce-port":
+		return strconv.Itoa(c.AnnouncePort)
+	}
+	return ""
+}
+
+// setGlobalOption applies SENTINEL CONFIG SET name value; the error text
+// is Redis's reply.
+func (c *Config) setGlobalOption(name, value string) error {
+	badValue := groupOptionError(fmt.Sprintf("ERR Invalid value '%s' to SENTINEL CONFIG SET '%s'", value, name))
+	switch strings.ToLower(name) {
+	case "resolve-hostnames", "announce-hostnames":
+		var b bool
+		switch strings.ToLower(value) {
+		case "yes":
+			b = true
+		case "no":
+		default:
+			return badValue
+		}
+		if strings.EqualFold(name, "resolve-hostnames") {
+			c.ResolveHostnames = b
+		} else {
+			c.AnnounceHostnames = b
+		}
+	case "announce-ip":
+		c.AnnounceIP = value
+	case "announce-port":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 || n > 65535 {
+			return badValue
+		}
+		c.AnnouncePort = n
+	default:
+		return groupOptionError(fmt.Sprintf("ERR Invalid argument '%s' to SENTINEL CONFIG SET", name))
+	}
+	return nil
+}
+
+// matchGlobalOptions lists the global settings whose names match the
+// glob pattern, as SENTINEL CONFIG GET does.
+func matchGlobalOptions(pattern string) []string {
+	var out []string
+	for _, name := range globalOptions {
+		if ok, _ := path.Match(strings.ToLower(pattern), name); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// checkMonitorHost applies resolve-hostnames to SENTINEL MONITOR's
+// address: an IP literal always works, a hostname only when
+// resolve-hostnames is on and it resolves now.
+func checkMonitorHost(host string, resolve bool, lookup func(string) ([]string, error)) error {
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	if resolve {
+		if addrs, err := lookup(host); err == nil && len(addrs) > 0 {
+			return nil
+		}
+	}
+	return groupOptionError("ERR Invalid IP address or hostname specified")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// announceAddr is the RESP address peers and clients reach this sentinel
+// at: announce-ip (else the bind address) and announce-port (else the
+// listening port); under the lock.
+func (s *Sentinel) announceAddr() string {
+	ip, port := s.cfg.AnnounceIP, s.cfg.AnnouncePort
+	if ip == "" {
+		ip = s.cfg.Bind
+	}
+	if port == 0 {
+		port = s.cfg.Port
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(port))
+}
