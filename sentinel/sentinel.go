@@ -582,7 +582,17 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	if !g.odown && n >= g.cfg.Quorum {
 		g.odown = true
 		s.event("+odown", fmt.Sprintf("master %s %s %d #quorum %d/%d", g.cfg.Name, m.host, m.port, n, g.cfg.Quorum))
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond)
+		// Keep a later start already set: a sentinel that just voted for
+		// another candidate lets it work first (the delay set in
+		// isMasterDown). Reaching ODOWN a moment after that vote must not
+		// cut the delay short, or a second leader in the next epoch
+		// promotes another replica while the first failover runs (seen
+		// in the freeze drill: two promotions, then each leader re-pointed
+		// the other's new master, leaving a replication loop and no
+		// master at all).
+		if start := now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond); start.After(g.nextAttempt) {
+			g.nextAttempt = start
+		}
 	}
 }
 
