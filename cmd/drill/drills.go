@@ -68,14 +68,13 @@ func drillByName(name string) (drillSpec, bool) {
 
 // Metric names shared by the drills and the summary table.
 const (
-	mSwitch   = "fault_to_switch_ms"
-	mWindow   = "client_window_ms"
-	mAcked    = "acked"
-	mLost     = "lost"
-	mErrors   = "client_errors"
-	mPartial  = "sync_partial_ok"
-	mFull     = "sync_full"
-	mRecovery = "fault_to_first_write_ms"
+	mSwitch  = "fault_to_switch_ms"
+	mWindow  = "client_window_ms"
+	mAcked   = "acked"
+	mLost    = "lost"
+	mErrors  = "client_errors"
+	mPartial = "sync_partial_ok"
+	mFull    = "sync_full"
 )
 
 // switchTimeout bounds every wait for a failover.
@@ -190,9 +189,6 @@ func faultLeaderKill(ctx context.Context, d *drillRun) error {
 	d.r.metric("leader_finished_before_kill", int64(boolInt(done)))
 	if err := d.waitSwitch(ctx, at, e.Sentinel); err != nil {
 		return fmt.Errorf("the surviving sentinels did not complete the failover: %w", err)
-	}
-	if ev, ok := d.c.events.find(at, isType("+new-epoch")); ok {
-		d.r.note("first epoch " + ev.Msg)
 	}
 	// The leader comes back, so the final check covers all three
 	// sentinels agreeing (it must adopt the newer configuration).

@@ -157,11 +157,6 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 		r.fail(err)
 		return r
 	}
-	if !r.faultAt.IsZero() {
-		if t := w.firstAckAfter(r.faultAt); !t.IsZero() {
-			r.metric(mRecovery, t.Sub(r.faultAt).Milliseconds())
-		}
-	}
 	// Some load after the recovery, then stop writing so the replicas
 	// can converge.
 	time.Sleep(500 * time.Millisecond)

@@ -107,7 +107,6 @@ func reportEvents(evs []event, faultAt time.Time) []reportEvent {
 // not measure one.
 var columns = []struct{ head, metric string }{
 	{"switch ms", mSwitch},
-	{"first write ms", mRecovery},
 	{"window ms", mWindow},
 	{"acked", mAcked},
 	{"lost", mLost},
