@@ -292,9 +292,15 @@ type eventLog struct {
 	evs  []event
 	subs map[int]*redis.PubSub
 	cls  []*redis.Client
+	// more is closed (and replaced) when an event arrives, so a drill
+	// reacts within a millisecond: the leader-kill drill must strike
+	// before the leader's next 25 ms step.
+	more chan struct{}
 }
 
-func newEventLog() *eventLog { return &eventLog{subs: map[int]*redis.PubSub{}} }
+func newEventLog() *eventLog {
+	return &eventLog{subs: map[int]*redis.PubSub{}, more: make(chan struct{})}
+}
 
 // watch subscribes to sentinel i's events and returns once the
 // subscription is in place. A later watch of the same sentinel (after a
@@ -321,6 +327,8 @@ func (l *eventLog) watch(ctx context.Context, i int, addr string) error {
 		for m := range ch {
 			l.mu.Lock()
 			l.evs = append(l.evs, event{At: time.Now(), Sentinel: i, Type: m.Channel, Msg: m.Payload})
+			close(l.more)
+			l.more = make(chan struct{})
 			l.mu.Unlock()
 		}
 	}()
@@ -338,30 +346,35 @@ func (l *eventLog) unwatch(i int) {
 	}
 }
 
-// find returns the first event at or after since that matches.
-func (l *eventLog) find(since time.Time, match func(event) bool) (event, bool) {
+// find returns the first event at or after since that matches, and a
+// channel closed when another event arrives.
+func (l *eventLog) find(since time.Time, match func(event) bool) (event, bool, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.evs {
 		if !e.At.Before(since) && match(e) {
-			return e, true
+			return e, true, l.more
 		}
 	}
-	return event{}, false
+	return event{}, false, l.more
 }
 
 // wait waits up to timeout for an event at or after since that matches.
 func (l *eventLog) wait(ctx context.Context, since time.Time, timeout time.Duration, match func(event) bool) (event, error) {
-	var found event
-	err := waitUntil(ctx, timeout, func() error {
-		e, ok := l.find(since, match)
-		if !ok {
-			return errors.New("not yet")
+	deadline := time.After(timeout)
+	for {
+		e, ok, more := l.find(since, match)
+		if ok {
+			return e, nil
 		}
-		found = e
-		return nil
-	})
-	return found, err
+		select {
+		case <-more:
+		case <-deadline:
+			return event{}, fmt.Errorf("none within %v", timeout)
+		case <-ctx.Done():
+			return event{}, ctx.Err()
+		}
+	}
 }
 
 // all returns a copy of every recorded event.
