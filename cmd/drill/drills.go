@@ -107,7 +107,14 @@ func (d *drillRun) waitSwitch(ctx context.Context, at time.Time, skip int) error
 	if err != nil {
 		return fmt.Errorf("no +switch-master: %w", err)
 	}
-	d.r.metric(mSwitch, e.At.Sub(at).Milliseconds())
+	took := e.At.Sub(at)
+	d.r.metric(mSwitch, took.Milliseconds())
+	if skip < 0 {
+		// Generous on purpose (shared machines): the point is that a
+		// failover ends, not how fast.
+		bound := d.c.opts.downAfter + d.c.opts.failoverTimeout
+		d.r.check("failover within down-after + failover-timeout", took <= bound, "+switch-master %v after the fault, bound %v", took.Round(time.Millisecond), bound)
+	}
 	return nil
 }
 
@@ -502,5 +509,11 @@ func faultRollingRestart(ctx context.Context, d *drillRun) error {
 	}
 	d.r.metric(mPartial, partial)
 	d.r.metric(mFull, full)
+	// The client's errors are counted (READONLY from the old master until
+	// the client follows +switch-master); their span is bounded.
+	time.Sleep(500 * time.Millisecond)
+	st := d.w.stats()
+	d.r.check("client write window within failover-timeout", st.window <= d.c.opts.failoverTimeout,
+		"longest gap between acknowledged writes %v, %d client errors", st.window.Round(time.Millisecond), st.errors)
 	return nil
 }
