@@ -309,7 +309,10 @@ func (s *Server) replayAOF(path string, last, locked bool) error {
 	cl := s.newLoaderClient()
 	p := &s.persist
 	lock()
-	p.loading.Store(true)
+	// Restored, not cleared, at the end: a file loaded as part of a
+	// larger load (the incr files after the base) must not let clients
+	// in between two files.
+	wasLoading := p.loading.Swap(true)
 	p.loadStart = s.clock()
 	p.loadTotal = st.Size()
 	s.ks.Config.Loading = true
@@ -318,7 +321,7 @@ func (s *Server) replayAOF(path string, last, locked bool) error {
 		lock()
 		s.ks.Config.Loading = false
 		unlock()
-		p.loading.Store(false)
+		p.loading.Store(wasLoading)
 	}()
 	lastLog := time.Now()
 	var prev int64
