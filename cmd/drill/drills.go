@@ -423,8 +423,9 @@ func faultFullRestart(ctx context.Context, d *drillRun) error {
 	time.Sleep(200 * time.Millisecond)
 	restartAt := time.Now()
 	master := d.c.nodes[0]
+	replicas := map[*member]bool{d.c.nodes[1]: true, d.c.nodes[2]: true}
 	if err := all(everyone, func(m *member) error {
-		if m != master && strings.HasPrefix(m.name, "node") {
+		if replicas[m] {
 			return m.start(ctx, master.replicaOfArg())
 		}
 		return m.start(ctx, "")
