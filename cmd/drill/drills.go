@@ -35,7 +35,6 @@ type drillRun struct {
 	c *cluster
 	w *workload
 	r *runResult
-	s settings
 }
 
 // drills is every drill, in the order -drill all runs them.
@@ -244,20 +243,20 @@ func faultReplicaRestart(ctx context.Context, d *drillRun, partial bool) error {
 	// A restarted replica can continue from the backlog only from the
 	// position its RDB records, so wait for a save point to fire under
 	// load (a kill -9 leaves the last periodic RDB behind).
-	if err := waitUntil(ctx, 10*time.Second, func() error {
-		if !partial {
-			return nil
-		}
+	savedRDB := func() error {
 		m, err := info(ctx, rep.addr(), "persistence")
 		if err != nil {
 			return err
 		}
 		if m["rdb_last_bgsave_time_sec"] == "-1" || m["rdb_bgsave_in_progress"] != "0" || m["rdb_last_bgsave_status"] != "ok" {
-			return errors.New("no save yet on the replica")
+			return errors.New("no save yet")
 		}
 		return nil
-	}); err != nil {
-		return err
+	}
+	if partial {
+		if err := waitUntil(ctx, 10*time.Second, savedRDB); err != nil {
+			return fmt.Errorf("waiting for the save point of %s: %w", rep.name, err)
+		}
 	}
 	before, err := readSyncStats(ctx, master.addr())
 	if err != nil {
@@ -273,7 +272,7 @@ func faultReplicaRestart(ctx context.Context, d *drillRun, partial bool) error {
 	if err := rep.start(ctx, master.replicaOfArg()); err != nil {
 		return err
 	}
-	if err := waitUntil(ctx, 30*time.Second, func() error { return linkUp(ctx, rep.addr(), master.addr()) }); err != nil {
+	if err := waitLinkUp(ctx, rep, master); err != nil {
 		return err
 	}
 	d.r.metric("restart_to_link_up_ms", time.Since(restartAt).Milliseconds())
@@ -469,7 +468,7 @@ func faultRollingRestart(ctx context.Context, d *drillRun) error {
 		if err := m.start(ctx, master.replicaOfArg()); err != nil {
 			return err
 		}
-		if err := waitUntil(ctx, 30*time.Second, func() error { return linkUp(ctx, m.addr(), master.addr()) }); err != nil {
+		if err := waitLinkUp(ctx, m, master); err != nil {
 			return err
 		}
 		after, err := readSyncStats(ctx, master.addr())

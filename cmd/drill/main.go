@@ -151,7 +151,7 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 		return r
 	}
 	time.Sleep(500 * time.Millisecond)
-	dr := &drillRun{c: c, w: w, r: r, s: s}
+	dr := &drillRun{c: c, w: w, r: r}
 	if err := d.fault(ctx, dr); err != nil {
 		w.halt()
 		r.fail(err)

@@ -154,8 +154,8 @@ func (c *cluster) start(ctx context.Context) error {
 	// Replicas linked before the sentinels start, so the sentinels' first
 	// INFO of the master lists both (the next one is 10 s later).
 	for _, m := range c.nodes[1:] {
-		if err := waitUntil(ctx, 30*time.Second, func() error { return linkUp(ctx, m.addr(), c.nodes[0].addr()) }); err != nil {
-			return fmt.Errorf("%s never linked to the master: %w", m.name, err)
+		if err := waitLinkUp(ctx, m, c.nodes[0]); err != nil {
+			return err
 		}
 	}
 	gossip := make([]string, 3)
@@ -186,6 +186,14 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	return c.waitSentinelsReady(ctx, time.Minute)
+}
+
+// waitLinkUp waits until m replicates from master with its link up.
+func waitLinkUp(ctx context.Context, m, master *member) error {
+	if err := waitUntil(ctx, 30*time.Second, func() error { return linkUp(ctx, m.addr(), master.addr()) }); err != nil {
+		return fmt.Errorf("%s never linked to %s: %w", m.name, master.name, err)
+	}
+	return nil
 }
 
 // waitSentinelsReady waits until every sentinel sees the master up, both
