@@ -6,6 +6,7 @@
 // checks (exactly one master, replicas converged, sentinels agreeing).
 //
 //	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE]
+//	vigil-drill run NAME [flags]   (the same as -drill NAME)
 //	vigil-drill list
 //
 // The exit status is 1 when any invariant was violated or a run failed.
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,6 +53,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "run" {
+		// The spelling: vigil-drill run NAME [flags].
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "vigil-drill: run needs a drill name (vigil-drill list)")
+			return 2
+		}
+		args = append([]string{"-drill", args[1]}, args[2:]...)
+	}
 	fs := flag.NewFlagSet("vigil-drill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var s settings
@@ -62,9 +72,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lkTimeout := fs.Int("leader-kill-failover-timeout", 4000, "sentinels' failover-timeout in ms in the leader-kill drill")
 	fs.IntVar(&s.syncReplicas, "sync-replicas", 1, "the data nodes' sync-replicas (0: asynchronous replication, where writes acknowledged just before a kill may be lost and are only counted)")
 	reportPath := fs.String("report", "", "write a JSON report of every run to this file")
+	outDir := fs.String("out", "", "write the JSON report to DIR/report.json (unless -report names a file)")
 	fs.BoolVar(&s.keep, "keep", false, "keep every run's directory (data and logs); a failed run's is always kept")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *reportPath == "" && *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "vigil-drill: %v\n", err)
+			return 2
+		}
+		*reportPath = filepath.Join(*outDir, "report.json")
 	}
 	s.downAfter = time.Duration(*downAfter) * time.Millisecond
 	s.failoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
@@ -166,6 +184,8 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 	r.metric(mErrors, int64(st.errors))
 	r.metric(mWindow, st.window.Milliseconds())
 	r.ErrorKinds = w.errorKinds()
+	r.LatencyMs = w.latencies()
+	r.Timeline = w.timeline(r.faultAt, 100*time.Millisecond)
 	master, err := c.verify(ctx, r)
 	if err != nil {
 		r.fail(err)

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/vigilkv/vigil/internal/testutil"
 )
@@ -72,5 +74,26 @@ func TestList(t *testing.T) {
 		if !bytes.Contains(out.Bytes(), []byte(d.name+" ")) {
 			t.Errorf("list lacks %s:\n%s", d.name, out.String())
 		}
+	}
+}
+
+// TestTimeline checks the buckets are aligned on the fault and count
+// every write.
+func TestTimeline(t *testing.T) {
+	fault := time.Now()
+	w := &workload{}
+	for _, a := range []struct {
+		ms int
+		ok bool
+	}{{-150, true}, {-20, false}, {0, true}, {30, true}, {250, false}} {
+		w.attempts = append(w.attempts, attempt{done: fault.Add(time.Duration(a.ms) * time.Millisecond), latency: time.Millisecond, ok: a.ok})
+	}
+	got := w.timeline(fault, 100*time.Millisecond)
+	want := []bucket{{-200, 1, 0}, {-100, 0, 1}, {0, 2, 0}, {100, 0, 0}, {200, 0, 1}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("timeline %v, want %v", got, want)
+	}
+	if l := w.latencies(); l["p50"] != 1 || l["max"] != 1 {
+		t.Fatalf("latencies %v", l)
 	}
 }

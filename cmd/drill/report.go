@@ -59,7 +59,11 @@ type runResult struct {
 	ErrorKinds map[string]int   `json:"client_error_kinds,omitempty"`
 	Invariants []invariant      `json:"invariants"`
 	Notes      []string         `json:"notes,omitempty"`
-	Events     []reportEvent    `json:"events,omitempty"`
+	// LatencyMs are percentiles of the acknowledged writes' latency.
+	LatencyMs map[string]float64 `json:"latency_ms,omitempty"`
+	// Timeline counts the workload's writes per 100 ms.
+	Timeline []bucket      `json:"timeline,omitempty"`
+	Events   []reportEvent `json:"events,omitempty"`
 	// Dir is the run's directory (data, logs, sentinel state) when kept.
 	Dir string `json:"dir,omitempty"`
 

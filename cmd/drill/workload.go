@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,16 @@ type workload struct {
 	errKinds map[string]int
 	lastOK   time.Time
 	window   time.Duration
+	// attempts is every write's outcome, for the report's timeline and
+	// latency percentiles.
+	attempts []attempt
+}
+
+// attempt is one write of the workload.
+type attempt struct {
+	done    time.Time
+	latency time.Duration
+	ok      bool
 }
 
 // startWorkload starts the writer; pause is the delay between writes.
@@ -47,9 +58,11 @@ func startWorkload(ctx context.Context, sentinels []string, pause time.Duration)
 			// anywhere (a replica replaying part of its master's stream
 			// again) leaves a 2 that DEBUG DIGEST tells apart.
 			k := "fc:" + strconv.Itoa(i)
+			sent := time.Now()
 			err := w.fc.Incr(ctx, k).Err()
 			now := time.Now()
 			w.mu.Lock()
+			w.attempts = append(w.attempts, attempt{done: now, latency: now.Sub(sent), ok: err == nil})
 			if err == nil {
 				w.acked = append(w.acked, k)
 				w.ackAt = append(w.ackAt, now)
@@ -152,4 +165,62 @@ func (w *workload) ackedSince(t time.Time) int {
 		n++
 	}
 	return n
+}
+
+// bucket is one slice of the timeline: writes acknowledged and failed.
+type bucket struct {
+	Ms     int64 `json:"t_ms"` // start, from the fault
+	Acked  int   `json:"acked"`
+	Errors int   `json:"errors"`
+}
+
+// timeline counts the writes per step, by completion time, from the
+// first one; times are relative to origin (the fault).
+func (w *workload) timeline(origin time.Time, step time.Duration) []bucket {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.attempts) == 0 {
+		return nil
+	}
+	if origin.IsZero() {
+		origin = w.attempts[0].done
+	}
+	// Buckets are aligned on the origin, so one starts at the fault.
+	first := origin.Add(w.attempts[0].done.Sub(origin).Truncate(step))
+	if first.After(w.attempts[0].done) {
+		first = first.Add(-step)
+	}
+	var out []bucket
+	for _, a := range w.attempts {
+		i := int(a.done.Sub(first) / step)
+		for len(out) <= i {
+			out = append(out, bucket{Ms: first.Add(time.Duration(len(out)) * step).Sub(origin).Milliseconds()})
+		}
+		if a.ok {
+			out[i].Acked++
+		} else {
+			out[i].Errors++
+		}
+	}
+	return out
+}
+
+// latencies returns percentiles of the acknowledged writes' latency in
+// milliseconds.
+func (w *workload) latencies() map[string]float64 {
+	w.mu.Lock()
+	var ls []time.Duration
+	for _, a := range w.attempts {
+		if a.ok {
+			ls = append(ls, a.latency)
+		}
+	}
+	w.mu.Unlock()
+	if len(ls) == 0 {
+		return nil
+	}
+	slices.Sort(ls)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	at := func(q float64) float64 { return ms(ls[min(len(ls)-1, int(q*float64(len(ls))))]) }
+	return map[string]float64{"p50": at(0.50), "p99": at(0.99), "p999": at(0.999), "max": ms(ls[len(ls)-1])}
 }
