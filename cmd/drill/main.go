@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,7 +30,12 @@ import (
 
 func main() {
 	redis.SetLogger(quiet{})
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	// Ctrl-C ends the current run through its context, so its processes
+	// are stopped and its directory kept rather than abandoned.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 type quiet struct{}
@@ -105,13 +112,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SyncReplicas: s.syncReplicas, Runs: s.runs}}
 	for _, d := range selected {
 		fmt.Fprintf(stdout, "== %s: %s (%d runs, down-after %v, sync-replicas %d)\n", d.name, d.about, s.runs, s.downAfter, s.syncReplicas)
-		for i := 1; i <= s.runs; i++ {
+		for i := 1; i <= s.runs && ctx.Err() == nil; i++ {
 			r := runOne(ctx, d, s, i)
 			printRun(stdout, r)
 			rep.Runs = append(rep.Runs, r)
 		}
 	}
-	rep.Passed = true
+	rep.Passed = ctx.Err() == nil
 	for _, r := range rep.Runs {
 		rep.Passed = rep.Passed && r.Verdict == verdictOK
 	}
