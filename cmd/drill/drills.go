@@ -39,7 +39,7 @@ type drillRun struct {
 
 // drills is every drill, in the order -drill all runs them.
 var drills = []drillSpec{
-	{name: "kill", about: "kill -9 of the master", fault: faultKill},
+	{name: "kill", about: "kill -9 of the master, restarted (as a master) after the failover", fault: faultKill},
 	{name: "freeze", about: "SIGSTOP of the master past down-after, then SIGCONT, with a client pinned to it", fault: faultFreeze},
 	{name: "leader-kill", about: "kill -9 of the master, then of the sentinel leading the failover once it selected a replica",
 		setup: func(o *topoOptions, s settings) { o.failoverTimeout = s.leaderKillFailoverTimeout }, fault: faultLeaderKill},
@@ -94,6 +94,44 @@ func faultKill(ctx context.Context, d *drillRun) error {
 	// Late events of a competing failover show within a second.
 	time.Sleep(time.Second)
 	d.checkOnePromotion(at)
+	// The old master comes back as its command line says, a master (no
+	// config rewrite): the sentinels must demote it.
+	old := d.c.nodes[0]
+	back := time.Now()
+	if err := old.start(ctx, ""); err != nil {
+		return err
+	}
+	// A client still pointed at the old address (a stale pool) writes
+	// to it until it is demoted: every write it acknowledges is lost.
+	stale := redis.NewClient(&redis.Options{Addr: old.addr(), MaxRetries: -1, DisableIdentity: true})
+	defer stale.Close()
+	ackedByOld := 0
+	var e event
+	for i := 0; ; i++ {
+		if ev, ok, _ := d.c.events.find(back, func(e event) bool {
+			return e.Type == "+convert-to-slave" && strings.Contains(e.Msg, old.addr())
+		}); ok {
+			e = ev
+			break
+		}
+		if time.Since(back) > switchTimeout {
+			return fmt.Errorf("the restarted old master was not converted within %v", switchTimeout)
+		}
+		if stale.Set(ctx, "stale:"+strconv.Itoa(i), i, 0).Err() == nil {
+			ackedByOld++
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	d.r.metric("restart_to_old_master_demoted_ms", e.At.Sub(back).Milliseconds())
+	d.r.metric("acked_by_restarted_old_master", int64(ackedByOld))
+	if ackedByOld > 0 {
+		// Reported, not an invariant: a restarted process holds no lease
+		// state, so it takes writes like a Redis master until demoted (a
+		// gap of the lease design, see issue 10), and these writes are
+		// then lost.
+		d.r.note(fmt.Sprintf("the restarted old master acknowledged %d writes of a stale client before it was demoted %v later; they are lost",
+			ackedByOld, e.At.Sub(back).Round(time.Millisecond)))
+	}
 	return nil
 }
 
