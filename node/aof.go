@@ -162,6 +162,24 @@ func (s *Server) loadAOF(locked bool) (found bool, err error) {
 	if err != nil || files == nil {
 		return false, err
 	}
+	// The base's RDB records the replication position of when the base
+	// was written, but the incr files replayed after it hold later
+	// writes: a replica resuming its master's stream from that position
+	// would apply those writes twice (an INCR counted twice after a
+	// kill -9 and restart). As Redis, a dataset loaded from the AOF keeps
+	// no replication position: a replica asks for a full resync.
+	lock, unlock := s.mu.Lock, s.mu.Unlock
+	if locked {
+		lock, unlock = func() {}, func() {}
+	}
+	lock()
+	replID, replOffset := s.repl.replID, s.repl.offset
+	unlock()
+	defer func() {
+		lock()
+		s.repl.replID, s.repl.offset = replID, replOffset
+		unlock()
+	}()
 	a := &s.aof
 	a.files = files
 	var incrs []aofFile
@@ -291,7 +309,10 @@ func (s *Server) replayAOF(path string, last, locked bool) error {
 	cl := s.newLoaderClient()
 	p := &s.persist
 	lock()
-	p.loading.Store(true)
+	// Restored, not cleared, at the end: a file loaded as part of a
+	// larger load (the incr files after the base) must not let clients
+	// in between two files.
+	wasLoading := p.loading.Swap(true)
 	p.loadStart = s.clock()
 	p.loadTotal = st.Size()
 	s.ks.Config.Loading = true
@@ -300,7 +321,7 @@ func (s *Server) replayAOF(path string, last, locked bool) error {
 		lock()
 		s.ks.Config.Loading = false
 		unlock()
-		p.loading.Store(false)
+		p.loading.Store(wasLoading)
 	}()
 	lastLog := time.Now()
 	var prev int64

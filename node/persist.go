@@ -481,12 +481,16 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 	}
 	p := &s.persist
 	lock()
-	p.loading.Store(true)
+	// Restored, not cleared, at the end: an AOF base loaded before the
+	// incr files must not let clients (a replica's PSYNC) in before
+	// those are replayed (found by the full-restart drill: the replica
+	// got the base only).
+	wasLoading := p.loading.Swap(true)
 	p.loadStart = s.clock()
 	p.loadTotal = size
 	p.loadRead.Store(0)
 	unlock()
-	defer p.loading.Store(false)
+	defer p.loading.Store(wasLoading)
 	s.log.Info("loading RDB", zap.String("file", name), zap.Int64("bytes", size))
 	start := time.Now()
 	lastLog := start

@@ -299,12 +299,16 @@ func (s *Server) closeListeners() {
 // returns once every client has been closed.
 func (s *Server) Serve(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	// Loading is flagged before the first client is accepted: a client
+	// served in between saw an empty keyspace, and a replica's PSYNC got
+	// an empty snapshot and never the data loaded after it (found by the
+	// full-restart drill).
+	s.startLoading()
 	for _, l := range s.listeners {
 		s.startAcceptLoop(l)
 	}
 	s.wg.Add(1)
 	go s.cronLoop()
-	s.startLoading()
 	if f := strings.Fields(s.cfg.ReplicaOf); len(f) == 2 {
 		if port, err := strconv.Atoi(f[1]); err == nil {
 			s.mu.Lock()

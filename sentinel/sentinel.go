@@ -951,21 +951,32 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 		if runid == "*" {
 			return int64(boolInt(down)), "*", 0
 		}
+		// A candidate's first request for a new epoch means an election
+		// is under way, whether or not we vote in it (we refuse while we
+		// do not see the master down ourselves).
+		news := epoch > gc.Ballot.Epoch
 		leader, le, changed := gc.Ballot.Vote(epoch, runid, down)
 		if epoch > s.st.CurrentEpoch {
 			s.st.CurrentEpoch = epoch
 			changed = true
 		}
+		voted := le == epoch && leader == runid
 		if changed {
 			// Durable before the vote leaves.
 			s.persist()
-			if le == epoch && leader == runid {
+			if voted {
 				s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
-				if leader != s.st.MyID {
-					// Let the candidate we voted for work before trying
-					// ourselves (Redis's desync delay).
-					g.nextAttempt = time.Now().Add(2*time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond)
-				}
+			}
+		}
+		if runid != s.st.MyID && (voted || news) {
+			// Let that candidate work before trying ourselves (Redis's
+			// desync delay). Also when we did not vote: otherwise a
+			// sentinel that saw the master down a moment too late for the
+			// vote starts the next epoch at once and promotes a second
+			// replica while the first failover runs (seen in the
+			// leader-kill drill).
+			if start := time.Now().Add(2*time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond); start.After(g.nextAttempt) {
+				g.nextAttempt = start
 			}
 		}
 		if leader == "" {

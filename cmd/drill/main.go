@@ -1,283 +1,314 @@
 // Command vigil-drill runs chaos failover drills against a local
-// deployment (one master, two replicas, three vigil-sentinels on
-// loopback) and reports what happened: how long the failover took, how
-// long a go-redis FailoverClient could not write, and whether any
-// acknowledged write was lost or acknowledged by a replaced master.
+// deployment (three data nodes, the first starting as the master, and
+// three vigil-sentinels on loopback) and reports what happened: how long
+// the failover took, how long a go-redis FailoverClient could not write,
+// whether any acknowledged write was lost, and the invariants every drill
+// checks (exactly one master, replicas converged, sentinels agreeing).
 //
-//	vigil-drill [-bin bin] [-drill kill|freeze|all] [-runs 3] [-sync-replicas 1]
+//	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE]
+//	vigil-drill run NAME [flags]   (the same as -drill NAME)
+//	vigil-drill list
+//
+// The exit status is 1 when any invariant was violated or a run failed.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/vigilkv/vigil/deploy/proc"
 )
 
 func main() {
 	redis.SetLogger(quiet{})
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// Ctrl-C ends the current run through its context, so its processes
+	// are stopped and its directory kept rather than abandoned.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-func run(args []string, stdout, stderr io.Writer) int {
+// settings are the command-line settings every drill run gets.
+type settings struct {
+	bin                       string
+	runs                      int
+	downAfter                 time.Duration
+	failoverTimeout           time.Duration
+	leaderKillFailoverTimeout time.Duration
+	syncReplicas              int
+	keep                      bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "list" {
+		for _, d := range drills {
+			fmt.Fprintf(stdout, "%-17s %s\n", d.name, d.about)
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "run" {
+		// The spelling: vigil-drill run NAME [flags].
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "vigil-drill: run needs a drill name (vigil-drill list)")
+			return 2
+		}
+		args = append([]string{"-drill", args[1]}, args[2:]...)
+	}
 	fs := flag.NewFlagSet("vigil-drill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	bin := fs.String("bin", "bin", "directory with vigil-server and vigil-sentinel")
-	which := fs.String("drill", "all", "kill, freeze or all")
-	runs := fs.Int("runs", 3, "runs of each drill")
+	var s settings
+	fs.StringVar(&s.bin, "bin", "bin", "directory with vigil-server and vigil-sentinel")
+	which := fs.String("drill", "all", "drills to run, comma-separated, or all (vigil-drill list names them)")
+	fs.IntVar(&s.runs, "runs", 3, "runs of each drill")
 	downAfter := fs.Int("down-after", 1000, "sentinels' down-after-milliseconds")
-	syncReplicas := fs.Int("sync-replicas", 1, "the data nodes' sync-replicas (0: asynchronous replication, where writes acknowledged just before a kill may be lost and are only reported)")
+	failoverTimeout := fs.Int("failover-timeout", 10000, "sentinels' failover-timeout in ms")
+	lkTimeout := fs.Int("leader-kill-failover-timeout", 4000, "sentinels' failover-timeout in ms in the leader-kill drill")
+	fs.IntVar(&s.syncReplicas, "sync-replicas", 1, "the data nodes' sync-replicas (0: asynchronous replication, where writes acknowledged just before a kill may be lost and are only counted)")
+	reportPath := fs.String("report", "", "write a JSON report of every run to this file")
+	outDir := fs.String("out", "", "write the JSON report to DIR/report.json (unless -report names a file)")
+	fs.BoolVar(&s.keep, "keep", false, "keep every run's directory (data and logs); a failed run's is always kept")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var drills []string
-	switch *which {
-	case "all":
-		drills = []string{"kill", "freeze"}
-	case "kill", "freeze":
-		drills = []string{*which}
-	default:
-		fmt.Fprintf(stderr, "vigil-drill: unknown drill %q (kill, freeze, all)\n", *which)
-		return 2
-	}
-	failed := false
-	for _, d := range drills {
-		fmt.Fprintf(stdout, "== drill %s: %d runs, 1 master, 2 replicas, 3 sentinels, down-after %d ms, sync-replicas %d\n", d, *runs, *downAfter, *syncReplicas)
-		var switches, windows []time.Duration
-		for i := 0; i < *runs; i++ {
-			r, err := drill(context.Background(), *bin, d, *downAfter, *syncReplicas)
-			if err != nil {
-				fmt.Fprintf(stdout, "  run %d: ERROR %v\n", i+1, err)
-				failed = true
-				continue
-			}
-			verdict := "ok"
-			if (r.lost > 0 && *syncReplicas > 0) || r.ackedByOld > 0 {
-				verdict = "VIOLATION"
-				failed = true
-			}
-			fmt.Fprintf(stdout, "  run %d: %s  fault to +switch-master %v, client write window %v, writes acknowledged %d, lost %d, acknowledged by the replaced master %d\n",
-				i+1, verdict, r.switchAfter.Round(time.Millisecond), r.window.Round(time.Millisecond), r.acked, r.lost, r.ackedByOld)
-			switches = append(switches, r.switchAfter)
-			windows = append(windows, r.window)
+	if *reportPath == "" && *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "vigil-drill: %v\n", err)
+			return 2
 		}
-		if len(switches) > 0 {
-			slices.Sort(switches)
-			slices.Sort(windows)
-			fmt.Fprintf(stdout, "  median: +switch-master %v after the fault, client window %v\n",
-				switches[len(switches)/2].Round(time.Millisecond), windows[len(windows)/2].Round(time.Millisecond))
+		*reportPath = filepath.Join(*outDir, "report.json")
+	}
+	s.downAfter = time.Duration(*downAfter) * time.Millisecond
+	s.failoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
+	s.leaderKillFailoverTimeout = time.Duration(*lkTimeout) * time.Millisecond
+	var selected []drillSpec
+	if *which == "all" {
+		selected = drills
+	} else {
+		for _, name := range strings.Split(*which, ",") {
+			d, ok := drillByName(strings.TrimSpace(name))
+			if !ok {
+				fmt.Fprintf(stderr, "vigil-drill: unknown drill %q (vigil-drill list)\n", name)
+				return 2
+			}
+			selected = append(selected, d)
 		}
 	}
-	if failed {
+	rep := report{Started: time.Now().UTC(), Settings: reportSettings{
+		DownAfterMs: *downAfter, FailoverTimeoutMs: *failoverTimeout, LeaderKillFailoverTimeoutMs: *lkTimeout,
+		SyncReplicas: s.syncReplicas, Runs: s.runs}}
+	for _, d := range selected {
+		fmt.Fprintf(stdout, "== %s: %s (%d runs, down-after %v, sync-replicas %d)\n", d.name, d.about, s.runs, s.downAfter, s.syncReplicas)
+		for i := 1; i <= s.runs && ctx.Err() == nil; i++ {
+			r := runOne(ctx, d, s, i)
+			printRun(stdout, r)
+			rep.Runs = append(rep.Runs, r)
+		}
+	}
+	rep.Passed = ctx.Err() == nil
+	for _, r := range rep.Runs {
+		rep.Passed = rep.Passed && r.Verdict == verdictOK
+	}
+	fmt.Fprintln(stdout)
+	printSummary(stdout, rep.Runs)
+	if *reportPath != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*reportPath, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-drill: writing the report: %v\n", err)
+			return 1
+		}
+	}
+	if !rep.Passed {
 		return 1
 	}
 	return 0
 }
 
-type result struct {
-	switchAfter, window time.Duration
-	acked, lost         int
-	ackedByOld          int
-}
-
-// node is one process of the drill's topology.
-type node struct {
-	p   *proc.Proc
-	dir string
-}
-
-func start(ctx context.Context, name, path string, args ...string) (*node, error) {
-	dir, err := os.MkdirTemp("", "vigil-drill-"+name+"-")
+// runOne runs one drill on a fresh topology: start it, start the
+// workload, inject the fault, stop the workload, check the invariants.
+func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
+	r := &runResult{Drill: d.name, Run: n, Metrics: map[string]int64{}}
+	o := topoOptions{bin: s.bin, downAfter: s.downAfter, failoverTimeout: s.failoverTimeout, syncReplicas: s.syncReplicas}
+	if d.setup != nil {
+		d.setup(&o, s)
+	}
+	c, err := newCluster(ctx, o)
 	if err != nil {
-		return nil, err
+		r.fail(fmt.Errorf("starting the topology: %w", err))
+		return r
 	}
-	p, err := proc.Start(ctx, proc.Spec{Name: name, Path: path, Args: append([]string{"--bind", "127.0.0.1", "--dir", dir}, args...),
-		Dir: dir, LogPath: filepath.Join(dir, name+".log")})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return &node{p: p, dir: dir}, nil
-}
-
-func (n *node) stop() {
-	n.p.Thaw()
-	n.p.Stop()
-	os.RemoveAll(n.dir)
-}
-
-// drill runs one fault against a fresh topology.
-func drill(ctx context.Context, bin, fault string, downAfter, syncReplicas int) (*result, error) {
-	server, _ := filepath.Abs(filepath.Join(bin, "vigil-server"))
-	sentinel, _ := filepath.Abs(filepath.Join(bin, "vigil-sentinel"))
-	sr := strconv.Itoa(syncReplicas)
-	master, err := start(ctx, "master", server, "--save", "", "--sync-replicas", sr)
-	if err != nil {
-		return nil, err
-	}
-	defer master.stop()
-	var replicas []*node
-	for i := 0; i < 2; i++ {
-		r, err := start(ctx, "replica", server, "--save", "", "--sync-replicas", sr, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.p.Port))
-		if err != nil {
-			return nil, err
+	keep := s.keep
+	defer func() {
+		r.Events = reportEvents(c.events.all(), r.faultAt)
+		if r.Verdict != verdictOK {
+			keep = true
 		}
-		defer r.stop()
-		replicas = append(replicas, r)
-	}
-	gossip := make([]string, 3)
-	for i := range gossip {
-		p, err := proc.FreePort()
-		if err != nil {
-			return nil, err
+		if keep {
+			r.Dir = c.root
 		}
-		gossip[i] = "127.0.0.1:" + strconv.Itoa(p)
-	}
-	var addrs []string
-	for i := 0; i < 3; i++ {
-		_, gp, _ := strings.Cut(gossip[i], ":")
-		s, err := start(ctx, "sentinel", sentinel, "--gossip-port", gp, "--join", strings.Join(gossip, ","),
-			"--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.p.Port), "--down-after-milliseconds", strconv.Itoa(downAfter), "--failover-timeout", "10000")
-		if err != nil {
-			return nil, err
-		}
-		defer s.stop()
-		addrs = append(addrs, s.p.Addr)
-	}
-	sc := redis.NewClient(&redis.Options{Addr: addrs[0], Protocol: 2, DisableIdentity: true})
-	defer sc.Close()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(sc.Info(ctx, "sentinel").Val(), "slaves=2,sentinels=3") {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the sentinels never saw the whole topology")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	sub := sc.Subscribe(ctx, "+switch-master")
-	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil {
-		return nil, err
-	}
-	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: addrs, MaxRetries: -1, DisableIdentity: true,
-		DialTimeout: 100 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
-	defer fc.Close()
-	// A stale client pinned to the original master, as a pool that does
-	// not follow failovers would be.
-	stale := redis.NewClient(&redis.Options{Addr: master.p.Addr, MaxRetries: -1, DisableIdentity: true, ReadTimeout: 10 * time.Second})
-	defer stale.Close()
-	var mu sync.Mutex
-	var acked []string
-	var faultAt atomic.Int64
-	ackedByOld := 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var window time.Duration
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		var lastOK time.Time
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			k := "fc:" + strconv.Itoa(i)
-			if fc.Set(ctx, k, i, 0).Err() == nil {
-				now := time.Now()
-				mu.Lock()
-				acked = append(acked, k)
-				if !lastOK.IsZero() && now.Sub(lastOK) > window {
-					window = now.Sub(lastOK)
-				}
-				mu.Unlock()
-				lastOK = now
-			}
-		}
+		c.close(keep)
 	}()
-	go func() {
-		defer wg.Done()
-		if fault != "freeze" {
-			return
+	w := startWorkload(ctx, c.sentinelAddrs(), 2*time.Millisecond)
+	defer w.halt()
+	if err := waitUntil(ctx, 30*time.Second, func() error {
+		if w.stats().acked == 0 {
+			return fmt.Errorf("no write acknowledged yet")
 		}
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "stale:" + strconv.Itoa(i)
-			sent := time.Now().UnixNano()
-			if stale.Set(ctx, k, i, 0).Err() == nil {
-				mu.Lock()
-				if f := faultAt.Load(); f != 0 && sent > f {
-					ackedByOld++
-				} else {
-					acked = append(acked, k)
-				}
-				mu.Unlock()
-			} else {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}()
+		return nil
+	}); err != nil {
+		r.fail(fmt.Errorf("the workload never got going: %w", err))
+		return r
+	}
 	time.Sleep(500 * time.Millisecond)
-	at := time.Now()
-	switch fault {
-	case "kill":
-		master.p.Kill()
-		faultAt.Store(time.Now().UnixNano())
-	case "freeze":
-		master.p.Freeze()
-		time.Sleep(50 * time.Millisecond)
-		faultAt.Store(time.Now().UnixNano())
+	dr := &drillRun{c: c, w: w, r: r}
+	if err := d.fault(ctx, dr); err != nil {
+		w.halt()
+		r.fail(err)
+		return r
 	}
-	var msg *redis.Message
-	select {
-	case msg = <-sub.Channel():
-	case <-time.After(30 * time.Second):
-		close(stop)
-		wg.Wait()
-		return nil, fmt.Errorf("no +switch-master within 30 s")
+	// Some load after the recovery, then stop writing so the replicas
+	// can converge.
+	time.Sleep(500 * time.Millisecond)
+	w.halt()
+	st := w.stats()
+	r.metric(mAcked, int64(st.acked))
+	r.metric(mErrors, int64(st.errors))
+	r.metric(mWindow, st.window.Milliseconds())
+	r.ErrorKinds = w.errorKinds()
+	r.LatencyMs = w.latencies()
+	r.Timeline = w.timeline(r.faultAt, 100*time.Millisecond)
+	master, err := c.verify(ctx, r)
+	if err != nil {
+		r.fail(err)
+		return r
 	}
-	switchAfter := time.Since(at)
-	if fault == "freeze" {
-		time.Sleep(time.Duration(downAfter) * time.Millisecond)
-		master.p.Thaw()
+	lost, err := countMissing(ctx, master, w.keys())
+	if err != nil {
+		r.fail(err)
+		return r
 	}
-	time.Sleep(2 * time.Second)
-	close(stop)
-	wg.Wait()
-	f := strings.Fields(msg.Payload)
-	if len(f) != 5 {
-		return nil, fmt.Errorf("bad +switch-master %q", msg.Payload)
+	r.metric(mLost, int64(lost))
+	if s.syncReplicas > 0 {
+		r.check("no acknowledged write lost", lost == 0, "%d of %d acknowledged writes missing on the master %s", lost, st.acked, master)
 	}
-	nm := redis.NewClient(&redis.Options{Addr: f[3] + ":" + f[4], DisableIdentity: true})
-	defer nm.Close()
-	// Every acknowledged write must be on the new master. (Without
-	// sync-replicas, writes acknowledged in the last instants before the
-	// fault may be lost: that is what the no-loss mode is for.)
-	r := &result{switchAfter: switchAfter, window: window, acked: len(acked), ackedByOld: ackedByOld}
-	for _, k := range acked {
-		if nm.Exists(ctx, k).Val() != 1 {
-			r.lost++
+	r.finish()
+	return r
+}
+
+// verify waits until the deployment settled and records the invariants
+// every drill shares: the sentinels agree on the master and the config
+// epoch, exactly one running data node is a master and it is theirs,
+// every other running node replicates from it with its link up, and all
+// hold the same data (DEBUG DIGEST). It returns the master's address.
+func (c *cluster) verify(ctx context.Context, r *runResult) (string, error) {
+	type outcome struct {
+		name   string
+		detail string
+		pass   bool
+	}
+	var last []outcome
+	var master string
+	attempt := func() bool {
+		last = last[:0]
+		ok := true
+		add := func(name string, pass bool, format string, args ...any) {
+			last = append(last, outcome{name, fmt.Sprintf(format, args...), pass})
+			ok = ok && pass
+		}
+		// The sentinels agree.
+		addrs, epochs := map[string]bool{}, map[string]bool{}
+		var seen []string
+		for _, s := range c.sentinels {
+			if !s.running() {
+				continue
+			}
+			f, err := sentinelMasterFields(ctx, s.addr())
+			if err != nil {
+				seen = append(seen, fmt.Sprintf("%s: %v", s.name, err))
+				addrs["?"] = true
+				continue
+			}
+			a := f["ip"] + ":" + f["port"]
+			addrs[a], epochs[f["config-epoch"]] = true, true
+			master = a
+			seen = append(seen, fmt.Sprintf("%s: %s epoch %s %s", s.name, a, f["config-epoch"], f["flags"]))
+		}
+		add("sentinels agree on the master and epoch", len(addrs) == 1 && len(epochs) == 1, "%s", strings.Join(seen, "; "))
+		// Exactly one master, the sentinels' one.
+		var masters, roles []string
+		for _, m := range c.nodes {
+			if !m.running() {
+				continue
+			}
+			in, err := info(ctx, m.addr(), "replication")
+			if err != nil {
+				roles = append(roles, fmt.Sprintf("%s: %v", m.name, err))
+				continue
+			}
+			roles = append(roles, m.name+" "+in["role"])
+			if in["role"] == "master" {
+				masters = append(masters, m.addr())
+			}
+		}
+		add("exactly one master", len(masters) == 1 && masters[0] == master, "masters %v, sentinels say %s (%s)", masters, master, strings.Join(roles, ", "))
+		// Replicas linked and converged.
+		var lag []string
+		digests := map[string]bool{}
+		for _, m := range c.nodes {
+			if !m.running() {
+				continue
+			}
+			if m.addr() != master {
+				if err := linkUp(ctx, m.addr(), master); err != nil {
+					lag = append(lag, err.Error())
+				}
+			}
+			d, err := digest(ctx, m.addr())
+			if err != nil {
+				lag = append(lag, err.Error())
+				continue
+			}
+			digests[d] = true
+		}
+		if len(digests) > 1 {
+			lag = append(lag, fmt.Sprintf("%d different DEBUG DIGESTs", len(digests)))
+		}
+		add("replicas converged to the master", len(lag) == 0, "%s", strings.Join(lag, "; "))
+		return ok
+	}
+	err := waitUntil(ctx, 30*time.Second, func() error {
+		if !attempt() {
+			return fmt.Errorf("not settled")
+		}
+		return nil
+	})
+	for _, o := range last {
+		r.check(o.name, o.pass, "%s", o.detail)
+	}
+	if err != nil && master == "" {
+		return "", fmt.Errorf("no sentinel names a master")
+	}
+	for _, s := range c.sentinels {
+		if e, err := configEpoch(ctx, s.addr()); s.running() && err == nil {
+			r.metric("config_epoch", e)
+			break
 		}
 	}
-	return r, nil
+	return master, nil
 }

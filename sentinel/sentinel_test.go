@@ -1,0 +1,77 @@
+package sentinel
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// A sentinel that voted for another candidate and then sees the master
+// objectively down keeps the delay the vote set, so it does not start a
+// competing election while the leader's failover runs.
+func TestODownKeepsTheDelayAfterAVote(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name        string
+		nextAttempt time.Time
+		wantAfter   time.Time
+	}{
+		{"after a vote", now.Add(2 * time.Second), now.Add(2 * time.Second)},
+		{"no vote", time.Time{}, now},
+		{"stale attempt", now.Add(-time.Minute), now},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Sentinel{log: zap.NewNop(), subs: newPubsub(), peers: map[string]*peer{},
+				st: &persisted{MyID: "me", Groups: map[string]*groupConfig{}, Peers: map[string]string{}}}
+			g := &group{cfg: Group{Name: "m", Quorum: 1, DownAfter: time.Second},
+				master:   &instance{host: "127.0.0.1", port: 1, lastOK: now.Add(-2 * time.Second)},
+				replicas: map[string]*instance{}, downVotes: map[string]time.Time{}, nextAttempt: tc.nextAttempt}
+			s.checkDown(g, now)
+			if !g.odown {
+				t.Fatal("the master is not objectively down")
+			}
+			if g.nextAttempt.Before(tc.wantAfter) || g.nextAttempt.After(tc.wantAfter.Add(100*time.Millisecond)) {
+				t.Fatalf("next attempt in %v, want %v (+ up to 100 ms)", g.nextAttempt.Sub(now), tc.wantAfter.Sub(now))
+			}
+		})
+	}
+}
+
+// A vote request for a new epoch delays this sentinel's own attempts
+// whether or not it votes: a sentinel that saw the master down a moment
+// too late to vote must not start a competing election at once.
+func TestVoteRequestDelaysOwnAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		seesDown  bool
+		wantVote  string
+		candidate string
+		delayed   bool
+	}{
+		{"voted", true, "other", "other", true},
+		{"refused, master not down here", false, "*", "other", true},
+		{"own request", true, "me", "me", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Now()
+			s := &Sentinel{log: zap.NewNop(), subs: newPubsub(), peers: map[string]*peer{}, path: filepath.Join(t.TempDir(), "state.json"),
+				st: &persisted{MyID: "me", Groups: map[string]*groupConfig{"m": {Host: "127.0.0.1", Port: 1}}, Peers: map[string]string{}}}
+			g := &group{cfg: Group{Name: "m", Quorum: 2, DownAfter: time.Second},
+				master:   &instance{host: "127.0.0.1", port: 1},
+				replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
+			if tc.seesDown {
+				g.sdownSince = now
+			}
+			s.grps = map[string]*group{"m": g}
+			_, leader, _ := s.isMasterDown("127.0.0.1", 1, 1, tc.candidate)
+			if leader != tc.wantVote {
+				t.Fatalf("vote %q, want %q", leader, tc.wantVote)
+			}
+			if got := g.nextAttempt.After(now.Add(2 * time.Second)); got != tc.delayed {
+				t.Fatalf("own attempt delayed: %v, want %v (next attempt in %v)", got, tc.delayed, g.nextAttempt.Sub(now))
+			}
+		})
+	}
+}
