@@ -847,6 +847,13 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 	if !(g.odown || g.forced) || now.Before(g.nextAttempt) {
 		return
 	}
+	if len(g.replicas) == 0 {
+		// Nothing we could promote (we have not seen the master's INFO
+		// list a replica): standing would only win elections that end in
+		// -failover-abort-no-good-slave, epoch after epoch, while a peer
+		// that knows the replicas waits for us.
+		return
+	}
 	epoch := gc.Ballot.StartElection(s.st.MyID)
 	if epoch <= s.st.CurrentEpoch {
 		epoch = s.st.CurrentEpoch + 1
