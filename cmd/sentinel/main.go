@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +37,11 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
-func run(args []string, stderr io.Writer) int {
+// parseConfig builds the configuration from a sentinel.conf (first
+// argument, optional) and the flags; the log level comes back apart. It
+// runs again on SIGHUP with the same arguments. A usage problem is
+// reported on stderr and returned as errUsage.
+func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, error) {
 	fs := flag.NewFlagSet("vigil-sentinel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg sentinel.Config
@@ -68,8 +73,7 @@ func run(args []string, stderr io.Writer) int {
 		var fileCfg sentinel.Config
 		fileCfg.Bind, fileCfg.Port, fileCfg.Dir = cfg.Bind, cfg.Port, cfg.Dir
 		if err := sentinel.LoadConfFile(confFile, &fileCfg); err != nil {
-			fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: %v\n", err)
-			return 2
+			return cfg, "", err
 		}
 		cfg.Bind, cfg.Port, cfg.Dir, cfg.AnnounceIP = fileCfg.Bind, fileCfg.Port, fileCfg.Dir, fileCfg.AnnounceIP
 		cfg.AnnouncePort, cfg.ResolveHostnames, cfg.AnnounceHostnames = fileCfg.AnnouncePort, fileCfg.ResolveHostnames, fileCfg.AnnounceHostnames
@@ -77,9 +81,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			return 0
+			return cfg, "", err
 		}
-		return 2
+		return cfg, "", usageError{err}
 	}
 	if join != "" {
 		for _, j := range strings.Split(join, ",") {
@@ -114,8 +118,7 @@ func run(args []string, stderr io.Writer) int {
 	for _, m := range monitors {
 		g, err := sentinel.ParseMonitor(m)
 		if err != nil {
-			fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: --monitor: %v\n", err)
-			return 2
+			return cfg, "", fmt.Errorf("--monitor: %w", err)
 		}
 		g.DownAfter = time.Duration(*downAfter) * time.Millisecond
 		g.FailoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
@@ -124,7 +127,21 @@ func run(args []string, stderr io.Writer) int {
 		g.AuthUser = *authUser
 		cfg.Groups = append(cfg.Groups, g)
 	}
-	log, _, err := logging.New(*level, "console", "")
+	return cfg, *level, nil
+}
+
+func run(args []string, stderr io.Writer) int {
+	cfg, level, err := parseConfig(args, stderr)
+	if err == flag.ErrHelp {
+		return 0
+	}
+	if err != nil {
+		if !isUsage(err) {
+			fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: %v\n", err)
+		}
+		return 2
+	}
+	log, _, err := logging.New(level, "console", "")
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil-sentinel: bad configuration: --loglevel: %v\n", err)
 		return 2
@@ -137,9 +154,37 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP re-reads the file and flags and applies what can change.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			next, _, err := parseConfig(args, io.Discard)
+			if err != nil {
+				log.Error("config reload on SIGHUP failed: nothing changed", zap.Error(err))
+				continue
+			}
+			if _, err := s.Reload(next); err != nil {
+				log.Error("config reload on SIGHUP", zap.Error(err))
+			}
+		}
+	}()
 	if err := s.Run(ctx); err != nil {
 		log.Error("sentinel failed", zap.Error(err))
 		return 1
 	}
 	return 0
 }
+
+// isUsage reports a flag parsing error, which the flag package has
+// already printed with the usage.
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+// usageError marks an error the flag package reported.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }

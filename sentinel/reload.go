@@ -1,0 +1,60 @@
+package sentinel
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+)
+
+// Reload applies a re-read configuration (SIGHUP): groups new to it are
+// monitored, and the settings of the others (quorum, down-after,
+// failover-timeout, parallel-syncs, auth) take the new values, with
+// SENTINEL SET's changes still winning, as at start-up. The state file is
+// kept: epochs, votes and the current master of each group do not come
+// from the configuration. A group the configuration no longer names goes
+// on being monitored (SENTINEL REMOVE ends it), and the listener and
+// gossip settings need a restart. It returns what changed.
+func (s *Sentinel) Reload(cfg Config) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var changed []string
+	for _, fc := range cfg.Groups {
+		if s.st.Removed[fc.Name] {
+			continue
+		}
+		eff := fc
+		if gc := s.st.Groups[fc.Name]; gc != nil {
+			for opt, v := range gc.Set {
+				if err := setGroupOption(&eff, opt, v); err != nil {
+					return changed, fmt.Errorf("group %s: set %s: %w", fc.Name, opt, err)
+				}
+			}
+		}
+		g := s.grps[fc.Name]
+		if g == nil {
+			if err := s.addGroup(eff); err != nil {
+				return changed, fmt.Errorf("monitoring %s: %w", fc.Name, err)
+			}
+			changed = append(changed, "+monitor "+fc.Name)
+			continue
+		}
+		// Where the master is comes from the state, not the file.
+		eff.Host, eff.Port = g.cfg.Host, g.cfg.Port
+		if eff == g.cfg {
+			continue
+		}
+		authChanged := eff.AuthPass != g.cfg.AuthPass || eff.AuthUser != g.cfg.AuthUser
+		g.cfg = eff
+		if authChanged {
+			s.setAuth(g)
+		}
+		changed = append(changed, "settings "+fc.Name)
+	}
+	for name := range s.grps {
+		if !hasGroup(cfg.Groups, name) && hasGroup(s.cfg.Groups, name) {
+			s.log.Warn("a group left the configuration but is still monitored (SENTINEL REMOVE ends it)", zap.String("group", name))
+		}
+	}
+	s.log.Info("configuration reloaded", zap.Strings("changed", changed))
+	return changed, nil
+}
