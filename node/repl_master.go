@@ -74,6 +74,10 @@ func (b *backlog) add(p []byte) {
 	}
 }
 
+// reset empties the backlog to restart at offset (after a full resync
+// the old history no longer applies).
+func (b *backlog) reset(offset int64) { b.start, b.n, b.pos = offset, 0, 0 }
+
 // from returns the bytes from stream offset off (0-based) to the end.
 func (b *backlog) from(off int64) []byte {
 	skip := off - b.start

@@ -142,11 +142,19 @@ func (s *Server) runLink(ctx context.Context, l *replicaLink, host string, port 
 	for s.persist.loading.Load() && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The first retry after a link that was up comes quickly (a master
+	// restarting in place, an upgrade handing its listener over, is back
+	// in milliseconds and its sync-replicas writers wait for us); then
+	// the delay doubles up to Redis's one second.
+	backoff := time.Second
 	for ctx.Err() == nil {
 		err := s.linkOnce(ctx, l, addr)
 		s.mu.Lock()
 		if l.state != "connect" {
 			l.downSince = s.clock()
+		}
+		if l.state == "connected" {
+			backoff = 20 * time.Millisecond
 		}
 		l.state = "connect"
 		l.masterLink = nil
@@ -158,8 +166,9 @@ func (s *Server) runLink(ctx context.Context, l *replicaLink, host string, port 
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -363,7 +372,10 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 	r.offset = offset
 	r.lastDB = -1
 	if r.backlog != nil {
-		r.backlog = newBacklogAt(r.backlog, offset)
+		// In place: the stream consumer feeding it is bound to this
+		// backlog (a new one would stay empty and serve partial resyncs
+		// nothing).
+		r.backlog.reset(offset)
 	}
 	s.disconnectReplicas("full resync with the master")
 	aofOn := s.aof.on
@@ -377,12 +389,6 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 	}
 	s.log.Info("full resync done: streaming from the master", zap.Int64("offset", offset))
 	return nil
-}
-
-// newBacklogAt restarts a backlog at a new offset (after a full resync
-// the old history no longer applies).
-func newBacklogAt(old *backlog, offset int64) *backlog {
-	return newBacklog(int64(len(old.buf)), offset)
 }
 
 // deadlineReader extends the connection's read deadline before each read.

@@ -383,8 +383,8 @@ func TestUpgradeFailuresLeaveTheOldProcessServing(t *testing.T) {
 
 func TestUpgradeReplicationContinuesPartially(t *testing.T) {
 	ctx := context.Background()
-	master := testutil.StartVigil(t)
-	replica := testutil.StartVigil(t, "--replicaof", "127.0.0.1 "+strconv.Itoa(master.Port))
+	master := testutil.StartVigil(t, "--enable-debug-command", "yes")
+	replica := testutil.StartVigil(t, "--enable-debug-command", "yes", "--replicaof", "127.0.0.1 "+strconv.Itoa(master.Port))
 	mc, rc := master.Client(), replica.Client()
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -404,8 +404,28 @@ func TestUpgradeReplicationContinuesPartially(t *testing.T) {
 	full0 := infoField(t, mc, "stats", "sync_full")
 	partial0, _ := strconv.Atoi(infoField(t, mc, "stats", "sync_partial_ok"))
 
-	// The master is upgraded: its replica continues from the new process.
-	if _, err := upgrade(t, master.Addr); err != nil {
+	// The master is upgraded under a write load: its replica continues
+	// from the new process and misses nothing (the digests compare the
+	// whole datasets).
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mc.Incr(ctx, "counter:"+strconv.Itoa(i%100))
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	_, err := upgrade(t, master.Addr)
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	<-done
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor("the replica to resync with the new master", func() bool {
@@ -417,6 +437,9 @@ func TestUpgradeReplicationContinuesPartially(t *testing.T) {
 	}
 	mc.Set(ctx, "after-master", 1, 0)
 	waitFor("the write to replicate", func() bool { return rc.Exists(ctx, "after-master").Val() == 1 })
+	if a, b := mc.Do(ctx, "DEBUG", "DIGEST").Val(), rc.Do(ctx, "DEBUG", "DIGEST").Val(); a != b {
+		t.Fatalf("the replica diverged across the master's upgrade: digest %v vs %v", a, b)
+	}
 
 	// The replica is upgraded: it continues from the master partially.
 	partial1, _ := strconv.Atoi(infoField(t, mc, "stats", "sync_partial_ok"))
