@@ -6,6 +6,7 @@
 //	vigil-server check-rdb PATH
 //	vigil-server check-aof [--fix] PATH
 //	vigil-server upgrade --pid PID | --port PORT [--host H] [--binary PATH]
+//	vigil-server upgrade --sentinel HOST:PORT [--master-name NAME] [--failover]
 //
 // SIGUSR2 makes a running server replace itself by the binary it was
 // started from, in place, keeping every connection (see README).
@@ -30,6 +31,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vigilkv/vigil/deploy/rollout"
 	"github.com/vigilkv/vigil/internal/handoff"
 	"github.com/vigilkv/vigil/internal/logging"
 	"github.com/vigilkv/vigil/internal/resp"
@@ -168,11 +170,25 @@ func runUpgradeCommand(args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 0, "port of the server (sends UPGRADE and waits for the outcome)")
 	host := fs.String("host", "127.0.0.1", "host of the server, with --port")
 	binary := fs.String("binary", "", "the new binary (default: the one the server was started from)")
-	pass := fs.String("a", "", "password, with --port")
+	pass := fs.String("a", "", "password of the data nodes")
+	sentinelAddr := fs.String("sentinel", "", "a sentinel's host:port: upgrade the whole group, replicas first, then the master")
+	masterName := fs.String("master-name", "mymaster", "the group, with --sentinel")
+	failover := fs.Bool("failover", false, "with --sentinel: move the master role away (SENTINEL FAILOVER) instead of upgrading the master in place")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	switch {
+	case *sentinelAddr != "" && *pid == 0 && *port == 0:
+		res, err := rollout.Upgrade(context.Background(), rollout.Options{Sentinel: *sentinelAddr, MasterName: *masterName,
+			Binary: *binary, Password: *pass, Failover: *failover,
+			Progress: func(line string) { fmt.Fprintln(stdout, line) }})
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil-server upgrade: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "upgraded %d nodes: %s (%d partial and %d full resyncs, %d failovers)\n",
+			len(res.Upgraded), strings.Join(res.Upgraded, " "), res.PartialResyncs, res.FullResyncs, res.Failovers)
+		return 0
 	case *pid > 0 && *port == 0 && *binary == "":
 		if err := syscall.Kill(*pid, syscall.SIGUSR2); err != nil {
 			fmt.Fprintf(stderr, "vigil-server upgrade: signalling %d: %v\n", *pid, err)
@@ -219,6 +235,7 @@ func runUpgradeCommand(args []string, stdout, stderr io.Writer) int {
 		return 0
 	default:
 		fmt.Fprintln(stderr, "Usage: vigil-server upgrade --pid PID | --port PORT [--host H] [-a PASSWORD] [--binary PATH]")
+		fmt.Fprintln(stderr, "       vigil-server upgrade --sentinel HOST:PORT [--master-name NAME] [--failover] [-a PASSWORD] [--binary PATH]")
 		return 2
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -21,36 +20,11 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-// startSentinels starts n vigil-sentinels monitoring the master, gossiping
-// on free ports.
+// startSentinels starts n vigil-sentinels monitoring the master on
+// loopback.
 func startSentinels(t *testing.T, n int, masterPort int, downAfterMs int) []*testutil.Proc {
 	t.Helper()
-	var gossip []int
-	for i := 0; i < n; i++ {
-		p, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gossip = append(gossip, p)
-	}
-	var seeds []string
-	for _, p := range gossip {
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	var out []*testutil.Proc
-	for i := 0; i < n; i++ {
-		dir := t.TempDir()
-		out = append(out, testutil.StartProcess(t, proc.Spec{
-			Name: fmt.Sprint("vigil-sentinel-", i),
-			Path: testutil.SentinelBinary(t),
-			Args: []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]),
-				"--join", strings.Join(seeds, ","), "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", masterPort),
-				"--down-after-milliseconds", strconv.Itoa(downAfterMs), "--failover-timeout", "10000"},
-			Dir:     dir,
-			LogPath: filepath.Join(dir, "sentinel.log"),
-		}))
-	}
-	return out
+	return testutil.StartSentinels(t, n, "127.0.0.1", masterPort, downAfterMs)
 }
 
 func fields(v []any) map[string]string {

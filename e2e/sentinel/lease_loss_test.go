@@ -19,7 +19,7 @@ func TestSentinelLossDrill(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t)
 	testutil.StartVigil(t, "--replicaof", "127.0.0.1 "+strconv.Itoa(master.Port))
-	sents := startSentinelsFor(t, 3, "127.0.0.1", master.Port, 1000)
+	sents := testutil.StartSentinels(t, 3, "127.0.0.1", master.Port, 1000)
 	c := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
 	waitFor(t, 20*time.Second, "the master lease", func() (bool, string) {
 		info := c.Info(ctx, "replication").Val()

@@ -18,36 +18,6 @@ import (
 	"github.com/vigilkv/vigil/internal/testutil"
 )
 
-// startSentinelsFor starts n vigil-sentinels monitoring mymaster at
-// host:port (quorum 2), gossiping on free loopback ports.
-func startSentinelsFor(t *testing.T, n int, host string, port, downAfterMs int) []*testutil.Proc {
-	t.Helper()
-	var seeds []string
-	var gossip []int
-	for i := 0; i < n; i++ {
-		p, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gossip = append(gossip, p)
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	var out []*testutil.Proc
-	for i := 0; i < n; i++ {
-		dir := t.TempDir()
-		out = append(out, testutil.StartProcess(t, proc.Spec{
-			Name: fmt.Sprint("vigil-sentinel-", i),
-			Path: testutil.SentinelBinary(t),
-			Args: []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]),
-				"--join", strings.Join(seeds, ","), "--monitor", fmt.Sprintf("mymaster %s %d 2", host, port),
-				"--down-after-milliseconds", strconv.Itoa(downAfterMs), "--failover-timeout", "10000"},
-			Dir:     dir,
-			LogPath: filepath.Join(dir, "sentinel.log"),
-		}))
-	}
-	return out
-}
-
 // TestPartitionDrill cuts the master off from the sentinels and the
 // replicas with a real network partition (the master runs in its own
 // network namespace and the link is taken down) while a client inside the
@@ -81,7 +51,7 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	replicaArgs := []string{"--bind", "127.0.0.1", ns.HostIP, "--protected-mode", "no", "--replica-announce-ip", ns.HostIP,
 		"--replicaof", fmt.Sprintf("%s %d", ns.IP, master.Port), "--sync-replicas", sr}
 	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
-	sents := startSentinelsFor(t, 3, ns.IP, master.Port, 1000)
+	sents := testutil.StartSentinels(t, 3, ns.IP, master.Port, 1000)
 	sc := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { sc.Close() })
 	waitFor(t, 30*time.Second, "the sentinels to know the topology", func() (bool, string) {

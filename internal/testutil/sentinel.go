@@ -1,0 +1,42 @@
+package testutil
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vigilkv/vigil/deploy/proc"
+)
+
+// StartSentinels starts n vigil-sentinels monitoring "mymaster" at
+// host:port with quorum 2 (failover-timeout 10 s), gossiping with each
+// other on free loopback ports, and stops them when the test ends.
+func StartSentinels(t testing.TB, n int, host string, port, downAfterMs int) []*Proc {
+	t.Helper()
+	var seeds []string
+	var gossip []int
+	for i := 0; i < n; i++ {
+		p, err := proc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gossip = append(gossip, p)
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	var out []*Proc
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		out = append(out, StartProcess(t, proc.Spec{
+			Name: fmt.Sprint("vigil-sentinel-", i),
+			Path: SentinelBinary(t),
+			Args: []string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(gossip[i]),
+				"--join", strings.Join(seeds, ","), "--monitor", fmt.Sprintf("mymaster %s %d 2", host, port),
+				"--down-after-milliseconds", strconv.Itoa(downAfterMs), "--failover-timeout", "10000"},
+			Dir:     dir,
+			LogPath: filepath.Join(dir, "sentinel.log"),
+		}))
+	}
+	return out
+}
