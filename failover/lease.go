@@ -114,6 +114,14 @@ func (l *Lease) recompute() {
 	l.until = ends[need-1]
 }
 
+// Reset forgets the renewals (a role change) but not the token numbers:
+// a renewal still queued from before must never match a new token.
+func (l *Lease) Reset() { *l = Lease{nextToken: l.nextToken} }
+
+// StartTokensAt makes the next token number first+1, so a new process
+// (seeded at random) does not reuse the numbers of the one before it.
+func (l *Lease) StartTokensAt(first int64) { l.nextToken = first }
+
 // Require makes the lease managed before any renewal: writes are
 // refused until a majority of the sentinels renews. For a master that
 // sentinels promoted: unmanaged, it would take writes with no lease at

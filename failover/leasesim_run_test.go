@@ -78,7 +78,7 @@ func explain(cfg lsConfig, seed int) string {
 // voter stops renewing the master it voted to replace, and adopting a
 // new config ends an open election.
 func repairA() lsRules {
-	r := vigilRules()
+	r := firstRules()
 	r.promoteManaged, r.latchOnRenew, r.quietAfterVote, r.dropElection = true, true, true, true
 	r.uniqueTokens = true
 	return r
@@ -88,7 +88,7 @@ func repairA() lsRules {
 // sentinel's leases to two masters overlap, so two majorities can never
 // both hold one, whatever the votes and the lease length.
 func repairB() lsRules {
-	r := vigilRules()
+	r := firstRules()
 	r.promoteManaged, r.latchOnRenew, r.exclusive, r.uniqueTokens = true, true, true, true
 	return r
 }
@@ -114,6 +114,12 @@ func TestLeaseSimSafe(t *testing.T) {
 		{"A, master freezes", 60, repairA, nil, freezes},
 		{"A, idle clients", 60, repairA, nil, func(c *lsConfig) { c.idle = true }},
 		{"A, forced SENTINEL FAILOVER", 60, repairA, func(r *lsRules) { r.forced = true }, nil},
+		{"vigil, default weather", 200, vigilRules, nil, nil},
+		{"vigil, storm", 100, vigilRules, nil, storm},
+		{"vigil, flapping partitions", 100, vigilRules, nil, flap},
+		{"vigil, master freezes", 60, vigilRules, nil, freezes},
+		{"vigil, idle clients", 60, vigilRules, nil, func(c *lsConfig) { c.idle = true }},
+		{"vigil, forced SENTINEL FAILOVER", 60, vigilRules, func(r *lsRules) { r.forced = true }, nil},
 		{"B, default weather", 200, repairB, nil, nil},
 		{"B, storm", 100, repairB, nil, storm},
 		{"B, flapping partitions", 100, repairB, nil, flap},
@@ -150,7 +156,7 @@ func TestLeaseSimSafe(t *testing.T) {
 
 // TestLeaseSimFindsBrokenRules shows the check has teeth: with one
 // safety rule broken, the simulation finds two writable masters. The
-// last row is what vigil does today.
+// last row is vigil's first version of the lease.
 func TestLeaseSimFindsBrokenRules(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -169,7 +175,7 @@ func TestLeaseSimFindsBrokenRules(t *testing.T) {
 		{"voters renew what they voted to replace", repairA, func(r *lsRules) { r.quietAfterVote = false }, storm, true, true},
 		{"token numbers restart with the lease", repairB, func(r *lsRules) { r.uniqueTokens = false }, freezes, true, true},
 		{"overlapping grants", repairB, func(r *lsRules) { r.exclusive = false }, flapStorm, false, true},
-		{"vigil as implemented", vigilRules, func(*lsRules) {}, nil, false, false},
+		{"vigil's first lease rules", firstRules, func(*lsRules) {}, nil, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.slow && (raceBuild || testing.Short()) {

@@ -95,8 +95,20 @@ type lsConfig struct {
 	rules     lsRules
 }
 
-// vigilRules are the rules vigil implements.
-func vigilRules() lsRules { return lsRules{voteOnlyIfDown: true, leaseFrac: 0.5} }
+// vigilRules are the rules vigil implements: the vote rule and a lease
+// of half down-after, with the repairs the simulation showed were needed
+// (repairB's exclusive grants, a promoted replica requiring a lease, the
+// lease enforced from the renewal, unique tokens) and an election ending
+// with a new config.
+func vigilRules() lsRules {
+	r := firstRules()
+	r.promoteManaged, r.latchOnRenew, r.exclusive, r.uniqueTokens, r.dropElection = true, true, true, true, true
+	return r
+}
+
+// firstRules are the rules of vigil's first lease, which the simulation
+// found unsafe.
+func firstRules() lsRules { return lsRules{voteOnlyIfDown: true, leaseFrac: 0.5} }
 
 const (
 	lsData    = 3 // data nodes 0..2; sentinels follow

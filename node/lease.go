@@ -35,7 +35,7 @@ type leaseState = failover.Lease
 func leaseCommands() []*Command {
 	return []*Command{
 		{Name: "lease", Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagFast, Categories: []string{"admin", "fast"}, Group: "server", Since: "vigil",
-			Summary: "Renew or show the master write lease (sent by vigil sentinels)", Complexity: "O(1)", Handler: cmdLease},
+			Summary: "Renew, require or show the master write lease (sent by vigil sentinels)", Complexity: "O(1)", Handler: cmdLease},
 	}
 }
 
@@ -63,6 +63,19 @@ func cmdLease(c *Ctx) {
 		// time.Now carries a monotonic reading, which is what the lease
 		// compares.
 		c.W.Int(l.Renew(c.Str(2), token, int(voters), time.Duration(ms)*time.Millisecond, uint64(epoch), time.Now()))
+		// A lease is enforced from the renewal that puts it in force, not
+		// from the next write or INFO that looks: an idle master cut off
+		// before either would otherwise stay unmanaged for good.
+		s.leaseStatus()
+	case c.ArgIs(1, "require") && len(c.Args) == 2:
+		// Sent by a sentinel just before it promotes this replica: the
+		// new master takes no write before a majority renewed its lease.
+		if s.repl.isReplica() {
+			s.leaseOnPromotion = true
+		} else {
+			l.Require()
+		}
+		c.W.OK()
 	case c.ArgIs(1, "info") && len(c.Args) == 2:
 		state, remaining := s.leaseStatus()
 		c.W.Array(2)
@@ -93,8 +106,11 @@ func (s *Server) leaseRefusal() string {
 	return ""
 }
 
-// resetLease forgets the renewals (on a role change).
-func (s *Server) resetLease() { s.lease = leaseState{} }
+// resetLease forgets the renewals (on a role change); token numbers go on.
+func (s *Server) resetLease() {
+	s.lease.Reset()
+	s.leaseOnPromotion = false
+}
 
 // writeInfoLease adds the lease fields to INFO replication.
 func (s *Server) writeInfoLease(field func(string, any)) {

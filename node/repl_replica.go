@@ -89,8 +89,14 @@ func (s *Server) promote() {
 	r.secondOffset = r.offset + 1
 	r.replID = newRunID()
 	r.lastDB = -1
-	// A new master is unmanaged until its sentinels renew a lease.
+	// A new master is unmanaged until its sentinels renew a lease, unless
+	// a sentinel promoted it (LEASE REQUIRE first): then it takes no
+	// write before a majority of them renewed.
+	require := s.leaseOnPromotion
 	s.resetLease()
+	if require {
+		s.lease.Require()
+	}
 }
 
 // setMaster starts replicating from host:port; under the lock.

@@ -83,6 +83,9 @@ type Server struct {
 	persist  persistState
 	aof      aofState
 	lease    leaseState
+	// leaseOnPromotion: a sentinel asked for a lease before promoting
+	// this replica (LEASE REQUIRE).
+	leaseOnPromotion bool
 	// fatal is why Serve stopped on its own (a dataset that would not
 	// load).
 	fatal error
@@ -153,6 +156,8 @@ func New(opts Options) (*Server, error) {
 		args:      opts.Args,
 	}
 	s.lastSave = s.startTime
+	// Token numbers of this process never repeat an earlier one's.
+	s.lease.StartTokensAt(int64(rng.Uint64() >> 24))
 	s.persist.lastSaveOK = true
 	s.ks = keyspace.New(cfg.Databases, clock, rng)
 	s.ks.Hooks = keyspace.Hooks{

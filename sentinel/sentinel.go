@@ -145,8 +145,13 @@ type instance struct {
 	// here; noLease marks a node that does not know LEASE (redis-server).
 	lastLease time.Time
 	noLease   bool
-	// leaseToken is the token the master's last renewal reply carried.
+	// leaseToken is the token the master's last renewal reply carried,
+	// tokenAt when that reply arrived; grantEnd bounds the lease our
+	// last renewal here can have granted (it runs from when the quoted
+	// token was sent, no later than tokenAt, for the lease period).
 	leaseToken int64
+	tokenAt    time.Time
+	grantEnd   time.Time
 }
 
 func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
@@ -463,8 +468,27 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	g.replicas[old.addr()] = old
 	g.master = nm
 	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
+	// An election opened against the old master ends too: won after the
+	// switch, it would fail over the new master, which none of its
+	// voters saw down.
+	g.votes = nil
 	g.downVotes = map[string]time.Time{}
 	s.event("+switch-master", fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port))
+}
+
+// grantedElsewhere reports whether a lease this sentinel granted to
+// another node of g may still be in force (with a tenth of the lease as
+// margin for clock-rate drift). Until it has run out we do not renew in,
+// so our grants to two nodes never overlap and two majorities can never
+// both hold a lease: two writable masters would need a sentinel in both.
+// Under the lock.
+func (s *Sentinel) grantedElsewhere(g *group, in *instance, lease time.Duration, now time.Time) bool {
+	for _, x := range g.instances() {
+		if x != in && !x.grantEnd.IsZero() && now.Before(x.grantEnd.Add(lease/10)) {
+			return true
+		}
+	}
+	return false
 }
 
 // startProbe runs the PING/INFO loop of an instance.
@@ -505,22 +529,27 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			isMaster := g.master == in
 			voters := len(s.st.Peers) + 1
 			epoch := s.st.Groups[g.cfg.Name].ConfigEpoch
-			useLease := isMaster && !in.noLease
+			lease := max(downAfter/2, time.Millisecond)
+			useLease := isMaster && !in.noLease && !s.grantedElsewhere(g, in, lease, time.Now())
 			token := in.leaseToken
 			client := in.client
+			if useLease && !in.tokenAt.IsZero() {
+				// Counted before sending: a renewal that times out may
+				// still have been granted.
+				in.grantEnd = in.tokenAt.Add(lease)
+			}
 			s.mu.Unlock()
 			ctx, cancel := context.WithTimeout(g.ctx, 500*time.Millisecond)
 			var err error
 			renewed := false
 			if useLease {
-				lease := max(downAfter/2, time.Millisecond)
 				var next int64
 				next, err = client.Do(ctx, "LEASE", "RENEW", s.st.MyID, voters, lease.Milliseconds(), epoch, token).Int64()
 				switch {
 				case err == nil:
 					renewed = true
 					s.mu.Lock()
-					in.leaseToken = next
+					in.leaseToken, in.tokenAt = next, time.Now()
 					s.mu.Unlock()
 				case strings.Contains(err.Error(), "unknown command"):
 					// Not a vigil node: plain PINGs from now on.
@@ -919,9 +948,21 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 		s.event("+failover-state-send-slaveof-noone", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 		if f.coordinated {
 			m := g.master
-			go m.client.Do(context.Background(), "FAILOVER", "TO", p.host, p.port, "TIMEOUT", g.cfg.FailoverTimeout.Milliseconds()/2)
+			go func() {
+				// The new master must not take writes before a majority
+				// of us renewed its lease (see promote in the node).
+				p.client.Do(context.Background(), "LEASE", "REQUIRE")
+				m.client.Do(context.Background(), "FAILOVER", "TO", p.host, p.port, "TIMEOUT", g.cfg.FailoverTimeout.Milliseconds()/2)
+			}()
 		} else {
-			go p.client.SlaveOf(context.Background(), "NO", "ONE")
+			go p.client.Pipelined(context.Background(), func(pipe redis.Pipeliner) error {
+				// In order on one connection: the lease is required
+				// before the promotion (a redis-server answers the first
+				// with an error and promotes all the same).
+				pipe.Do(context.Background(), "LEASE", "REQUIRE")
+				pipe.SlaveOf(context.Background(), "NO", "ONE")
+				return nil
+			})
 		}
 		s.event("+failover-state-wait-promotion", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 		return
