@@ -264,10 +264,43 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		s.subs.mu.Unlock()
 	case "sentinel":
 		c.sentinelCmd(w, args)
+	case "publish":
+		if len(args) != 3 {
+			w.Error("ERR wrong number of arguments for 'publish' command")
+			return false
+		}
+		if string(args[1]) != "__sentinel__:hello" {
+			w.Error("ERR Only HELLO messages are accepted by Sentinel instances.")
+			return false
+		}
+		// Accepted and ignored: vigil sentinels learn each other through
+		// gossip, not through hello messages.
+		w.Int(1)
 	default:
-		w.Error(fmt.Sprintf("ERR unknown command '%s', with args beginning with: ", args[0]))
+		w.Error(unknownCommand(args))
 	}
 	return false
+}
+
+// unknownCommand is Redis's error for a command it does not know,
+// quoting the first arguments.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ERR unknown command '%s', with args beginning with: ", trunc(args[0]))
+	for _, a := range args[1:] {
+		if b.Len() > 512 {
+			break
+		}
+		fmt.Fprintf(&b, "'%s' ", trunc(a))
+	}
+	return b.String()
+}
+
+func trunc(a []byte) []byte {
+	if len(a) > 128 {
+		return a[:128]
+	}
+	return a
 }
 
 func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
