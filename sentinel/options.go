@@ -148,19 +148,35 @@ func matchGlobalOptions(pattern string) []string {
 	return out
 }
 
-// checkMonitorHost applies resolve-hostnames to SENTINEL MONITOR's
-// address: an IP literal always works, a hostname only when
-// resolve-hostnames is on and it resolves now.
-func checkMonitorHost(host string, resolve bool, lookup func(string) ([]string, error)) error {
+// monitorHost applies resolve-hostnames and announce-hostnames to
+// SENTINEL MONITOR's address, as Redis does: an IP address is kept; a
+// hostname needs resolve-hostnames and must resolve now; it is kept as
+// given with announce-hostnames, else replaced by its first address (the
+// address Redis then reports). lookup may be slow (DNS): never call this
+// under the sentinel's lock.
+func monitorHost(host string, resolve, announce bool, lookup func(string) ([]string, error)) (string, error) {
 	if net.ParseIP(host) != nil {
-		return nil
+		return host, nil
 	}
 	if resolve {
 		if addrs, err := lookup(host); err == nil && len(addrs) > 0 {
-			return nil
+			if announce {
+				return host, nil
+			}
+			return firstIPv4(addrs), nil
 		}
 	}
-	return groupOptionError("ERR Invalid IP address or hostname specified")
+	return "", groupOptionError("ERR Invalid IP address or hostname specified")
+}
+
+// firstIPv4 prefers an IPv4 address, as Redis's resolver does.
+func firstIPv4(addrs []string) string {
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+			return a
+		}
+	}
+	return addrs[0]
 }
 
 func yesNo(b bool) string {

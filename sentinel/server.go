@@ -477,10 +477,12 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		g.forced = true
 		g.nextAttempt = time.Now()
 		w.OK()
-	case "monitor", "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
+	case "monitor":
+		s.monitorCmd(w, args) // takes the lock after its DNS lookup
+	case "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		map[string]func(*resp.Writer, [][]byte){"monitor": s.monitorCmd, "remove": s.removeCmd, "set": s.setCmd,
+		map[string]func(*resp.Writer, [][]byte){"remove": s.removeCmd, "set": s.setCmd,
 			"config": s.configCmd, "flushconfig": s.flushConfigCmd, "info-cache": s.infoCacheCmd,
 			"simulate-failure": s.simulateCmd}[sub](w, args)
 	default:
