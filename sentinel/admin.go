@@ -28,13 +28,20 @@ func wrongArgs(w *resp.Writer, sub string) {
 }
 
 // monitorCmd: SENTINEL MONITOR <name> <ip> <port> <quorum>. The checks
-// come in Redis's order, with its texts. Under the lock.
+// come in Redis's order, with its texts. It takes the lock itself, after
+// a DNS lookup that must not run under it.
 func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
 	if len(args) != 6 {
 		wrongArgs(w, "monitor")
 		return
 	}
 	name, host := string(args[2]), string(args[3])
+	s.mu.Lock()
+	resolve, announce := s.cfg.ResolveHostnames, s.cfg.AnnounceHostnames
+	s.mu.Unlock()
+	host, hostErr := monitorHost(host, resolve, announce, net.LookupHost)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	quorum, err := strconv.ParseInt(string(args[5]), 10, 64)
 	if err != nil {
 		w.Error("ERR Invalid quorum")
@@ -49,8 +56,8 @@ func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
 		w.Error("ERR Quorum must be 1 or greater.")
 		return
 	}
-	if err := checkMonitorHost(host, s.cfg.ResolveHostnames, net.LookupHost); err != nil {
-		w.Error(err.Error())
+	if hostErr != nil {
+		w.Error(hostErr.Error())
 		return
 	}
 	if s.grps[name] != nil {

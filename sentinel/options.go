@@ -15,15 +15,15 @@ import (
 // a restart re-applies them over the flags and the sentinel.conf, as
 // Redis Sentinel's rewritten configuration file would.
 
-// groupOptionError is an error whose text is the RESP error sent back.
-type groupOptionError string
+// replyError is an error whose text is the RESP error sent back.
+type replyError string
 
-func (e groupOptionError) Error() string { return string(e) }
+func (e replyError) Error() string { return string(e) }
 
 // setGroupOption applies one SENTINEL SET option to g; the error text is
 // Redis's reply.
 func setGroupOption(g *Group, option, value string) error {
-	badArg := groupOptionError(fmt.Sprintf("ERR Invalid argument '%s' for SENTINEL SET '%s'", value, option))
+	badArg := replyError(fmt.Sprintf("ERR Invalid argument '%s' for SENTINEL SET '%s'", value, option))
 	positive := func() (int64, error) {
 		n, err := strconv.ParseInt(value, 10, 64)
 		if err != nil || n <= 0 {
@@ -63,9 +63,9 @@ func setGroupOption(g *Group, option, value string) error {
 	case "notification-script", "client-reconfig-script":
 		// Redis refuses these unless deny-scripts-reconfig is off; vigil
 		// runs no scripts at all.
-		return groupOptionError("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration")
+		return replyError("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration")
 	default:
-		return groupOptionError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", option))
+		return replyError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", option))
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func setGroupOption(g *Group, option, value string) error {
 // pairs before the bad one).
 func setOptionPairs(g Group, pairs []string) (Group, error) {
 	if len(pairs)%2 != 0 {
-		return g, groupOptionError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", pairs[len(pairs)-1]))
+		return g, replyError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL SET '%s'", pairs[len(pairs)-1]))
 	}
 	for i := 0; i < len(pairs); i += 2 {
 		if err := setGroupOption(&g, pairs[i], pairs[i+1]); err != nil {
@@ -106,7 +106,7 @@ func (c *Config) globalOption(name string) string {
 // setGlobalOption applies SENTINEL CONFIG SET name value; the error text
 // is Redis's reply.
 func (c *Config) setGlobalOption(name, value string) error {
-	badValue := groupOptionError(fmt.Sprintf("ERR Invalid value '%s' to SENTINEL CONFIG SET '%s'", value, name))
+	badValue := replyError(fmt.Sprintf("ERR Invalid value '%s' to SENTINEL CONFIG SET '%s'", value, name))
 	switch strings.ToLower(name) {
 	case "resolve-hostnames", "announce-hostnames":
 		var b bool
@@ -131,7 +131,7 @@ func (c *Config) setGlobalOption(name, value string) error {
 		}
 		c.AnnouncePort = n
 	default:
-		return groupOptionError(fmt.Sprintf("ERR Invalid argument '%s' to SENTINEL CONFIG SET", name))
+		return replyError(fmt.Sprintf("ERR Invalid argument '%s' to SENTINEL CONFIG SET", name))
 	}
 	return nil
 }
@@ -148,19 +148,35 @@ func matchGlobalOptions(pattern string) []string {
 	return out
 }
 
-// checkMonitorHost applies resolve-hostnames to SENTINEL MONITOR's
-// address: an IP literal always works, a hostname only when
-// resolve-hostnames is on and it resolves now.
-func checkMonitorHost(host string, resolve bool, lookup func(string) ([]string, error)) error {
+// monitorHost applies resolve-hostnames and announce-hostnames to
+// SENTINEL MONITOR's address, as Redis does: an IP address is kept; a
+// hostname needs resolve-hostnames and must resolve now; it is kept as
+// given with announce-hostnames, else replaced by its first address (the
+// address Redis then reports). lookup may be slow (DNS): never call this
+// under the sentinel's lock.
+func monitorHost(host string, resolve, announce bool, lookup func(string) ([]string, error)) (string, error) {
 	if net.ParseIP(host) != nil {
-		return nil
+		return host, nil
 	}
 	if resolve {
 		if addrs, err := lookup(host); err == nil && len(addrs) > 0 {
-			return nil
+			if announce {
+				return host, nil
+			}
+			return firstIPv4(addrs), nil
 		}
 	}
-	return groupOptionError("ERR Invalid IP address or hostname specified")
+	return "", replyError("ERR Invalid IP address or hostname specified")
+}
+
+// firstIPv4 prefers an IPv4 address, as Redis's resolver does.
+func firstIPv4(addrs []string) string {
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+			return a
+		}
+	}
+	return addrs[0]
 }
 
 func yesNo(b bool) string {

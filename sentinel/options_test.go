@@ -96,28 +96,29 @@ func TestMatchGlobalOptions(t *testing.T) {
 	}
 }
 
-func TestCheckMonitorHost(t *testing.T) {
+func TestMonitorHost(t *testing.T) {
 	lookup := func(h string) ([]string, error) {
 		if h == "db.example" {
-			return []string{"10.0.0.1"}, nil
+			return []string{"2001:db8::1", "10.0.0.1"}, nil
 		}
 		return nil, errors.New("no such host")
 	}
 	tests := []struct {
-		host    string
-		resolve bool
-		ok      bool
+		host              string
+		resolve, announce bool
+		want              string // "" for the error
 	}{
-		{"127.0.0.1", false, true},
-		{"::1", false, true},
-		{"db.example", false, false},
-		{"db.example", true, true},
-		{"nosuch.example", true, false},
+		{"127.0.0.1", false, false, "127.0.0.1"},
+		{"::1", false, false, "::1"},
+		{"db.example", false, false, ""},
+		{"db.example", true, false, "10.0.0.1"},
+		{"db.example", true, true, "db.example"},
+		{"nosuch.example", true, true, ""},
 	}
 	for _, tt := range tests {
-		err := checkMonitorHost(tt.host, tt.resolve, lookup)
-		if (err == nil) != tt.ok {
-			t.Errorf("checkMonitorHost(%q, resolve %v) = %v", tt.host, tt.resolve, err)
+		got, err := monitorHost(tt.host, tt.resolve, tt.announce, lookup)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("monitorHost(%q, resolve %v, announce %v) = %q, %v; want %q", tt.host, tt.resolve, tt.announce, got, err, tt.want)
 		}
 		if err != nil && err.Error() != "ERR Invalid IP address or hostname specified" {
 			t.Errorf("error text %q", err)

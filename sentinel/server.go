@@ -264,10 +264,43 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		s.subs.mu.Unlock()
 	case "sentinel":
 		c.sentinelCmd(w, args)
+	case "publish":
+		if len(args) != 3 {
+			w.Error("ERR wrong number of arguments for 'publish' command")
+			return false
+		}
+		if string(args[1]) != "__sentinel__:hello" {
+			w.Error("ERR Only HELLO messages are accepted by Sentinel instances.")
+			return false
+		}
+		// Accepted and ignored: vigil sentinels learn each other through
+		// gossip, not through hello messages.
+		w.Int(1)
 	default:
-		w.Error(fmt.Sprintf("ERR unknown command '%s', with args beginning with: ", args[0]))
+		w.Error(unknownCommand(args))
 	}
 	return false
+}
+
+// unknownCommand is Redis's error for a command it does not know,
+// quoting the first arguments.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ERR unknown command '%s', with args beginning with: ", trunc(args[0]))
+	for _, a := range args[1:] {
+		if b.Len() > 512 {
+			break
+		}
+		fmt.Fprintf(&b, "'%s' ", trunc(a))
+	}
+	return b.String()
+}
+
+func trunc(a []byte) []byte {
+	if len(a) > 128 {
+		return a[:128]
+	}
+	return a
 }
 
 func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
@@ -444,10 +477,12 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		g.forced = true
 		g.nextAttempt = time.Now()
 		w.OK()
-	case "monitor", "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
+	case "monitor":
+		s.monitorCmd(w, args) // takes the lock after its DNS lookup
+	case "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		map[string]func(*resp.Writer, [][]byte){"monitor": s.monitorCmd, "remove": s.removeCmd, "set": s.setCmd,
+		map[string]func(*resp.Writer, [][]byte){"remove": s.removeCmd, "set": s.setCmd,
 			"config": s.configCmd, "flushconfig": s.flushConfigCmd, "info-cache": s.infoCacheCmd,
 			"simulate-failure": s.simulateCmd}[sub](w, args)
 	default:

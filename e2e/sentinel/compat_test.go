@@ -161,6 +161,10 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"CLIENT", "NO-EVICT", "on"},
 		{"CLIENT", "FOO"},
 		{"CLIENT"},
+		{"PUBLISH", "foo", "bar"},
+		{"PUBLISH", "__sentinel__:hello", "x"},
+		{"PUBLISH"},
+		{"NOSUCHCOMMAND", "a", "b"},
 	} {
 		r, v := both(cmd...)
 		if os.Getenv("VIGIL_SHOW_SHAPES") != "" {

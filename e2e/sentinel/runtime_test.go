@@ -173,9 +173,19 @@ func TestSetPersistsAcrossRestart(t *testing.T) {
 		{"SENTINEL", "MONITOR", "added", "127.0.0.1", other.Port, 1},
 		{"SENTINEL", "SET", "added", "down-after-milliseconds", 2222},
 		{"SENTINEL", "REMOVE", "gone"},
+		// With resolve-hostnames, a hostname: kept as given only with
+		// announce-hostnames, else replaced by its address.
+		{"SENTINEL", "MONITOR", "byaddr", "localhost", other.Port, 1},
+		{"SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"},
+		{"SENTINEL", "MONITOR", "byname", "localhost", other.Port, 1},
 	} {
 		if err := c.Do(ctx, cmd...).Err(); err != nil {
 			t.Fatalf("%v: %v", cmd, err)
+		}
+	}
+	for name, want := range map[string]string{"byaddr": "127.0.0.1", "byname": "localhost"} {
+		if f, err := masterInfo(ctx, c, name); err != nil || f["ip"] != want {
+			t.Errorf("SENTINEL MASTER %s: ip %q (%v), want %q", name, f["ip"], err, want)
 		}
 	}
 	sents[0].Kill() // no graceful shutdown: the state file was written before each reply
