@@ -830,13 +830,22 @@ func (s *Sentinel) peerList() []*peer {
 	return out
 }
 
-// inMajority reports whether this sentinel reaches a majority of the
-// known sentinels (itself included); under the lock.
-func (s *Sentinel) inMajority() bool {
-	voters := len(s.st.Peers) + 1
-	alive := 1
-	if s.ml != nil {
-		alive = s.ml.NumMembers()
+// aliveSentinels counts the live gossip members, this sentinel included.
+// Never under s.mu: memberlist calls NotifyJoin and NotifyUpdate (which
+// take s.mu in learn) while holding its own lock, so calling into it under
+// s.mu deadlocks against a gossip update (seen in the rolling-restart
+// drill: the failover leader hung right after +switch-master and never
+// gossiped the new configuration).
+func (s *Sentinel) aliveSentinels() int {
+	if s.ml == nil {
+		return 1
 	}
+	return s.ml.NumMembers()
+}
+
+// inMajority reports whether alive sentinels (aliveSentinels, itself
+// included) are a majority of the known ones; under the lock.
+func (s *Sentinel) inMajority(alive int) bool {
+	voters := len(s.st.Peers) + 1
 	return alive >= voters/2+1
 }

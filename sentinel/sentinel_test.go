@@ -1,10 +1,15 @@
 package sentinel
 
 import (
+	"context"
+	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -73,5 +78,79 @@ func TestVoteRequestDelaysOwnAttempt(t *testing.T) {
 				t.Fatalf("own attempt delayed: %v, want %v (next attempt in %v)", got, tc.delayed, g.nextAttempt.Sub(now))
 			}
 		})
+	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// memberlist calls NotifyUpdate (which takes the sentinel's lock) while
+// holding its own lock, so the sentinel must never call into memberlist
+// under its lock: GET-MASTER-ADDR-BY-NAME did (to count the live
+// sentinels) and deadlocked with a gossip update right after a failover
+// (seen in the rolling-restart drill: the leader hung and never gossiped
+// the new configuration).
+func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
+	port, gport := freePort(t), freePort(t)
+	cfg := Config{Bind: "127.0.0.1", Port: port, Dir: t.TempDir(), GossipPort: gport,
+		Groups: []Group{{Name: "m", Host: "127.0.0.1", Port: freePort(t), Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second}}}
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Protocol: 2, DisableIdentity: true,
+		ReadTimeout: 2 * time.Second, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the sentinel does not answer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// A changed configuration, gossiped: memberlist notifies the
+			// update of our own node under its lock.
+			s.mu.Lock()
+			s.st.Groups["m"].ConfigEpoch++
+			s.mu.Unlock()
+			s.ml.UpdateNode(0)
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		if err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m").Err(); err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
+			close(stop)
+			t.Fatalf("query %d: %v (deadlocked?)", i, err)
+		}
+		if err := c.Do(ctx, "SENTINEL", "CKQUORUM", "m").Err(); err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
+			close(stop)
+			t.Fatalf("CKQUORUM %d: %v (deadlocked?)", i, err)
+		}
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gossip update never returned (deadlocked)")
 	}
 }

@@ -240,6 +240,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	case "myid":
 		w.BulkString(s.st.MyID)
 	case "get-master-addr-by-name":
+		alive := s.aliveSentinels() // before the lock: see aliveSentinels
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if len(args) != 3 {
@@ -255,7 +256,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.Error("TILT This sentinel is in TILT mode (its timer stalled or its clock jumped); ask another one")
 			return
 		}
-		if !s.inMajority() {
+		if !s.inMajority(alive) {
 			// On the minority side of a partition our answer may be stale:
 			// say so rather than send a client to an old master.
 			w.Error("NOQUORUM This sentinel cannot reach a majority of the known sentinels; ask another one")
@@ -325,6 +326,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		w.BulkString(leader)
 		w.Int(int64(le))
 	case "ckquorum":
+		alive := s.aliveSentinels() // before the lock: see aliveSentinels
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		g := group()
@@ -332,10 +334,6 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			return
 		}
 		voters := len(s.st.Peers) + 1
-		alive := 1
-		if s.ml != nil {
-			alive = s.ml.NumMembers()
-		}
 		switch {
 		case alive < g.cfg.Quorum:
 			w.Error(fmt.Sprintf("NOQUORUM %d usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master", alive))
@@ -351,14 +349,15 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.Error("ERR wrong number of arguments for 'sentinel|reset' command")
 			return
 		}
-		s.mu.Lock()
-		n := 0
+		// The live members are read before the lock: see aliveSentinels.
 		alive := map[string]bool{}
 		if s.ml != nil {
 			for _, m := range s.ml.Members() {
 				alive[m.Name] = true
 			}
 		}
+		s.mu.Lock()
+		n := 0
 		for name, g := range s.grps {
 			if ok, _ := path.Match(string(args[2]), name); !ok {
 				continue
