@@ -504,8 +504,12 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		}
 	}
 	// A replica that reports itself master (the old master come back)
-	// while ours is healthy is turned into a replica of ours.
-	if in != g.master && in.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
+	// while ours is healthy is turned into a replica of ours, provided
+	// ours reports itself master too (Redis Sentinel's sanity check): a
+	// sentinel that missed a failover sees its old master report role
+	// slave, and converting the new master to follow it made a
+	// replication loop with no master (seen in the rolling-restart drill).
+	if in != g.master && in.role == "master" && g.master.role == "master" && g.failing == nil && g.sdownSince.IsZero() {
 		m := g.master
 		go in.client.SlaveOf(context.Background(), m.host, strconv.Itoa(m.port))
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))

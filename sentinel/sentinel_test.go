@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // A sentinel that voted for another candidate and then sees the master
@@ -152,5 +153,33 @@ func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the gossip update never returned (deadlocked)")
+	}
+}
+
+// A node reporting role master is converted to follow our master only
+// while our master reports role master itself.
+func TestConvertOnlyToASaneMaster(t *testing.T) {
+	for _, tc := range []struct {
+		masterRole string
+		convert    bool
+	}{{"master", true}, {"slave", false}, {"", false}} {
+		t.Run("master reports "+tc.masterRole, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			s := &Sentinel{log: zap.New(core), subs: newPubsub(), peers: map[string]*peer{},
+				st: &persisted{MyID: "me", Groups: map[string]*groupConfig{}, Peers: map[string]string{}}}
+			g := &group{cfg: Group{Name: "m", Quorum: 2, DownAfter: time.Second}, replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
+			g.master = s.newInstance("127.0.0.1", freePort(t), g.cfg)
+			g.master.role = tc.masterRole
+			r := s.newInstance("127.0.0.1", freePort(t), g.cfg)
+			defer g.master.client.Close()
+			defer r.client.Close()
+			g.replicas[r.addr()] = r
+			s.mu.Lock()
+			s.parseInfo(g, r, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n", time.Now())
+			s.mu.Unlock()
+			if converted := logs.FilterMessage("+convert-to-slave").Len() > 0; converted != tc.convert {
+				t.Fatalf("converted %v, want %v", converted, tc.convert)
+			}
+		})
 	}
 }
