@@ -1,11 +1,17 @@
 package sentinel
 
 import (
+	"context"
+	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // A sentinel that voted for another candidate and then sees the master
@@ -71,6 +77,112 @@ func TestVoteRequestDelaysOwnAttempt(t *testing.T) {
 			}
 			if got := g.nextAttempt.After(now.Add(2 * time.Second)); got != tc.delayed {
 				t.Fatalf("own attempt delayed: %v, want %v (next attempt in %v)", got, tc.delayed, g.nextAttempt.Sub(now))
+			}
+		})
+	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// memberlist calls NotifyUpdate (which takes the sentinel's lock) while
+// holding its own lock, so the sentinel must never call into memberlist
+// under its lock: GET-MASTER-ADDR-BY-NAME did (to count the live
+// sentinels) and deadlocked with a gossip update right after a failover
+// (seen in the rolling-restart drill: the leader hung and never gossiped
+// the new configuration).
+func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
+	port, gport := freePort(t), freePort(t)
+	cfg := Config{Bind: "127.0.0.1", Port: port, Dir: t.TempDir(), GossipPort: gport,
+		Groups: []Group{{Name: "m", Host: "127.0.0.1", Port: freePort(t), Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second}}}
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Protocol: 2, DisableIdentity: true,
+		ReadTimeout: 2 * time.Second, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the sentinel does not answer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// A changed configuration, gossiped: memberlist notifies the
+			// update of our own node under its lock.
+			s.mu.Lock()
+			s.st.Groups["m"].ConfigEpoch++
+			s.mu.Unlock()
+			s.ml.UpdateNode(0)
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		if err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m").Err(); err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
+			close(stop)
+			t.Fatalf("query %d: %v (deadlocked?)", i, err)
+		}
+		if err := c.Do(ctx, "SENTINEL", "CKQUORUM", "m").Err(); err != nil && !strings.HasPrefix(err.Error(), "NOQUORUM") {
+			close(stop)
+			t.Fatalf("CKQUORUM %d: %v (deadlocked?)", i, err)
+		}
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gossip update never returned (deadlocked)")
+	}
+}
+
+// A node reporting role master is converted to follow our master only
+// while our master reports role master itself.
+func TestConvertOnlyToASaneMaster(t *testing.T) {
+	for _, tc := range []struct {
+		masterRole string
+		convert    bool
+	}{{"master", true}, {"slave", false}, {"", false}} {
+		t.Run("master reports "+tc.masterRole, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			s := &Sentinel{log: zap.New(core), subs: newPubsub(), peers: map[string]*peer{},
+				st: &persisted{MyID: "me", Groups: map[string]*groupConfig{}, Peers: map[string]string{}}}
+			g := &group{cfg: Group{Name: "m", Quorum: 2, DownAfter: time.Second}, replicas: map[string]*instance{}, downVotes: map[string]time.Time{},
+				ctx: context.Background()}
+			g.master = s.newInstance("127.0.0.1", freePort(t), g)
+			g.master.role = tc.masterRole
+			r := s.newInstance("127.0.0.1", freePort(t), g)
+			defer g.master.client.Close()
+			defer r.client.Close()
+			g.replicas[r.addr()] = r
+			// It has reported master for a while (a node that just turned
+			// master is given time: failover.ShouldConvertToReplica).
+			r.role, r.roleTime = "master", time.Now().Add(-time.Minute)
+			s.mu.Lock()
+			s.parseInfo(g, r, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n", time.Now())
+			s.mu.Unlock()
+			if converted := logs.FilterMessage("+convert-to-slave").Len() > 0; converted != tc.convert {
+				t.Fatalf("converted %v, want %v", converted, tc.convert)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,13 +159,9 @@ func (c *cluster) start(ctx context.Context) error {
 			return err
 		}
 	}
-	gossip := make([]string, 3)
-	for i := range gossip {
-		p, err := proc.FreePort()
-		if err != nil {
-			return err
-		}
-		gossip[i] = "127.0.0.1:" + strconv.Itoa(p)
+	gossip, err := distinctPorts(3)
+	if err != nil {
+		return err
 	}
 	for i := 0; i < 3; i++ {
 		_, gp, _ := strings.Cut(gossip[i], ":")
@@ -186,6 +183,23 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	return c.waitSentinelsReady(ctx, time.Minute)
+}
+
+// distinctPorts returns n loopback addresses with ports free a moment
+// ago. The listeners stay open until all are picked: picked one after
+// the other, the kernel may hand out the same port twice (seen: two
+// sentinels given one gossip port).
+func distinctPorts(n int) ([]string, error) {
+	var out []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
 }
 
 // waitLinkUp waits until m replicates from master with its link up.
