@@ -304,6 +304,24 @@ func (s *Server) closeListeners() {
 // returns once every client has been closed.
 func (s *Server) Serve(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	var masterHost string
+	var masterPort int
+	if f := strings.Fields(s.cfg.ReplicaOf); len(f) == 2 {
+		if port, err := strconv.Atoi(f[1]); err == nil {
+			masterHost, masterPort = f[0], port
+		}
+	}
+	s.mu.Lock()
+	if masterHost != "" && s.isSelf(masterHost, masterPort) {
+		// One config for every node of a StatefulSet: the node it names
+		// as master is this one, so it stays master.
+		s.log.Info("replicaof names this node: staying master", zap.String("replicaof", s.cfg.ReplicaOf))
+		s.cfg.ReplicaOf, masterHost = "", ""
+	}
+	// Before the first client: a master that sentinels managed takes no
+	// write before they renew its lease.
+	s.requireLeaseIfManaged()
+	s.mu.Unlock()
 	// Loading is flagged before the first client is accepted: a client
 	// served in between saw an empty keyspace, and a replica's PSYNC got
 	// an empty snapshot and never the data loaded after it (found by the
@@ -314,19 +332,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.cronLoop()
-	if f := strings.Fields(s.cfg.ReplicaOf); len(f) == 2 {
-		if port, err := strconv.Atoi(f[1]); err == nil {
-			s.mu.Lock()
-			if s.isSelf(f[0], port) {
-				// One config for every node of a StatefulSet: the node it
-				// names as master is this one, so it stays master.
-				s.log.Info("replicaof names this node: staying master", zap.String("replicaof", s.cfg.ReplicaOf))
-				s.cfg.ReplicaOf = ""
-			} else {
-				s.setMaster(f[0], port)
-			}
-			s.mu.Unlock()
-		}
+	if masterHost != "" {
+		s.mu.Lock()
+		s.setMaster(masterHost, masterPort)
+		s.mu.Unlock()
 	}
 	s.log.Info("ready to accept connections", zap.Int("port", s.cfg.Port), zap.String("run_id", s.runID))
 	return s.serveUntilStopped()

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,4 +67,61 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestRestartedOldMasterTakesNoWrites: an old master killed -9 and
+// restarted with its original command line (as a master) while the
+// sentinels fail over takes no write from a client still pointed at it:
+// it remembers that sentinels manage it and waits for a lease they never
+// give it, until they demote it.
+func TestRestartedOldMasterTakesNoWrites(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	replicaArgs := []string{"--replicaof", "127.0.0.1 " + strconv.Itoa(master.Port)}
+	testutil.StartVigil(t, replicaArgs...)
+	testutil.StartVigil(t, replicaArgs...)
+	sents := testutil.StartSentinels(t, 3, "127.0.0.1", master.Port, 1000)
+	sc := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
+	t.Cleanup(func() { sc.Close() })
+	waitFor(t, 20*time.Second, "the sentinels to know the topology", func() (bool, string) {
+		v, err := sc.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
+		if err != nil {
+			return false, err.Error()
+		}
+		f := fields(v)
+		return f["num-other-sentinels"] == "2" && f["num-slaves"] == "2", fmt.Sprint(f)
+	})
+	mc := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
+	waitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
+		info := mc.Info(ctx, "replication").Val()
+		return strings.Contains(info, "master_lease:ok"), info
+	})
+	master.Kill()
+	waitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
+		a, err := sc.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
+		return err == nil && len(a) == 2 && a[1] != strconv.Itoa(master.Port), fmt.Sprint(a, err)
+	})
+	master.Restart()
+	stale := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
+	acked := 0
+	var lastErr error
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		if v, _ := stale.Do(ctx, "ROLE").Slice(); len(v) > 0 && v[0] == "slave" {
+			break
+		}
+		if err := stale.Set(ctx, "stale", "1", 0).Err(); err == nil {
+			acked++
+		} else {
+			lastErr = err
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	if acked > 0 {
+		t.Fatalf("the restarted old master acknowledged %d writes before it was demoted", acked)
+	}
+	t.Logf("restarted old master refused every write until demoted (last error: %v)", lastErr)
+	waitFor(t, 10*time.Second, "the restarted old master to be demoted", func() (bool, string) {
+		v, err := stale.Do(ctx, "ROLE").Slice()
+		return err == nil && len(v) > 0 && v[0] == "slave", fmt.Sprint(v, err)
+	})
 }
