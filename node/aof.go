@@ -68,6 +68,7 @@ type aofState struct {
 
 	consumer     int // replication stream consumer id
 	rewriting    bool
+	rewriteDone  chan struct{} // closed when the rewrite in progress ends
 	rewriteStart time.Time
 	lastRewrite  time.Duration
 	rewriteOK    bool
@@ -637,6 +638,8 @@ func (s *Server) startAOFRewrite(reason string) error {
 	// The new incr file must begin with a SELECT.
 	s.repl.lastDB = -1
 	a.rewriting = true
+	a.rewriteDone = make(chan struct{})
+	done := a.rewriteDone
 	a.rewriteStart = s.clock()
 	rs := s.beginSnapshot(true)
 	s.log.Info("background append only file rewriting started", zap.String("reason", reason))
@@ -647,6 +650,7 @@ func (s *Server) startAOFRewrite(reason string) error {
 		s.mu.Lock()
 		rs.abort()
 		a.rewriting = false
+		close(done)
 		a.lastRewrite = s.clock().Sub(a.rewriteStart)
 		a.rewriteOK = err == nil
 		if err != nil {

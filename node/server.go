@@ -416,10 +416,17 @@ func (s *Server) startLoading() {
 	if !aofManifest && err != nil {
 		if s.cfg.AppendOnly {
 			s.mu.Lock()
-			if err := s.startAOF(); err != nil {
-				s.log.Error("cannot start the AOF", zap.Error(err))
-			}
+			err := s.startAOF()
+			done := s.aof.rewriteDone
 			s.mu.Unlock()
+			if err != nil {
+				s.log.Error("cannot start the AOF", zap.Error(err))
+			} else if done != nil {
+				// As Redis, the base of a new AOF is written before the
+				// first client (it is empty: quick), so a BGREWRITEAOF
+				// right after start-up is not refused as already running.
+				<-done
+			}
 		}
 		return
 	}

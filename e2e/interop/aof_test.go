@@ -6,11 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vigilkv/vigil/internal/testutil"
 )
@@ -42,7 +39,7 @@ func TestAOFBothWays(t *testing.T) {
 			if err := sc.BgRewriteAOF(ctx).Err(); err != nil {
 				t.Fatalf("BGREWRITEAOF: %v", err)
 			}
-			waitInfo(t, sc, "aof_rewrite_in_progress:0")
+			testutil.WaitInfo(t, sc, "persistence", "aof_rewrite_in_progress:0")
 			// More writes land in the new incr file.
 			sc.Set(ctx, "after-rewrite", "2", time.Hour)
 			sc.RPush(ctx, "list", "pushed-after")
@@ -89,19 +86,4 @@ func copyDir(t *testing.T, from, to string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// waitInfo waits until INFO shows the given field:value line.
-func waitInfo(t testing.TB, c interface {
-	Info(ctx context.Context, sections ...string) *redis.StringCmd
-}, line string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(c.Info(context.Background()).Val(), line) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("INFO never showed %q", line)
 }
