@@ -286,7 +286,7 @@ func eventTarget(msg string) string {
 const (
 	chartWidth   = 1100.0
 	chartLeft    = 64.0  // room for the y-axis labels
-	chartRight   = 16.0  // room for the last x label
+	chartRight   = 24.0  // room for half the last x label
 	plotHeight   = 240.0 // the bars' area
 	laneHeight   = 15.0  // one row of event labels above the plot
 	maxLanes     = 12
