@@ -309,6 +309,7 @@ type timelineChart struct {
 	MaxPerBucket, AckedSum, ErrSum     int
 }
 
+// svgRect is a bar: its top-left corner, width and height.
 type svgRect struct{ X, Y, W, H float64 }
 
 // svgTick is a grid line with its label at (LX, LY).
@@ -317,6 +318,7 @@ type svgTick struct {
 	Label                  string
 }
 
+// svgLine is a marker's vertical line; Title is its tooltip.
 type svgLine struct {
 	X, Y1, Y2 float64
 	Class     string
