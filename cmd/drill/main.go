@@ -5,7 +5,7 @@
 // whether any acknowledged write was lost, and the invariants every drill
 // checks (exactly one master, replicas converged, sentinels agreeing).
 //
-//	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE]
+//	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE | -out DIR]
 //	vigil-drill run NAME [flags]   (the same as -drill NAME)
 //	vigil-drill list
 //
@@ -78,8 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	failoverTimeout := fs.Int("failover-timeout", 10000, "sentinels' failover-timeout in ms")
 	lkTimeout := fs.Int("leader-kill-failover-timeout", 4000, "sentinels' failover-timeout in ms in the leader-kill drill")
 	fs.IntVar(&s.syncReplicas, "sync-replicas", 1, "the data nodes' sync-replicas (0: asynchronous replication, where writes acknowledged just before a kill may be lost and are only counted)")
-	reportPath := fs.String("report", "", "write a JSON report of every run to this file")
-	outDir := fs.String("out", "", "write the JSON report to DIR/report.json (unless -report names a file)")
+	reportPath := fs.String("report", "", "write a JSON report of every run to this file, and an HTML one next to it (.html for .json)")
+	outDir := fs.String("out", "", "write the reports to DIR/report.json and DIR/report.html (unless -report names a file)")
 	fs.BoolVar(&s.keep, "keep", false, "keep every run's directory (data and logs); a failed run's is always kept")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -118,10 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			rep.Runs = append(rep.Runs, r)
 		}
 	}
-	rep.Passed = ctx.Err() == nil
-	for _, r := range rep.Runs {
-		rep.Passed = rep.Passed && r.Verdict == verdictOK
-	}
+	rep.summarise(ctx.Err() != nil)
 	fmt.Fprintln(stdout)
 	printSummary(stdout, rep.Runs)
 	if *reportPath != "" {
@@ -129,10 +126,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			err = os.WriteFile(*reportPath, append(b, '\n'), 0o644)
 		}
+		if err == nil {
+			err = writeReportHTML(htmlPath(*reportPath), &rep)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil-drill: writing the report: %v\n", err)
 			return 1
 		}
+		fmt.Fprintf(stdout, "\nreport: %s (JSON), %s (open in a browser)\n", *reportPath, htmlPath(*reportPath))
 	}
 	if !rep.Passed {
 		return 1

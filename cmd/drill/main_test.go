@@ -51,6 +51,13 @@ func TestDrills(t *testing.T) {
 			if r.Metrics[mAcked] == 0 {
 				t.Errorf("no write was acknowledged")
 			}
+			// The HTML report sits next to the JSON one (TestReportHTMLInChromium
+			// checks that a browser draws it).
+			if page, err := os.ReadFile(htmlPath(path)); err != nil {
+				t.Errorf("no HTML report: %v", err)
+			} else if !bytes.Contains(page, []byte(`<svg class="timeline"`)) {
+				t.Errorf("the HTML report has no timeline")
+			}
 		})
 	}
 }
