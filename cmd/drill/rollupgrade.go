@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/deploy/rollout"
+)
+
+// The rolling-upgrade drills replace every process of the deployment
+// under the FailoverClient write load, as an operator rolling out a new
+// release would: each data node with vigil-server's in-place upgrade
+// (deploy/rollout, the code behind `vigil-server upgrade --sentinel`),
+// the replicas first and then the master, in place or after a
+// coordinated SENTINEL FAILOVER; then each sentinel, one at a time,
+// stopped with SIGTERM and started again with the same arguments and
+// directory (so from its state file).
+
+// upgradeStep bounds each node's upgrade and each sentinel's return.
+const upgradeStep = 2 * time.Minute
+
+// rollingUpgradeSetup starts the data nodes from a copy of vigil-server in
+// the run's directory, which the drill replaces before the upgrade: the
+// in-place upgrade must pick up the replaced file.
+func rollingUpgradeSetup(o *topoOptions, s settings) {
+	o.serverCopy = true
+	o.dataset = s.dataset
+	// An in-place upgrade may pause commands for up to
+	// upgrade-pause-timeout (2 s): a client's timeout must be longer, or
+	// a slow machine turns a slow reply into an error.
+	o.clientTimeout = 5 * time.Second
+}
+
+// rollingUpgrade returns the fault of the rolling-upgrade drill; with
+// failover the master role moves away (SENTINEL FAILOVER) before the old
+// master is upgraded.
+func rollingUpgrade(failover bool) func(ctx context.Context, d *drillRun) error {
+	return func(ctx context.Context, d *drillRun) error { return faultRollingUpgrade(ctx, d, failover) }
+}
+
+// nodeBefore is what the drill knows of a data node before the upgrade.
+type nodeBefore struct {
+	pid int
+	// conn is a long-lived connection (a pool of one) that must come
+	// through the upgrade: the same CLIENT ID and no second dial.
+	conn     *redis.Client
+	dials    *atomic.Int64
+	clientID int64
+}
+
+func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error {
+	c := d.c
+	if err := loadDataset(ctx, c.nodes[0].addr(), c.opts.dataset); err != nil {
+		return err
+	}
+	d.r.metric("dataset_keys", int64(c.opts.dataset))
+	before := map[*member]*nodeBefore{}
+	defer func() {
+		for _, b := range before {
+			b.conn.Close()
+		}
+	}()
+	for _, m := range c.nodes {
+		b, err := openLongLived(ctx, m)
+		if err != nil {
+			return err
+		}
+		before[m] = b
+	}
+	epochs, myids, err := sentinelIdentities(ctx, c)
+	if err != nil {
+		return err
+	}
+	masterBefore, err := c.masterAddr(ctx)
+	if err != nil {
+		return err
+	}
+	// The new release: a fresh copy renamed over the file the nodes were
+	// started from, as a package manager replaces a binary.
+	server := c.nodes[0].path
+	if err := copyExecutable(filepath.Join(c.opts.bin, "vigil-server"), server+".new"); err != nil {
+		return err
+	}
+	if err := os.Rename(server+".new", server); err != nil {
+		return fmt.Errorf("replacing %s: %w", server, err)
+	}
+	newBinary, err := os.Stat(server)
+	if err != nil {
+		return fmt.Errorf("the replaced binary: %w", err)
+	}
+
+	var progress []string
+	at := d.fault()
+	res, err := rollout.Upgrade(ctx, rollout.Options{Sentinel: c.sentinels[0].addr(), MasterName: masterName, Failover: failover,
+		Step: upgradeStep, Progress: func(s string) {
+			progress = append(progress, fmt.Sprintf("%d ms: %s", time.Since(at).Milliseconds(), s))
+		}})
+	// Whatever happened, the nodes that were upgraded run as new
+	// processes: follow them, so the checks see them and close stops them.
+	adoptErr := adoptUpgraded(ctx, c)
+	if err != nil {
+		// What the rollout did so far, for the report.
+		for _, p := range progress {
+			d.r.note(p)
+		}
+		return fmt.Errorf("the rolling upgrade of the data nodes: %w", errors.Join(err, adoptErr))
+	}
+	if adoptErr != nil {
+		return adoptErr
+	}
+	nodesDone := time.Now()
+	d.r.metric("nodes_upgrade_ms", nodesDone.Sub(at).Milliseconds())
+	d.r.metric(mPartial, res.PartialResyncs)
+	d.r.metric(mFull, res.FullResyncs)
+	d.r.metric("failovers", int64(res.Failovers))
+	d.r.check("every data node upgraded", len(res.Upgraded) == len(c.nodes), "upgraded %v", res.Upgraded)
+	// In place, both replicas continue after their own upgrade and again
+	// after the master's; with the failover, the old master's upgrade as a
+	// replica replaces the master's.
+	wantPartial := int64(4)
+	if failover {
+		wantPartial = 3
+	}
+	d.r.check("replicas continued by partial resync", res.FullResyncs == 0 && res.PartialResyncs >= wantPartial,
+		"%d partial resyncs (want at least %d), %d full", res.PartialResyncs, wantPartial, res.FullResyncs)
+	checkUpgradedNodes(ctx, d, before, newBinary)
+
+	if err := restartSentinels(ctx, d, myids); err != nil {
+		return err
+	}
+	d.r.metric("sentinels_restart_ms", time.Since(nodesDone).Milliseconds())
+	d.r.metric("total_ms", time.Since(at).Milliseconds())
+
+	// Long enough for a failover the restarts provoked to show.
+	time.Sleep(2 * c.opts.downAfter)
+	checkFailovers(ctx, d, at, failover, epochs, masterBefore)
+	st := d.w.stats()
+	if l := d.w.latencies(); l != nil {
+		d.r.metric("max_reply_ms", int64(l["max"]))
+	}
+	if failover {
+		// The old master refuses writes (READONLY) until the client
+		// follows +switch-master: counted, and the gap bounded.
+		d.r.check("client write window within failover-timeout", st.window <= c.opts.failoverTimeout,
+			"longest gap between acknowledged writes %v, %d client errors", st.window.Round(time.Millisecond), st.errors)
+	} else {
+		d.r.check("no client error", st.errors == 0, "%d client errors (%v), longest gap between acknowledged writes %v",
+			st.errors, d.w.errorKinds(), st.window.Round(time.Millisecond))
+	}
+	n := d.w.ackedSince(nodesDone)
+	d.r.check("writes continue after the upgrade", n > 0, "%d writes acknowledged since the data nodes were upgraded", n)
+	return nil
+}
+
+// loadDataset writes n keys with 100-byte values to the master, so each
+// upgrade moves a dataset to the new process.
+func loadDataset(ctx context.Context, addr string, n int) error {
+	c := adminClient(addr)
+	defer c.Close()
+	val := strings.Repeat("v", 100)
+	for i := 0; i < n; {
+		batch := min(n-i, 1000)
+		if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j := i; j < i+batch; j++ {
+				p.Set(ctx, "ds:"+strconv.Itoa(j), val, 0)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("loading the dataset into %s: %w", addr, err)
+		}
+		i += batch
+	}
+	return nil
+}
+
+// openLongLived opens a connection to m that stays open through the
+// upgrade, and reads the process id it starts from.
+func openLongLived(ctx context.Context, m *member) (*nodeBefore, error) {
+	b := &nodeBefore{dials: &atomic.Int64{}}
+	b.conn = redis.NewClient(&redis.Options{Addr: m.addr(), Protocol: 2, DisableIdentity: true, PoolSize: 1, MaxRetries: -1,
+		ReadTimeout: upgradeStep, ConnMaxIdleTime: -1, ConnMaxLifetime: -1,
+		OnConnect: func(context.Context, *redis.Conn) error { b.dials.Add(1); return nil }})
+	id, err := b.conn.ClientID(ctx).Result()
+	if err != nil {
+		b.conn.Close()
+		return nil, fmt.Errorf("CLIENT ID on %s: %w", m.name, err)
+	}
+	b.clientID = id
+	pid, err := infoInt(ctx, m.addr(), "server", "process_id")
+	if err != nil {
+		b.conn.Close()
+		return nil, err
+	}
+	b.pid = int(pid)
+	return b, nil
+}
+
+// adoptUpgraded makes each data node's member follow the process that
+// serves its port now.
+func adoptUpgraded(ctx context.Context, c *cluster) error {
+	var errs []error
+	for _, m := range c.nodes {
+		pid, err := infoInt(ctx, m.addr(), "server", "process_id")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if int(pid) == m.p.Pid {
+			continue
+		}
+		if err := m.p.Adopt(int(pid)); err != nil {
+			errs = append(errs, fmt.Errorf("following %s to its new process: %w", m.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkUpgradedNodes records, for every data node, that a new process
+// runs the replaced binary, that it took over the long-lived connection,
+// and how long the commit paused commands.
+func checkUpgradedNodes(ctx context.Context, d *drillRun, before map[*member]*nodeBefore, newBinary os.FileInfo) {
+	var maxPause int64
+	var stale, moved []string
+	for _, m := range d.c.nodes {
+		b := before[m]
+		in, err := info(ctx, m.addr(), "server")
+		if err != nil {
+			d.r.check("every node runs the new binary", false, "%s: %v", m.name, err)
+			return
+		}
+		pid, _ := strconv.Atoi(in["process_id"])
+		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+		if pid == b.pid || err != nil || !os.SameFile(exe, newBinary) || in["upgrades"] != "1" {
+			stale = append(stale, fmt.Sprintf("%s: pid %d before, %d after, upgrades %s, binary %v", m.name, b.pid, pid, in["upgrades"], exeDesc(exe, err, newBinary)))
+		}
+		pause, _ := strconv.ParseInt(in["upgrade_last_pause_ms"], 10, 64)
+		d.r.metric("pause_ms_"+m.name, pause)
+		maxPause = max(maxPause, pause)
+		id, err := b.conn.ClientID(ctx).Result()
+		if err != nil || id != b.clientID || b.dials.Load() != 1 {
+			moved = append(moved, fmt.Sprintf("%s: CLIENT ID %d before, %d after (%v), %d dials", m.name, b.clientID, id, err, b.dials.Load()))
+		}
+	}
+	d.r.metric("max_pause_ms", maxPause)
+	d.r.check("every node runs the replaced binary in a new process", len(stale) == 0, "%s", strings.Join(stale, "; "))
+	d.r.check("long-lived connections kept", len(moved) == 0, "%s", strings.Join(moved, "; "))
+}
+
+func exeDesc(exe os.FileInfo, err error, want os.FileInfo) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case os.SameFile(exe, want):
+		return "the replaced file"
+	default:
+		return "not the replaced file"
+	}
+}
+
+// sentinelIdentities reads each sentinel's config epoch and id.
+func sentinelIdentities(ctx context.Context, c *cluster) (epochs []int64, myids []string, err error) {
+	for _, s := range c.sentinels {
+		e, err := configEpoch(ctx, s.addr())
+		if err != nil {
+			return nil, nil, err
+		}
+		id, err := query(ctx, s.addr(), "SENTINEL", "MYID")
+		if err != nil {
+			return nil, nil, err
+		}
+		epochs, myids = append(epochs, e), append(myids, id)
+	}
+	return epochs, myids, nil
+}
+
+// restartSentinels stops each sentinel with SIGTERM and starts it again
+// with the same arguments and directory, waiting until it is back in the
+// gossip, sees the master and both replicas, and kept its id, before the
+// next one.
+func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
+	c := d.c
+	var slowest time.Duration
+	for i, s := range c.sentinels {
+		start := time.Now()
+		c.events.unwatch(i)
+		if err := s.stop(); err != nil {
+			return err
+		}
+		if err := s.start(ctx, ""); err != nil {
+			return err
+		}
+		if err := c.events.watch(ctx, i, s.addr()); err != nil {
+			return err
+		}
+		if err := c.waitSentinelsReady(ctx, upgradeStep); err != nil {
+			return fmt.Errorf("after restarting %s: %w", s.name, err)
+		}
+		master, err := c.masterAddr(ctx)
+		if err != nil {
+			return err
+		}
+		if err := waitUntil(ctx, upgradeStep, func() error {
+			a, err := sentinelMaster(ctx, s.addr())
+			if err == nil && a != master {
+				err = fmt.Errorf("%s says the master is %s, the others %s", s.name, a, master)
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("after restarting %s: %w", s.name, err)
+		}
+		took := time.Since(start)
+		slowest = max(slowest, took)
+		d.r.metric("restart_ms_"+s.name, took.Milliseconds())
+		id, err := query(ctx, s.addr(), "SENTINEL", "MYID")
+		d.r.check("sentinel "+s.name+" kept its id", err == nil && id == myids[i], "before %s, after %s (%v)", myids[i], id, err)
+	}
+	d.r.metric("max_sentinel_restart_ms", slowest.Milliseconds())
+	return nil
+}
+
+// checkFailovers records that the sentinels started no failover in place,
+// or exactly the one asked for.
+func checkFailovers(ctx context.Context, d *drillRun, at time.Time, failover bool, epochs []int64, masterBefore string) {
+	var started []string
+	switches := 0
+	for _, e := range d.c.events.all() {
+		if e.At.Before(at) {
+			continue
+		}
+		switch {
+		case e.Type == "+switch-master":
+			switches++
+			fallthrough
+		case e.Type == "+odown", e.Type == "+try-failover", e.Type == "+new-epoch", strings.HasPrefix(e.Type, "+failover-"):
+			started = append(started, fmt.Sprintf("sentinel%d %s %s", e.Sentinel, e.Type, e.Msg))
+		}
+	}
+	masterAfter, err := d.c.masterAddr(ctx)
+	if err != nil {
+		d.r.check("sentinels answer after the upgrade", false, "%v", err)
+		return
+	}
+	epochsAfter, _, err := sentinelIdentities(ctx, d.c)
+	if !failover {
+		d.r.check("no failover", len(started) == 0, "%s", strings.Join(started, "; "))
+		d.r.check("same master and epoch", err == nil && masterAfter == masterBefore && slices.Equal(epochs, epochsAfter),
+			"master %s before, %s after; config epochs %v before, %v after (%v)", masterBefore, masterAfter, epochs, epochsAfter, err)
+		return
+	}
+	d.checkOnePromotion(at)
+	d.r.check("the master moved once", masterAfter != masterBefore && err == nil && slices.Equal(epochsAfter, []int64{epochs[0] + 1, epochs[0] + 1, epochs[0] + 1}),
+		"master %s before, %s after; config epochs %v before, %v after (%v); %d +switch-master", masterBefore, masterAfter, epochs, epochsAfter, err, switches)
+}
+
+// copyExecutable copies the file at from to a new executable file at to.
+func copyExecutable(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", from, err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", from, err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return fmt.Errorf("copying %s to %s: %w", from, to, err)
+	}
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("copying %s to %s: %w", from, to, err)
+	}
+	return nil
+}
