@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,35 @@ type nodeBefore struct {
 	conn     *redis.Client
 	dials    *atomic.Int64
 	clientID int64
+	// reads and readErrs count the reader's GETs of the dataset on conn
+	// during the upgrade; readErr is the first failure.
+	reads, readErrs atomic.Int64
+	readErr         atomic.Value
+}
+
+// read GETs dataset keys on b's connection until stop is closed: a reader
+// pinned to one node, which must see neither an error nor a wrong value
+// while the node is replaced under it.
+func (b *nodeBefore) read(ctx context.Context, n int, stop <-chan struct{}) {
+	want := datasetValue()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Millisecond):
+		}
+		k := "ds:" + strconv.Itoa(i%max(n, 1))
+		v, err := b.conn.Get(ctx, k).Result()
+		if err == nil && v != want {
+			err = fmt.Errorf("GET %s: a %d-byte value, not the dataset's", k, len(v))
+		}
+		if err != nil && !(errors.Is(err, redis.Nil) && n == 0) {
+			b.readErrs.Add(1)
+			b.readErr.CompareAndSwap(nil, err.Error())
+			continue
+		}
+		b.reads.Add(1)
+	}
 }
 
 func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error {
@@ -86,6 +116,10 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 	if err != nil {
 		return err
 	}
+	currentBefore, err := c.currentEpochs()
+	if err != nil {
+		return err
+	}
 	// The new release: a fresh copy renamed over the file the nodes were
 	// started from, as a package manager replaces a binary.
 	server := c.nodes[0].path
@@ -101,6 +135,24 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 	}
 
 	var progress []string
+	stopReaders := make(chan struct{})
+	var readers sync.WaitGroup
+	for _, b := range before {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			b.read(ctx, c.opts.dataset, stopReaders)
+		}()
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			close(stopReaders)
+			readers.Wait()
+		}
+	}
+	defer stop()
 	at := d.fault()
 	res, err := rollout.Upgrade(ctx, rollout.Options{Sentinel: c.sentinels[0].addr(), MasterName: masterName, Failover: failover,
 		Step: upgradeStep, Progress: func(s string) {
@@ -109,6 +161,7 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 	// Whatever happened, the nodes that were upgraded run as new
 	// processes: follow them, so the checks see them and close stops them.
 	adoptErr := adoptUpgraded(ctx, c)
+	stop()
 	if err != nil {
 		// What the rollout did so far, for the report.
 		for _, p := range progress {
@@ -144,7 +197,7 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 
 	// Long enough for a failover the restarts provoked to show.
 	time.Sleep(2 * c.opts.downAfter)
-	checkFailovers(ctx, d, at, failover, epochs, masterBefore)
+	checkFailovers(ctx, d, at, failover, epochs, currentBefore, masterBefore)
 	st := d.w.stats()
 	if l := d.w.latencies(); l != nil {
 		d.r.metric("max_reply_ms", int64(l["max"]))
@@ -168,7 +221,7 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 func loadDataset(ctx context.Context, addr string, n int) error {
 	c := adminClient(addr)
 	defer c.Close()
-	val := strings.Repeat("v", 100)
+	val := datasetValue()
 	for i := 0; i < n; {
 		batch := min(n-i, 1000)
 		if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -183,6 +236,9 @@ func loadDataset(ctx context.Context, addr string, n int) error {
 	}
 	return nil
 }
+
+// datasetValue is every dataset key's value.
+func datasetValue() string { return strings.Repeat("v", 100) }
 
 // openLongLived opens a connection to m that stays open through the
 // upgrade, and reads the process id it starts from.
@@ -228,33 +284,46 @@ func adoptUpgraded(ctx context.Context, c *cluster) error {
 
 // checkUpgradedNodes records, for every data node, that a new process
 // runs the replaced binary, that it took over the long-lived connection,
-// and how long the commit paused commands.
+// that the reader pinned to it saw no error, and how long the commit
+// paused commands.
 func checkUpgradedNodes(ctx context.Context, d *drillRun, before map[*member]*nodeBefore, newBinary os.FileInfo) {
 	var maxPause int64
-	var stale, moved []string
+	var procs, conns, reads []string
+	procsOK, connsOK, readsOK := true, true, true
 	for _, m := range d.c.nodes {
 		b := before[m]
 		in, err := info(ctx, m.addr(), "server")
 		if err != nil {
-			d.r.check("every node runs the new binary", false, "%s: %v", m.name, err)
+			d.r.check("every node runs the replaced binary in a new process", false, "%s: %v", m.name, err)
 			return
 		}
 		pid, _ := strconv.Atoi(in["process_id"])
 		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
-		if pid == b.pid || err != nil || !os.SameFile(exe, newBinary) || in["upgrades"] != "1" {
-			stale = append(stale, fmt.Sprintf("%s: pid %d before, %d after, upgrades %s, binary %v", m.name, b.pid, pid, in["upgrades"], exeDesc(exe, err, newBinary)))
-		}
+		ok := pid != b.pid && err == nil && os.SameFile(exe, newBinary) && in["upgrades"] == "1"
+		procsOK = procsOK && ok
+		procs = append(procs, fmt.Sprintf("%s: pid %d, then %d running %s, upgrades:%s", m.name, b.pid, pid, exeDesc(exe, err, newBinary), in["upgrades"]))
 		pause, _ := strconv.ParseInt(in["upgrade_last_pause_ms"], 10, 64)
 		d.r.metric("pause_ms_"+m.name, pause)
 		maxPause = max(maxPause, pause)
+
 		id, err := b.conn.ClientID(ctx).Result()
-		if err != nil || id != b.clientID || b.dials.Load() != 1 {
-			moved = append(moved, fmt.Sprintf("%s: CLIENT ID %d before, %d after (%v), %d dials", m.name, b.clientID, id, err, b.dials.Load()))
+		dials := b.dials.Load()
+		connsOK = connsOK && err == nil && id == b.clientID && dials == 1
+		conns = append(conns, fmt.Sprintf("%s: CLIENT ID %d, then %d (%v), %d dial(s)", m.name, b.clientID, id, err, dials))
+
+		n, bad := b.reads.Load(), b.readErrs.Load()
+		d.r.metric("reads_"+m.name, n)
+		readsOK = readsOK && bad == 0 && n > 0
+		line := fmt.Sprintf("%s: %d reads, %d failed", m.name, n, bad)
+		if bad > 0 {
+			line += fmt.Sprintf(", first: %v", b.readErr.Load())
 		}
+		reads = append(reads, line)
 	}
 	d.r.metric("max_pause_ms", maxPause)
-	d.r.check("every node runs the replaced binary in a new process", len(stale) == 0, "%s", strings.Join(stale, "; "))
-	d.r.check("long-lived connections kept", len(moved) == 0, "%s", strings.Join(moved, "; "))
+	d.r.check("every node runs the replaced binary in a new process", procsOK, "%s", strings.Join(procs, "; "))
+	d.r.check("long-lived connections kept", connsOK, "%s", strings.Join(conns, "; "))
+	d.r.check("readers pinned to each node saw no error", readsOK, "%s", strings.Join(reads, "; "))
 }
 
 func exeDesc(exe os.FileInfo, err error, want os.FileInfo) string {
@@ -291,6 +360,8 @@ func sentinelIdentities(ctx context.Context, c *cluster) (epochs []int64, myids 
 func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 	c := d.c
 	var slowest time.Duration
+	var ids []string
+	kept := true
 	for i, s := range c.sentinels {
 		start := time.Now()
 		c.events.unwatch(i)
@@ -323,15 +394,17 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 		slowest = max(slowest, took)
 		d.r.metric("restart_ms_"+s.name, took.Milliseconds())
 		id, err := query(ctx, s.addr(), "SENTINEL", "MYID")
-		d.r.check("sentinel "+s.name+" kept its id", err == nil && id == myids[i], "before %s, after %s (%v)", myids[i], id, err)
+		kept = kept && err == nil && id == myids[i]
+		ids = append(ids, fmt.Sprintf("%s: %s, then %s (%v)", s.name, myids[i], id, err))
 	}
 	d.r.metric("max_sentinel_restart_ms", slowest.Milliseconds())
+	d.r.check("restarted sentinels kept their ids", kept, "%s", strings.Join(ids, "; "))
 	return nil
 }
 
 // checkFailovers records that the sentinels started no failover in place,
 // or exactly the one asked for.
-func checkFailovers(ctx context.Context, d *drillRun, at time.Time, failover bool, epochs []int64, masterBefore string) {
+func checkFailovers(ctx context.Context, d *drillRun, at time.Time, failover bool, epochs, currentBefore []int64, masterBefore string) {
 	var started []string
 	switches := 0
 	for _, e := range d.c.events.all() {
@@ -353,9 +426,18 @@ func checkFailovers(ctx context.Context, d *drillRun, at time.Time, failover boo
 	}
 	epochsAfter, _, err := sentinelIdentities(ctx, d.c)
 	if !failover {
-		d.r.check("no failover", len(started) == 0, "%s", strings.Join(started, "; "))
-		d.r.check("same master and epoch", err == nil && masterAfter == masterBefore && slices.Equal(epochs, epochsAfter),
-			"master %s before, %s after; config epochs %v before, %v after (%v)", masterBefore, masterAfter, epochs, epochsAfter, err)
+		detail := strings.Join(started, "; ")
+		if detail == "" {
+			detail = "no +odown, +try-failover, +new-epoch, +failover-* or +switch-master since the upgrade began"
+		}
+		d.r.check("no failover", len(started) == 0, "%s", detail)
+		// The state files' current epochs too: a failover attempt that
+		// got no votes raises them without changing the config epoch.
+		currentAfter, err2 := d.c.currentEpochs()
+		d.r.check("same master and epochs", err == nil && err2 == nil && masterAfter == masterBefore &&
+			slices.Equal(epochs, epochsAfter) && slices.Equal(currentBefore, currentAfter),
+			"master %s, then %s; config epochs %v, then %v; current epochs %v, then %v (%v)",
+			masterBefore, masterAfter, epochs, epochsAfter, currentBefore, currentAfter, errors.Join(err, err2))
 		return
 	}
 	d.checkOnePromotion(at)
