@@ -37,6 +37,14 @@ const upgradeStep = 2 * time.Minute
 func rollingUpgradeSetup(o *topoOptions, s settings) {
 	o.serverCopy = true
 	o.dataset = s.dataset
+	// The production configuration's down-after (deploy/config). The
+	// master's lease lasts down-after / 2, and while one sentinel
+	// restarts it rests on both others renewing in time: with the drills'
+	// 1000 ms, a stall of either on a loaded machine (seen: the whole
+	// machine stalled 2 s, all three sentinels went into TILT) refuses
+	// writes with NOLEASE, which is the lease working, not the upgrade
+	// failing. Nothing here waits for down-after.
+	o.downAfter = max(s.downAfter, 5*time.Second)
 	// An in-place upgrade may pause commands for up to
 	// upgrade-pause-timeout (2 s): a client's timeout must be longer, or
 	// a slow machine turns a slow reply into an error.
@@ -195,8 +203,9 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 	d.r.metric("sentinels_restart_ms", time.Since(nodesDone).Milliseconds())
 	d.r.metric("total_ms", time.Since(at).Milliseconds())
 
-	// Long enough for a failover the restarts provoked to show.
-	time.Sleep(2 * c.opts.downAfter)
+	// No wait for a late failover: every sentinel renews the master's
+	// lease at this point (restartSentinels waited for it), and a renewal
+	// is a sentinel's liveness probe, so none sees the master down.
 	checkFailovers(ctx, d, at, failover, epochs, currentBefore, masterBefore)
 	st := d.w.stats()
 	if l := d.w.latencies(); l != nil {
@@ -362,7 +371,22 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 	var slowest time.Duration
 	var ids []string
 	kept := true
+	// The master's lease needs a majority of the sentinels renewing it:
+	// with one sentinel down, both others must be. A sentinel is stopped
+	// only once all renew (one freshly restarted may not yet), and the
+	// last restart counts until all three do.
+	//
+	// The lease design assumes a restarted sentinel stays down longer
+	// than a lease, since it forgets the grants it made. That matters
+	// only if it could then grant to another node while an earlier grant
+	// is in force; here every sentinel renews the current master when it
+	// is stopped (so it waited out any grant to another node already)
+	// and renews the same master after the restart, so no wait is needed.
+	fresh := c.opts.downAfter / 4
 	for i, s := range c.sentinels {
+		if err := waitRenewing(ctx, c, myids, fresh); err != nil {
+			return fmt.Errorf("before restarting %s: %w", s.name, err)
+		}
 		start := time.Now()
 		c.events.unwatch(i)
 		if err := s.stop(); err != nil {
@@ -390,6 +414,11 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 		}); err != nil {
 			return fmt.Errorf("after restarting %s: %w", s.name, err)
 		}
+		if i == len(c.sentinels)-1 {
+			if err := waitRenewing(ctx, c, myids, fresh); err != nil {
+				return fmt.Errorf("after restarting %s: %w", s.name, err)
+			}
+		}
 		took := time.Since(start)
 		slowest = max(slowest, took)
 		d.r.metric("restart_ms_"+s.name, took.Milliseconds())
@@ -400,6 +429,37 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 	d.r.metric("max_sentinel_restart_ms", slowest.Milliseconds())
 	d.r.check("restarted sentinels kept their ids", kept, "%s", strings.Join(ids, "; "))
 	return nil
+}
+
+// waitRenewing waits until each sentinel in ids holds a standing renewal
+// of the master's lease younger than fresh (INFO replication's
+// master_lease_renewals lists them as id-prefix=age).
+func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Duration) error {
+	return waitUntil(ctx, upgradeStep, func() error {
+		master, err := c.masterAddr(ctx)
+		if err != nil {
+			return err
+		}
+		in, err := info(ctx, master, "replication")
+		if err != nil {
+			return err
+		}
+		ages := map[string]time.Duration{}
+		for _, r := range strings.Split(in["master_lease_renewals"], ",") {
+			id, age, ok := strings.Cut(r, "=")
+			ms, err := strconv.ParseInt(strings.TrimSuffix(age, "ms"), 10, 64)
+			if ok && err == nil {
+				ages[id] = time.Duration(ms) * time.Millisecond
+			}
+		}
+		for _, id := range ids {
+			age, ok := ages[id[:min(8, len(id))]]
+			if !ok || age > fresh {
+				return fmt.Errorf("sentinel %s does not renew the lease of the master %s (renewals: %s)", id, master, in["master_lease_renewals"])
+			}
+		}
+		return nil
+	})
 }
 
 // checkFailovers records that the sentinels started no failover in place,
