@@ -31,24 +31,32 @@ import (
 // upgradeStep bounds each node's upgrade and each sentinel's return.
 const upgradeStep = 2 * time.Minute
 
-// rollingUpgradeSetup starts the data nodes from a copy of vigil-server in
-// the run's directory, which the drill replaces before the upgrade: the
-// in-place upgrade must pick up the replaced file.
-func rollingUpgradeSetup(o *topoOptions, s settings) {
-	o.serverCopy = true
-	o.dataset = s.dataset
-	// The production configuration's down-after (deploy/config). The
-	// master's lease lasts down-after / 2, and while one sentinel
-	// restarts it rests on both others renewing in time: with the drills'
-	// 1000 ms, a stall of either on a loaded machine (seen: the whole
-	// machine stalled 2 s, all three sentinels went into TILT) refuses
-	// writes with NOLEASE, which is the lease working, not the upgrade
-	// failing. Nothing here waits for down-after.
-	o.downAfter = max(s.downAfter, 5*time.Second)
-	// An in-place upgrade may pause commands for up to
-	// upgrade-pause-timeout (2 s): a client's timeout must be longer, or
-	// a slow machine turns a slow reply into an error.
-	o.clientTimeout = 5 * time.Second
+// rollingUpgradeSetup returns the topology options of a rolling-upgrade
+// drill: the data nodes start from a copy of vigil-server in the run's
+// directory, which the drill replaces before the upgrade (the in-place
+// upgrade must pick up the replaced file).
+func rollingUpgradeSetup(failover bool) func(o *topoOptions, s settings) {
+	return func(o *topoOptions, s settings) {
+		o.serverCopy = true
+		o.dataset = s.dataset
+		// An in-place upgrade may pause commands for up to
+		// upgrade-pause-timeout (2 s): a client's timeout must be longer,
+		// or a slow machine turns a slow reply into an error.
+		o.clientTimeout = 5 * time.Second
+		if !failover {
+			// The in-place drill asserts that no write fails, so it runs
+			// with the production configuration's down-after
+			// (deploy/config). The master's lease lasts down-after / 2,
+			// and while one sentinel restarts it rests on both others
+			// renewing in time: with the drills' 1000 ms, a stall of
+			// either on a loaded machine refused writes with NOLEASE (58
+			// in one run of five), which is the lease working, not the
+			// upgrade failing. Nothing here waits for down-after. The
+			// failover variant keeps -down-after: a longer lease would
+			// only lengthen the NOLEASE window after the switch.
+			o.downAfter = max(s.downAfter, 5*time.Second)
+		}
+	}
 }
 
 // rollingUpgrade returns the fault of the rolling-upgrade drill; with
@@ -103,6 +111,7 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 		return err
 	}
 	d.r.metric("dataset_keys", int64(c.opts.dataset))
+	d.r.metric("down_after_ms", c.opts.downAfter.Milliseconds())
 	before := map[*member]*nodeBefore{}
 	defer func() {
 		for _, b := range before {
