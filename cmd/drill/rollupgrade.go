@@ -453,14 +453,7 @@ func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Dura
 		if err != nil {
 			return err
 		}
-		ages := map[string]time.Duration{}
-		for _, r := range strings.Split(in["master_lease_renewals"], ",") {
-			id, age, ok := strings.Cut(r, "=")
-			ms, err := strconv.ParseInt(strings.TrimSuffix(age, "ms"), 10, 64)
-			if ok && err == nil {
-				ages[id] = time.Duration(ms) * time.Millisecond
-			}
-		}
+		ages := leaseRenewals(in["master_lease_renewals"])
 		for _, id := range ids {
 			age, ok := ages[id[:min(8, len(id))]]
 			if !ok || age > fresh {
@@ -469,6 +462,21 @@ func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Dura
 		}
 		return nil
 	})
+}
+
+// leaseRenewals parses INFO replication's master_lease_renewals
+// ("id-prefix=AGEms,..."): the age of each sentinel's standing renewal
+// by the first 8 characters of its id. Malformed entries are skipped.
+func leaseRenewals(field string) map[string]time.Duration {
+	ages := map[string]time.Duration{}
+	for _, r := range strings.Split(field, ",") {
+		id, age, ok := strings.Cut(r, "=")
+		ms, err := strconv.ParseInt(strings.TrimSuffix(age, "ms"), 10, 64)
+		if ok && id != "" && strings.HasSuffix(age, "ms") && err == nil {
+			ages[id] = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return ages
 }
 
 // checkFailovers records that the sentinels started no failover in place,
