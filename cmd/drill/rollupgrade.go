@@ -110,6 +110,10 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 	if err := loadDataset(ctx, c.nodes[0].addr(), c.opts.dataset); err != nil {
 		return err
 	}
+	// The readers pinned to the replicas expect the whole dataset.
+	if err := waitCaughtUp(ctx, c.nodes[0], c.nodes[1:]); err != nil {
+		return err
+	}
 	d.r.metric("dataset_keys", int64(c.opts.dataset))
 	d.r.metric("down_after_ms", c.opts.downAfter.Milliseconds())
 	before := map[*member]*nodeBefore{}
@@ -251,6 +255,27 @@ func loadDataset(ctx context.Context, addr string, n int) error {
 			return fmt.Errorf("loading the dataset into %s: %w", addr, err)
 		}
 		i += batch
+	}
+	return nil
+}
+
+// waitCaughtUp waits until every replica has processed the master's
+// replication stream up to where it is now.
+func waitCaughtUp(ctx context.Context, master *member, replicas []*member) error {
+	target, err := infoInt(ctx, master.addr(), "replication", "master_repl_offset")
+	if err != nil {
+		return err
+	}
+	for _, r := range replicas {
+		if err := waitUntil(ctx, upgradeStep, func() error {
+			off, err := infoInt(ctx, r.addr(), "replication", "slave_repl_offset")
+			if err == nil && off < target {
+				err = fmt.Errorf("%s is at offset %d, the master was at %d", r.name, off, target)
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("waiting for the replicas to take the dataset: %w", err)
+		}
 	}
 	return nil
 }
