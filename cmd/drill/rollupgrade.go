@@ -225,8 +225,10 @@ func faultRollingUpgrade(ctx context.Context, d *drillRun, failover bool) error 
 		d.r.metric("max_reply_ms", int64(l["max"]))
 	}
 	if failover {
-		// The old master refuses writes (READONLY) until the client
-		// follows +switch-master: counted, and the gap bounded.
+		// The new master refuses writes (NOLEASE) until the sentinels'
+		// grants to the old one ran out, and the old master (READONLY)
+		// until the client follows +switch-master: counted, and the gap
+		// bounded.
 		d.r.check("client write window within failover-timeout", st.window <= c.opts.failoverTimeout,
 			"longest gap between acknowledged writes %v, %d client errors", st.window.Round(time.Millisecond), st.errors)
 	} else {
@@ -246,11 +248,17 @@ func loadDataset(ctx context.Context, addr string, n int) error {
 	val := datasetValue()
 	for i := 0; i < n; {
 		batch := min(n-i, 1000)
-		if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for j := i; j < i+batch; j++ {
-				p.Set(ctx, "ds:"+strconv.Itoa(j), val, 0)
-			}
-			return nil
+		// A batch is sent again after an error: on a loaded machine the
+		// master may refuse writes for a moment (NOLEASE when a lease
+		// renewal came late), and SET is idempotent.
+		if err := waitUntil(ctx, upgradeStep, func() error {
+			_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for j := i; j < i+batch; j++ {
+					p.Set(ctx, "ds:"+strconv.Itoa(j), val, 0)
+				}
+				return nil
+			})
+			return err
 		}); err != nil {
 			return fmt.Errorf("loading the dataset into %s: %w", addr, err)
 		}
