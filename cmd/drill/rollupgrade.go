@@ -314,8 +314,11 @@ func openLongLived(ctx context.Context, m *member) (*nodeBefore, error) {
 }
 
 // adoptUpgraded makes each data node's member follow the process that
-// serves its port now.
+// serves its port now, so the checks see it and close stops it.
 func adoptUpgraded(ctx context.Context, c *cluster) error {
+	// Also after Ctrl-C: a new process nobody adopts outlives the drill.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	var errs []error
 	for _, m := range c.nodes {
 		pid, err := infoInt(ctx, m.addr(), "server", "process_id")
