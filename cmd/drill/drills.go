@@ -57,6 +57,10 @@ var drills = []drillSpec{
 		}, fault: faultFullRestart},
 	{name: "rolling-restart", about: "SIGTERM and restart of every data node in turn, the master after SENTINEL FAILOVER",
 		setup: func(o *topoOptions, _ settings) { o.save = "3600 1" }, fault: faultRollingRestart},
+	{name: "rolling-upgrade", about: "in-place upgrade of each replica, then the master, to a replaced binary, then a restart of each sentinel (down-after at least 5 s)",
+		setup: rollingUpgradeSetup(false), fault: rollingUpgrade(false)},
+	{name: "rolling-upgrade-failover", about: "rolling-upgrade, moving the master role away with SENTINEL FAILOVER before upgrading the old master",
+		setup: rollingUpgradeSetup(true), fault: rollingUpgrade(true)},
 }
 
 // drillByName finds a drill.

@@ -51,6 +51,8 @@ type settings struct {
 	leaderKillFailoverTimeout time.Duration
 	syncReplicas              int
 	keep                      bool
+	// dataset is the keys loaded before the drills that upgrade nodes.
+	dataset int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -78,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	failoverTimeout := fs.Int("failover-timeout", 10000, "sentinels' failover-timeout in ms")
 	lkTimeout := fs.Int("leader-kill-failover-timeout", 4000, "sentinels' failover-timeout in ms in the leader-kill drill")
 	fs.IntVar(&s.syncReplicas, "sync-replicas", 1, "the data nodes' sync-replicas (0: asynchronous replication, where writes acknowledged just before a kill may be lost and are only counted)")
+	fs.IntVar(&s.dataset, "dataset", 20000, "keys (100-byte values) loaded before the rolling-upgrade drills")
 	reportPath := fs.String("report", "", "write a JSON report of every run to this file, and an HTML one next to it (.html for .json)")
 	outDir := fs.String("out", "", "write the reports to DIR/report.json and DIR/report.html (unless -report names a file)")
 	fs.BoolVar(&s.keep, "keep", false, "keep every run's directory (data and logs); a failed run's is always kept")
@@ -165,7 +168,7 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 		}
 		c.close(keep)
 	}()
-	w := startWorkload(ctx, c.sentinelAddrs(), 2*time.Millisecond)
+	w := startWorkload(ctx, c.sentinelAddrs(), 2*time.Millisecond, o.clientTimeout)
 	defer w.halt()
 	if err := waitUntil(ctx, 30*time.Second, func() error {
 		if w.stats().acked == 0 {

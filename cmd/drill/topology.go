@@ -33,6 +33,15 @@ type topoOptions struct {
 	// nodeArgs are extra vigil-server arguments for every data node
 	// (persistence settings).
 	nodeArgs []string
+	// serverCopy starts the data nodes from a copy of vigil-server in the
+	// run's directory, which a drill may replace (rolling-upgrade).
+	serverCopy bool
+	// clientTimeout is the workload client's read and write timeout (0:
+	// the default, 500 ms).
+	clientTimeout time.Duration
+	// dataset is the number of keys a drill loads before its fault (the
+	// drills that use one).
+	dataset int
 }
 
 // member is one process of the topology. Its port and directory stay the
@@ -129,6 +138,16 @@ func (c *cluster) start(ctx context.Context) error {
 	sentinel, err := filepath.Abs(filepath.Join(o.bin, "vigil-sentinel"))
 	if err != nil {
 		return err
+	}
+	if o.serverCopy {
+		if err := os.Mkdir(filepath.Join(root, "bin"), 0o755); err != nil {
+			return fmt.Errorf("creating the drill's bin directory: %w", err)
+		}
+		cp := filepath.Join(root, "bin", "vigil-server")
+		if err := copyExecutable(server, cp); err != nil {
+			return err
+		}
+		server = cp
 	}
 	for i := 0; i < 3; i++ {
 		m := &member{name: "node" + strconv.Itoa(i), path: server}

@@ -40,11 +40,15 @@ type attempt struct {
 	ok      bool
 }
 
-// startWorkload starts the writer; pause is the delay between writes.
-func startWorkload(ctx context.Context, sentinels []string, pause time.Duration) *workload {
+// startWorkload starts the writer; pause is the delay between writes,
+// timeout the client's read and write timeout (0: 500 ms).
+func startWorkload(ctx context.Context, sentinels []string, pause, timeout time.Duration) *workload {
+	if timeout == 0 {
+		timeout = 500 * time.Millisecond
+	}
 	w := &workload{stop: make(chan struct{}), errKinds: map[string]int{}}
 	w.fc = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: masterName, SentinelAddrs: sentinels, MaxRetries: -1, DisableIdentity: true,
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: timeout, WriteTimeout: timeout})
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()

@@ -76,8 +76,10 @@ type Proc struct {
 	// Pid is the operating-system process id.
 	Pid int
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
+	mu sync.Mutex
+	// process is the current incarnation: a child Start launched, or a
+	// process taken over by Adopt.
+	process *os.Process
 	done    chan struct{} // closed when the current incarnation exits
 	waitErr error
 }
@@ -164,12 +166,12 @@ func (p *Proc) launch() error {
 	}
 	done := make(chan struct{})
 	p.mu.Lock()
-	p.cmd, p.done, p.waitErr, p.Pid = cmd, done, nil, cmd.Process.Pid
+	p.process, p.done, p.waitErr, p.Pid = cmd.Process, done, nil, cmd.Process.Pid
 	p.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
-		if p.cmd == cmd {
+		if p.process == cmd.Process {
 			p.waitErr = err
 		}
 		p.mu.Unlock()
@@ -260,6 +262,38 @@ func (p *Proc) checkOwner(ctx context.Context) error {
 	return nil
 }
 
+// adoptPoll is how often an adopted process is checked for its exit.
+const adoptPoll = 20 * time.Millisecond
+
+// Adopt makes the running process pid the current incarnation of p.
+// vigil-server's in-place upgrade re-executes itself: a new process with
+// another pid takes over the port, and the old one, the child Start
+// launched, exits. After Adopt, Running, Exited, Stop, Kill and Freeze act
+// on the process that serves now. The adopted process is not the caller's
+// child: it cannot be waited for (its exit is noticed by polling, and
+// ExitErr stays nil) and no parent-death signal ends it with the caller,
+// so it must be stopped explicitly.
+func (p *Proc) Adopt(pid int) error {
+	if exited(pid) {
+		return fmt.Errorf("adopting %s: process %d is not running", p.Spec.Name, pid)
+	}
+	process, err := os.FindProcess(pid)
+	if err != nil {
+		return fmt.Errorf("adopting %s (pid %d): %w", p.Spec.Name, pid, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.process, p.done, p.waitErr, p.Pid = process, done, nil, pid
+	p.mu.Unlock()
+	go func() {
+		for !exited(pid) {
+			time.Sleep(adoptPoll)
+		}
+		close(done)
+	}()
+	return nil
+}
+
 // Exited returns a channel closed when the current incarnation exits.
 func (p *Proc) Exited() <-chan struct{} {
 	p.mu.Lock()
@@ -287,15 +321,15 @@ func (p *Proc) ExitErr() error {
 
 func (p *Proc) signal(sig syscall.Signal) error {
 	p.mu.Lock()
-	cmd, done := p.cmd, p.done
+	process, done := p.process, p.done
 	p.mu.Unlock()
 	select {
 	case <-done:
 		return nil
 	default:
 	}
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("sending %v to %s (pid %d): %w", sig, p.Spec.Name, cmd.Process.Pid, err)
+	if err := process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("sending %v to %s (pid %d): %w", sig, p.Spec.Name, process.Pid, err)
 	}
 	return nil
 }

@@ -9,3 +9,8 @@ import "syscall"
 func sysProcAttr(ownGroup bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: ownGroup}
 }
+
+// exited reports whether process pid is gone (signal 0 probes it).
+func exited(pid int) bool {
+	return syscall.Kill(pid, 0) != nil
+}

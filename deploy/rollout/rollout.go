@@ -113,14 +113,14 @@ func Upgrade(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Upgraded = append(res.Upgraded, master)
 	// The replicas reconnect to the new process and continue.
+	after, err := waitResyncs(ctx, o, mc, before, len(replicas))
+	if err != nil {
+		return res, fmt.Errorf("after upgrading the master %s: %w", master, err)
+	}
 	for _, r := range replicas {
 		if err := waitLink(ctx, o, r); err != nil {
 			return res, err
 		}
-	}
-	after, err := syncStats(ctx, mc)
-	if err != nil {
-		return res, err
 	}
 	res.PartialResyncs += after[1] - before[1]
 	res.FullResyncs += after[0] - before[0]
@@ -141,11 +141,11 @@ func upgradeReplica(ctx context.Context, o Options, master, r string, res *Resul
 	if err := upgradeNode(ctx, o, r); err != nil {
 		return err
 	}
-	if err := waitLink(ctx, o, r); err != nil {
-		return err
-	}
-	after, err := syncStats(ctx, mc)
+	after, err := waitResyncs(ctx, o, mc, before, 1)
 	if err != nil {
+		return fmt.Errorf("after upgrading replica %s: %w", r, err)
+	}
+	if err := waitLink(ctx, o, r); err != nil {
 		return err
 	}
 	res.PartialResyncs += after[1] - before[1]
@@ -229,6 +229,25 @@ func syncStats(ctx context.Context, c *redis.Client) ([2]int64, error) {
 	full, _ := strconv.ParseInt(field(info, "sync_full"), 10, 64)
 	partial, _ := strconv.ParseInt(field(info, "sync_partial_ok"), 10, 64)
 	return [2]int64{full, partial}, nil
+}
+
+// waitResyncs waits until the master behind mc served n more resyncs
+// (full or partial) than before, and returns its counts then. A
+// reconnecting replica's link may still read "up" from before, or be up
+// a moment before the master counts its PSYNC: counting right after
+// UPGRADE or the link check missed resyncs on a loaded machine.
+func waitResyncs(ctx context.Context, o Options, mc *redis.Client, before [2]int64, n int) ([2]int64, error) {
+	deadline := time.Now().Add(o.Step)
+	for {
+		after, err := syncStats(ctx, mc)
+		if err == nil && after[0]-before[0]+after[1]-before[1] >= int64(n) {
+			return after, nil
+		}
+		if time.Now().After(deadline) {
+			return after, fmt.Errorf("the master served %d resyncs, want %d: %v", after[0]-before[0]+after[1]-before[1], n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitLink waits until replica addr's link to its master is up.
