@@ -59,6 +59,10 @@ type Sentinel struct {
 	simulate simulateFlags
 	// alive are the peers memberlist sees alive (by id); see events.
 	alive map[string]bool
+	// started is when this process began: a lease granted by the
+	// process before it (a restart) may still be in force, and nothing
+	// recorded which node it went to; see grantedElsewhere.
+	started time.Time
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -158,7 +162,7 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 
 // New prepares a sentinel; Run starts it.
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
-	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}}
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}, started: time.Now()}
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -481,8 +485,13 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 // margin for clock-rate drift). Until it has run out we do not renew in,
 // so our grants to two nodes never overlap and two majorities can never
 // both hold a lease: two writable masters would need a sentinel in both.
-// Under the lock.
+// A restarted sentinel does not know what it granted before: it renews
+// nothing until a lease from its previous life has run out (a SIGTERM and
+// restart takes about 300 ms, less than a 500 ms lease). Under the lock.
 func (s *Sentinel) grantedElsewhere(g *group, in *instance, lease time.Duration, now time.Time) bool {
+	if now.Before(s.started.Add(lease + lease/10)) {
+		return true
+	}
 	for _, x := range g.instances() {
 		if x != in && !x.grantEnd.IsZero() && now.Before(x.grantEnd.Add(lease/10)) {
 			return true

@@ -426,13 +426,19 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 	// only if it could then grant to another node while an earlier grant
 	// is in force; here every sentinel renews the current master when it
 	// is stopped (so it waited out any grant to another node already)
-	// and renews the same master after the restart, so no wait is needed.
+	// and renews the same master after the restart. A restarted sentinel
+	// itself renews nothing for a lease period (see grantedElsewhere in
+	// sentinel/), so the next one is stopped only once the previous one
+	// renewed after its restart: a standing renewal from before it does
+	// not count.
 	fresh := c.opts.downAfter / 4
+	var prevStart time.Time
 	for i, s := range c.sentinels {
-		if err := waitRenewing(ctx, c, myids, fresh); err != nil {
+		if err := waitRenewing(ctx, c, myids, fresh, prevStart); err != nil {
 			return fmt.Errorf("before restarting %s: %w", s.name, err)
 		}
 		start := time.Now()
+		prevStart = start
 		c.events.unwatch(i)
 		if err := s.stop(); err != nil {
 			return err
@@ -460,7 +466,7 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 			return fmt.Errorf("after restarting %s: %w", s.name, err)
 		}
 		if i == len(c.sentinels)-1 {
-			if err := waitRenewing(ctx, c, myids, fresh); err != nil {
+			if err := waitRenewing(ctx, c, myids, fresh, start); err != nil {
 				return fmt.Errorf("after restarting %s: %w", s.name, err)
 			}
 		}
@@ -477,14 +483,15 @@ func restartSentinels(ctx context.Context, d *drillRun, myids []string) error {
 }
 
 // waitRenewing waits until each sentinel in ids holds a standing renewal
-// of the master's lease younger than fresh (INFO replication's
-// master_lease_renewals lists them as id-prefix=age).
-func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Duration) error {
+// of the master's lease younger than fresh and made after since (INFO
+// replication's master_lease_renewals lists them as id-prefix=age).
+func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Duration, since time.Time) error {
 	return waitUntil(ctx, upgradeStep, func() error {
 		master, err := c.masterAddr(ctx)
 		if err != nil {
 			return err
 		}
+		asked := time.Now()
 		in, err := info(ctx, master, "replication")
 		if err != nil {
 			return err
@@ -492,7 +499,7 @@ func waitRenewing(ctx context.Context, c *cluster, ids []string, fresh time.Dura
 		ages := leaseRenewals(in["master_lease_renewals"])
 		for _, id := range ids {
 			age, ok := ages[id[:min(8, len(id))]]
-			if !ok || age > fresh {
+			if !ok || age > fresh || asked.Add(-age).Before(since) {
 				return fmt.Errorf("sentinel %s does not renew the lease of the master %s (renewals: %s)", id, master, in["master_lease_renewals"])
 			}
 		}
