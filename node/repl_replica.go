@@ -52,6 +52,8 @@ type replicaLink struct {
 	// failover makes the PSYNC ask the master to promote itself first
 	// (we are the old master of a coordinated FAILOVER).
 	failover bool
+	// ackNow asks for a REPLCONF ACK at once (the AOF fsynced more).
+	ackNow chan struct{}
 	// dial, if set, replaces the TCP connection to the master (an
 	// upgrade's private socket pair).
 	dial func(ctx context.Context) (net.Conn, error)
@@ -121,7 +123,7 @@ func (s *Server) setMasterVia(host string, port int, dial func(context.Context) 
 	s.ks.Config.ReplicaMode = true
 	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock(), dial: dial}
+	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock(), dial: dial, ackNow: make(chan struct{}, 1)}
 	r.link = l
 	s.wg.Add(1)
 	go func() {
@@ -436,6 +438,15 @@ func (s *Server) adoptMasterHistory(replid string, offset int64) {
 		// nothing).
 		r.backlog.reset(offset)
 	}
+	if a := &s.aof; a.on {
+		// The offsets jump to the master's, and nothing of the new
+		// dataset counts as fsynced before the rewrite that follows has
+		// put it in the AOF (WAITAOF must not count this replica early).
+		a.mu.Lock()
+		a.markOffset(offset)
+		a.holdDurable()
+		a.mu.Unlock()
+	}
 	s.disconnectReplicas("full resync with the master")
 }
 
@@ -673,11 +684,18 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 	sendAck := func() error {
 		s.mu.Lock()
 		off := s.repl.offset
+		fack := s.aof.FsyncedOffset()
 		s.mu.Unlock()
+		args := []string{"REPLCONF", "ACK", strconv.FormatInt(off, 10)}
+		if fack >= 0 {
+			// With the AOF on, what it has fsynced (Redis 7.2's FACK,
+			// for WAITAOF on the master).
+			args = append(args, "FACK", strconv.FormatInt(fack, 10))
+		}
 		l.connMu.Lock()
 		defer l.connMu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(timeout))
-		_, err := conn.Write(resp.AppendCommandStrings(nil, "REPLCONF", "ACK", strconv.FormatInt(off, 10)))
+		_, err := conn.Write(resp.AppendCommandStrings(nil, args...))
 		return err
 	}
 	if err := sendAck(); err != nil {
@@ -693,10 +711,13 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 			case <-ackDone:
 				return
 			case <-t.C:
-				if sendAck() != nil {
-					conn.Close()
-					return
-				}
+			case <-l.ackNow:
+				// The AOF fsynced more: tell the master now, a WAITAOF
+				// may be waiting for it.
+			}
+			if sendAck() != nil {
+				conn.Close()
+				return
 			}
 		}
 	}()
