@@ -28,21 +28,21 @@ import (
 
 // replicaInfo is the master's view of one replica.
 type replicaInfo struct {
-	cl          *Client
-	consumer    int
-	state       string // wait_bgsave, send_bulk, online
-	syncing     bool   // the RDB is being sent; the stream waits in pending
-	pending     []byte
-	listenPort  int
-	ip          string
-	capaEOF     bool
-	capaPsync2  bool
-	ackOffset   int64
+	cl         *Client
+	consumer   int
+	state      string // wait_bgsave, send_bulk, online
+	syncing    bool   // the RDB is being sent; the stream waits in pending
+	pending    []byte
+	listenPort int
+	ip         string
+	capaEOF    bool
+	capaPsync2 bool
+	ackOffset  int64
 	// aofAckOffset is what the replica's AOF has fsynced (REPLCONF ACK
 	// ... FACK, for WAITAOF); -1 until it says (its AOF is off).
 	aofAckOffset int64
 	ackTime      time.Time
-	syncStarted time.Time
+	syncStarted  time.Time
 	// ackedPayload: an ACK arrived before the transfer's goroutine marked
 	// the payload sent (the replica had it all already).
 	ackedPayload bool
