@@ -260,12 +260,14 @@ func truncArg(b []byte, n int) string {
 }
 
 // noAsyncLoading reports the commands Redis 7 refuses (no_async_loading)
-// while a swapdb full sync loads next to the live dataset: the saves,
-// which would write the old dataset over the file the sync is about to
-// make current.
+// while a swapdb full sync loads next to the live dataset: the saves and
+// a chained replica's sync (they would serve the dataset about to be
+// replaced). REPLICAOF, which Redis refuses too, is allowed: it ends the
+// load and the old dataset stays (a sentinel may need to re-point or
+// promote a loading replica).
 func noAsyncLoading(cmd *Command) bool {
 	switch cmd.Name {
-	case "save", "bgsave", "bgrewriteaof":
+	case "save", "bgsave", "bgrewriteaof", "psync", "sync":
 		return true
 	}
 	return false

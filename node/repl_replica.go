@@ -375,11 +375,11 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 	var err error
 	switch {
 	case !diskless:
-		leftover, err = s.fullSyncViaDisk(dr, mark, l.syncTotal, replid, offset)
+		leftover, err = s.fullSyncViaDisk(ctx, dr, mark, l.syncTotal, replid, offset)
 	case swapdb:
-		leftover, err = s.fullSyncSwapdb(dr, mark, l.syncTotal, replid, offset, sameHistory)
+		leftover, err = s.fullSyncSwapdb(ctx, dr, mark, l.syncTotal, replid, offset, sameHistory)
 	default:
-		leftover, err = s.fullSyncInPlace(dr, mark, l.syncTotal, replid, offset)
+		leftover, err = s.fullSyncInPlace(ctx, dr, mark, l.syncTotal, replid, offset)
 	}
 	if err != nil {
 		return err
@@ -479,10 +479,15 @@ func checkEOFMark(r io.Reader, mark, leftover []byte) ([]byte, error) {
 // fullSyncInPlace loads the payload from the socket straight into the
 // (emptied) dataset, with -LOADING meanwhile; a failure leaves it empty
 // rather than half-loaded.
-func (s *Server) fullSyncInPlace(r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
+func (s *Server) fullSyncInPlace(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
 	p := &s.persist
 	s.log.Info("full resync from the master: loading its RDB from the socket", zap.String("replid", replid), zap.Int64("offset", offset))
 	s.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		// REPLICAOF ran meanwhile: this link is over.
+		s.mu.Unlock()
+		return nil, err
+	}
 	// Flagged in the same critical section as the flush: no client sees
 	// the empty dataset as if it were the master's.
 	p.loading.Store(true)
@@ -507,7 +512,7 @@ func (s *Server) fullSyncInPlace(r io.Reader, mark []byte, total int64, replid s
 // keyspace and swaps it in once complete. With async (the master's
 // history is ours) the old dataset answers reads meanwhile; otherwise
 // clients get -LOADING until the swap. A failure discards the new one.
-func (s *Server) fullSyncSwapdb(r io.Reader, mark []byte, total int64, replid string, offset int64, async bool) ([]byte, error) {
+func (s *Server) fullSyncSwapdb(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64, async bool) ([]byte, error) {
 	p := &s.persist
 	flag := &p.loading
 	if async {
@@ -529,6 +534,11 @@ func (s *Server) fullSyncSwapdb(r io.Reader, mark []byte, total int64, replid st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer flag.Store(false)
+	if err == nil {
+		// REPLICAOF may have run during an async load (it is not
+		// refused then): the link is over and its dataset is not ours.
+		err = ctx.Err()
+	}
 	if err != nil {
 		s.log.Warn("full resync failed: discarding the partly loaded dataset, the old one stays", zap.Error(err))
 		return nil, err
@@ -550,7 +560,7 @@ func (s *Server) fullSyncSwapdb(r io.Reader, mark []byte, total int64, replid st
 // the file replaces the RDB file and is loaded in place of the dataset
 // (-LOADING meanwhile). A transfer cut short removes the file and leaves
 // the dataset as it was.
-func (s *Server) fullSyncViaDisk(r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
+func (s *Server) fullSyncViaDisk(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
 	s.mu.Lock()
 	dir, rdbPath := s.cfg.Dir, s.rdbPath()
 	s.mu.Unlock()
@@ -561,23 +571,34 @@ func (s *Server) fullSyncViaDisk(r io.Reader, mark []byte, total int64, replid s
 		os.Remove(tmpPath)
 		return nil, fmt.Errorf("receiving the sync payload to %s: %w", tmpPath, err)
 	}
+	p := &s.persist
+	s.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		// REPLICAOF ran during the transfer: this link is over.
+		s.mu.Unlock()
+		os.Remove(tmpPath)
+		return nil, err
+	}
+	p.loading.Store(true)
+	s.flushAllForSync()
+	s.mu.Unlock()
+	defer p.loading.Store(false)
+	// A background save of the old dataset still running would rename
+	// its file over the payload's; none starts while loading.
+	s.waitBgsave()
 	if err := os.Rename(tmpPath, rdbPath); err != nil {
 		os.Remove(tmpPath)
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return nil, fmt.Errorf("renaming the sync payload to %s: %w", rdbPath, err)
 	}
 	if err := syncDir(dir); err != nil {
 		s.log.Warn("fsync of the data directory failed", zap.Error(err))
 	}
-	p := &s.persist
-	s.mu.Lock()
-	p.loading.Store(true)
-	s.flushAllForSync()
-	s.mu.Unlock()
 	s.log.Info("full resync: loading the received RDB", zap.String("file", rdbPath))
 	err = s.loadRDB(rdbPath, false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer p.loading.Store(false)
 	if err != nil {
 		s.flushAllForSync()
 		return nil, fmt.Errorf("loading the master's payload from %s: %w", rdbPath, err)

@@ -283,6 +283,13 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 			if tc.during == masterDown && err.Error() != masterDown {
 				t.Fatalf("MASTERDOWN text %q", err.Error())
 			}
+			if tc.async == "1" && tc.serveStale == "yes" {
+				// Redis's no_async_loading commands: a save would write
+				// the old dataset while the new one loads.
+				if err := rc.BgSave(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "LOADING") {
+					t.Fatalf("BGSAVE during async loading: %v", err)
+				}
+			}
 			temps, _ := filepath.Glob(filepath.Join(replica.Dir, "temp-*.rdb"))
 			if got := len(temps) > 0; got != tc.tempFileExpected {
 				t.Fatalf("temporary RDB files mid-transfer: %v (expected one: %v)", temps, tc.tempFileExpected)
