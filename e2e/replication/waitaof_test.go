@@ -176,6 +176,19 @@ func TestWaitaof(t *testing.T) {
 	if got := waitaof(t, mc, 0, 1, 0); got != "0 1" {
 		t.Fatalf("WAITAOF 0 1 0 with the master's AOF off: %s", got)
 	}
+	// Turned on at run time: the local copy counts once the first
+	// rewrite has put the dataset in the AOF.
+	oc.ConfigSet(ctx, "appendfsync", "everysec")
+	if err := oc.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	mc.Incr(ctx, "foo")
+	if got := waitaof(t, mc, 1, 1, 0); got != "1 1" {
+		t.Fatalf("WAITAOF 1 1 0 with the AOF turned on at run time: %s", got)
+	}
+	if v := infoField(t, oc, "persistence", "aof_rewrite_in_progress"); v != "0" {
+		t.Fatalf("local copy counted while the first rewrite runs (aof_rewrite_in_progress %s)", v)
+	}
 }
 
 // TestWaitaofAfterReplicaFullSync: a replica whose offsets jump at a full
