@@ -27,7 +27,7 @@ type holdProxy struct {
 	target string
 
 	mu sync.Mutex
-	// holdAfter is how many bytes a new connection forwards from the
+	// holdAfter is how many bytes the next connection forwards from the
 	// target before it waits for release (<0: never).
 	holdAfter int64
 	// refuse closes new connections at once (the link stays down).
@@ -65,6 +65,10 @@ func (p *holdProxy) accept() {
 		}
 		p.mu.Lock()
 		refuse, holdAfter, release := p.refuse, p.holdAfter, p.release
+		if !refuse {
+			// One connection holds: a replica's next attempt goes through.
+			p.holdAfter = -1
+		}
 		p.mu.Unlock()
 		if refuse {
 			c.Close()
@@ -119,8 +123,8 @@ func (p *holdProxy) forward(c, up net.Conn, holdAfter int64, release chan struct
 	}
 }
 
-// holdNext makes the next connections hold after n bytes from the
-// target; the returned function releases them.
+// holdNext makes the next connection hold after n bytes from the
+// target; the returned function releases it.
 func (p *holdProxy) holdNext(n int64) (release func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -194,16 +198,22 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 		loading, async   string
 		kill             bool
 		tempFileExpected bool
+		// freeze: the master is stopped (SIGSTOP) mid-transfer instead
+		// of killed; the replica gives up after repl-timeout and later
+		// syncs again.
+		freeze bool
 	}{
-		{"swapdb same history", "swapdb", "yes", "synced", "old", "0", "1", true, false},
-		{"swapdb same history completes", "swapdb", "yes", "synced", "old", "0", "1", false, false},
-		{"swapdb other history", "swapdb", "yes", "own", "LOADING", "1", "0", true, false},
-		{"swapdb serve-stale no", "swapdb", "no", "synced", masterDown, "0", "1", true, false},
-		{"disabled", "disabled", "yes", "own", "old", "0", "0", true, true},
-		{"disabled completes", "disabled", "yes", "synced", "old", "0", "0", false, true},
-		{"disabled serve-stale no", "disabled", "no", "own", masterDown, "0", "0", true, true},
-		{"on-empty-db with data", "on-empty-db", "yes", "own", "old", "0", "0", true, true},
-		{"on-empty-db empty", "on-empty-db", "yes", "", "LOADING", "1", "0", true, false},
+		{"swapdb same history", "swapdb", "yes", "synced", "old", "0", "1", true, false, false},
+		{"swapdb same history completes", "swapdb", "yes", "synced", "old", "0", "1", false, false, false},
+		{"swapdb other history", "swapdb", "yes", "own", "LOADING", "1", "0", true, false, false},
+		{"swapdb serve-stale no", "swapdb", "no", "synced", masterDown, "0", "1", true, false, false},
+		{"swapdb master frozen", "swapdb", "yes", "synced", "old", "0", "1", false, false, true},
+		{"disabled master frozen", "disabled", "yes", "own", "old", "0", "0", false, true, true},
+		{"disabled", "disabled", "yes", "own", "old", "0", "0", true, true, false},
+		{"disabled completes", "disabled", "yes", "synced", "old", "0", "0", false, true, false},
+		{"disabled serve-stale no", "disabled", "no", "own", masterDown, "0", "0", true, true, false},
+		{"on-empty-db with data", "on-empty-db", "yes", "own", "old", "0", "0", true, true, false},
+		{"on-empty-db empty", "on-empty-db", "yes", "", "LOADING", "1", "0", true, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +226,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 			mc.Set(ctx, "marker", "old", 0)
 			proxy := startHoldProxy(t, master.Addr)
 			host, port := proxy.addr()
-			replica := testutil.StartVigil(t, append([]string{"--repl-diskless-load", tc.mode, "--replica-serve-stale-data", tc.serveStale}, debugArgs...)...)
+			replica := testutil.StartVigil(t, append([]string{"--repl-diskless-load", tc.mode, "--replica-serve-stale-data", tc.serveStale, "--repl-timeout", "3"}, debugArgs...)...)
 			rc := replica.Client()
 			oldKeys := int64(0)
 			switch tc.old {
@@ -322,6 +332,25 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 					t.Fatalf("temporary RDB files left after the failed transfer: %v", temps)
 				}
 				return
+			}
+			if tc.freeze {
+				master.Freeze()
+				// The replica gives up on the silent master after
+				// repl-timeout; its old dataset is intact meanwhile.
+				waitInfo(t, rc, "master_sync_in_progress:0")
+				if v := infoField(t, rc, "persistence", "loading") + infoField(t, rc, "persistence", "async_loading"); v != "00" {
+					t.Fatalf("loading/async_loading %s after the replica gave up", v)
+				}
+				if v := rc.Get(ctx, "marker").Val(); v != "old" {
+					t.Fatalf("marker %q after the replica gave up on the frozen master", v)
+				}
+				if n := rc.DBSize(ctx).Val(); n != oldKeys {
+					t.Fatalf("DBSIZE %d after the replica gave up, want the old dataset's %d", n, oldKeys)
+				}
+				if temps, _ := filepath.Glob(filepath.Join(replica.Dir, "temp-*.rdb")); len(temps) > 0 {
+					t.Fatalf("temporary RDB files left after the replica gave up: %v", temps)
+				}
+				master.Thaw()
 			}
 			release()
 			waitInfo(t, rc, "master_link_status:up")
