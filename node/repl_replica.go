@@ -119,6 +119,7 @@ func (s *Server) setMasterVia(host string, port int, dial func(context.Context) 
 	s.stopLink()
 	r.masterHost, r.masterPort = host, port
 	s.cfg.ReplicaOf = host + " " + strconv.Itoa(port)
+	s.unblockAllForRoleChange()
 	s.resetLease()
 	s.ks.Config.ReplicaMode = true
 	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
@@ -131,6 +132,21 @@ func (s *Server) setMasterVia(host string, port int, dial func(context.Context) 
 		defer close(l.done)
 		s.runLink(ctx, l, host, port)
 	}()
+}
+
+// unblockAllForRoleChange ends every blocked client's wait (WAIT,
+// WAITAOF, blocking pops) with Redis's error and closes it after the
+// reply, as Redis does when a node becomes a replica: what they wait for
+// will not happen on it. Under the lock.
+func (s *Server) unblockAllForRoleChange() {
+	for _, cl := range s.clients {
+		if cl.block == nil {
+			continue
+		}
+		s.blocking.unblock(cl)
+		cl.W.Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+		cl.Flags |= ClientCloseAfterReply
+	}
 }
 
 // stopLink ends the link to the master, if any; under the lock.

@@ -221,3 +221,37 @@ func TestWaitaofAfterReplicaFullSync(t *testing.T) {
 		t.Fatalf("replica's foo %q once WAITAOF counted it", v)
 	}
 }
+
+// TestWaitaofOnDemotedMaster: a client waiting in WAITAOF (or WAIT) when
+// its master becomes a replica gets Redis's UNBLOCKED error.
+func TestWaitaofOnDemotedMaster(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t, "--appendonly", "yes", "--appendfsync", "always")
+	other := testutil.StartVigil(t)
+	for _, cmd := range [][]any{{"WAITAOF", 0, 1, 0}, {"WAIT", 1, 0}} {
+		c := master.Client(func(o *redis.Options) { o.PoolSize = 1; o.ReadTimeout = -1; o.MaxRetries = -1 })
+		c.Incr(ctx, "foo")
+		res := make(chan error, 1)
+		go func() { res <- c.Do(ctx, cmd...).Err() }()
+		oc := master.Client()
+		deadline := time.Now().Add(10 * time.Second)
+		for infoField(t, oc, "clients", "blocked_clients") != "1" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v never blocked", cmd)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		host, port := splitAddr(other.Addr)
+		oc.SlaveOf(ctx, host, port)
+		select {
+		case err := <-res:
+			if err == nil || !strings.HasPrefix(err.Error(), "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)") {
+				t.Fatalf("%v on a demoted master: %v", cmd, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v not released when the master became a replica", cmd)
+		}
+		oc.SlaveOf(ctx, "NO", "ONE")
+		c.Close()
+	}
+}
