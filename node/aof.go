@@ -66,6 +66,22 @@ type aofState struct {
 	rotateSeq int
 	rotated   chan struct{}
 
+	// segs map the AOF's stream positions (bufEnd, written, synced) to
+	// replication offsets: a replica's offset jumps at a full sync while
+	// the AOF's positions do not. fsyncedRepl is the replication offset
+	// known fsynced (WAITAOF's local count, a replica's REPLCONF FACK);
+	// it holds still while durableHold says the dataset is not all in
+	// the AOF yet (its first rewrite, or the one after a full sync, has
+	// not finished; durableEpoch tells which rewrite may lift it).
+	// fsynced is poked each time fsyncedRepl moves.
+	segs         []aofSeg
+	fsyncedRepl  int64
+	durableHold  bool
+	durableEpoch int
+	rewriteEpoch int
+	rewriteFrom  int64
+	fsynced      chan struct{}
+
 	consumer     int // replication stream consumer id
 	rewriting    bool
 	rewriteDone  chan struct{} // closed when the rewrite in progress ends
@@ -82,6 +98,7 @@ func (a *aofState) init(s *Server) {
 	a.s = s
 	a.work = sync.NewCond(&a.mu)
 	a.durable = sync.NewCond(&a.mu)
+	a.fsynced = make(chan struct{}, 1)
 	a.rotateAt = -1
 	a.rewriteOK = true
 }
@@ -401,6 +418,8 @@ func (s *Server) startAOF() error {
 	a.buf = a.buf[:0]
 	a.bufEnd = s.repl.offset
 	a.written, a.synced = a.bufEnd, a.bufEnd
+	a.segs = []aofSeg{{a.bufEnd, 0}}
+	a.fsyncedRepl = s.repl.offset
 	a.consumer = s.repl.addConsumer(a.feed)
 	var lastIncr *aofFile
 	for i := range a.files {
@@ -421,6 +440,9 @@ func (s *Server) startAOF() error {
 	s.repl.lastDB = -1
 	go a.writer()
 	if lastIncr == nil {
+		a.mu.Lock()
+		a.holdDurable()
+		a.mu.Unlock()
 		return s.startAOFRewrite("AOF enabled")
 	}
 	return nil
@@ -442,11 +464,83 @@ func (a *aofState) shutdown() {
 	<-done
 }
 
+// aofSeg says that from AOF stream position start on, the replication
+// offset is the position plus delta.
+type aofSeg struct{ start, delta int64 }
+
+// replOffsetAt is the replication offset at AOF stream position p; under
+// a.mu.
+func (a *aofState) replOffsetAt(p int64) int64 {
+	for i := len(a.segs) - 1; i >= 0; i-- {
+		if a.segs[i].start <= p {
+			return p + a.segs[i].delta
+		}
+	}
+	return p
+}
+
+// markOffset records that the AOF's current end is replication offset
+// off (a new history after a full sync); under a.mu.
+func (a *aofState) markOffset(off int64) {
+	d := off - a.bufEnd
+	if n := len(a.segs); n > 0 && a.segs[n-1].start == a.bufEnd {
+		a.segs[n-1].delta = d
+		return
+	}
+	if n := len(a.segs); n > 0 && a.segs[n-1].delta == d {
+		return
+	}
+	a.segs = append(a.segs, aofSeg{a.bufEnd, d})
+}
+
+// holdDurable stops fsyncedRepl until a rewrite begun after now finishes:
+// the dataset (a full sync's, or the one the AOF was just turned on for)
+// is not in the AOF before that. Under a.mu.
+func (a *aofState) holdDurable() {
+	a.durableHold = true
+	a.durableEpoch++
+	a.fsyncedRepl = 0
+}
+
+// advanceFsynced moves fsyncedRepl to what position p (fsynced) stands
+// for and pokes fsynced; under a.mu.
+func (a *aofState) advanceFsynced(p int64) {
+	if a.durableHold {
+		return
+	}
+	if off := a.replOffsetAt(p); off > a.fsyncedRepl {
+		a.fsyncedRepl = off
+		select {
+		case a.fsynced <- struct{}{}:
+		default:
+		}
+	}
+	// Segments wholly before p are not needed any more.
+	i := 0
+	for i+1 < len(a.segs) && a.segs[i+1].start <= p {
+		i++
+	}
+	a.segs = a.segs[i:]
+}
+
+// FsyncedOffset is the replication offset this node's AOF has fsynced,
+// or -1 with the AOF off.
+func (a *aofState) FsyncedOffset() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on {
+		return -1
+	}
+	return a.fsyncedRepl
+}
+
 // feed is the replication stream consumer: under the server lock.
 func (a *aofState) feed(chunk []byte) {
 	a.mu.Lock()
 	a.buf = append(a.buf, chunk...)
 	a.bufEnd += int64(len(chunk))
+	// The chunk ends at the stream's current offset.
+	a.markOffset(a.s.repl.offset)
 	a.work.Signal()
 	a.mu.Unlock()
 }
@@ -540,6 +634,11 @@ func (a *aofState) writer() {
 			a.lastSync = time.Now()
 			a.durable.Broadcast()
 		}
+		if syncNow {
+			// Only a real fsync counts for WAITAOF (appendfsync no
+			// never does, as in Redis).
+			a.advanceFsynced(a.synced)
+		}
 		if stop && len(a.buf) == 0 {
 			if a.file != nil {
 				a.file.Close()
@@ -631,6 +730,7 @@ func (s *Server) startAOFRewrite(reason string) error {
 	}
 	a.rotateSeq = next
 	a.rotateAt = a.bufEnd
+	a.rewriteFrom, a.rewriteEpoch = a.bufEnd, a.durableEpoch
 	a.rotated = make(chan struct{})
 	rotated := a.rotated
 	a.work.Signal()
@@ -658,6 +758,14 @@ func (s *Server) startAOFRewrite(reason string) error {
 		} else {
 			a.rewrites++
 			a.baseSize = s.aofSizeLocked()
+			a.mu.Lock()
+			if a.durableHold && a.rewriteEpoch == a.durableEpoch {
+				// The base holds the dataset up to where the rewrite
+				// began, the incr file what the writer fsynced since.
+				a.durableHold = false
+				a.advanceFsynced(max(a.rewriteFrom, a.synced))
+			}
+			a.mu.Unlock()
 			s.log.Info("background AOF rewrite finished successfully", zap.Duration("took", a.lastRewrite))
 		}
 		if a.scheduled {
@@ -794,6 +902,8 @@ func (s *Server) applyAOFConfig() {
 	case !s.cfg.AppendOnly && on:
 		s.repl.removeConsumer(a.consumer)
 		a.shutdown()
+		// WAITAOF clients waiting for a local fsync get their error.
+		s.waitAcked()
 		s.log.Info("AOF turned off")
 	}
 }

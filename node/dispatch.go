@@ -59,10 +59,6 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 			return cmdDone
 		}
 	}
-	if s.persist.loading.Load() && cmd.Flags&FlagLoading == 0 && cl.Flags&ClientAOFLoader == 0 {
-		s.rejectCommand(cl, cmd, ErrLoading)
-		return cmdDone
-	}
 	isWrite := cmd.Flags&FlagWrite != 0 || (cmd.Name == "exec" && cl.tx.flags&FlagWrite != 0)
 	if isWrite && cl.Flags&(ClientMaster|ClientAOFLoader) == 0 {
 		if msg := s.writeRefusal(); msg != "" {
@@ -76,6 +72,17 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 	}
 	if msg := s.repl.staleRefusal(cl, cmd); msg != "" {
 		s.rejectCommand(cl, cmd, msg)
+		return cmdDone
+	}
+	// After the stale check, as in Redis: a replica with
+	// replica-serve-stale-data no says MASTERDOWN, not LOADING, during a
+	// full sync's load.
+	if s.persist.loading.Load() && cmd.Flags&FlagLoading == 0 && cl.Flags&ClientAOFLoader == 0 {
+		s.rejectCommand(cl, cmd, ErrLoading)
+		return cmdDone
+	}
+	if s.persist.asyncLoading.Load() && noAsyncLoading(cmd) {
+		s.rejectCommand(cl, cmd, ErrLoading)
 		return cmdDone
 	}
 	if s.pause.holds(cl, cmd) {
@@ -250,4 +257,18 @@ func truncArg(b []byte, n int) string {
 		b = b[:n]
 	}
 	return string(b)
+}
+
+// noAsyncLoading reports the commands Redis 7 refuses (no_async_loading)
+// while a swapdb full sync loads next to the live dataset: the saves and
+// a chained replica's sync (they would serve the dataset about to be
+// replaced). REPLICAOF, which Redis refuses too, is allowed: it ends the
+// load and the old dataset stays (a sentinel may need to re-point or
+// promote a loading replica).
+func noAsyncLoading(cmd *Command) bool {
+	switch cmd.Name {
+	case "save", "bgsave", "bgrewriteaof", "psync", "sync":
+		return true
+	}
+	return false
 }

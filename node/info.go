@@ -331,9 +331,13 @@ func (s *Server) port() int {
 // writeInfoPersistence is the persistence section, with Redis's fields.
 func (s *Server) writeInfoPersistence(field func(string, any)) {
 	p := &s.persist
-	if p.loading.Load() {
-		field("loading", 1)
-		field("async_loading", 0)
+	loading, async := p.loading.Load(), p.asyncLoading.Load()
+	// As Redis 7: loading:1 while clients get -LOADING, async_loading:1
+	// while a swapdb full sync loads and the old dataset answers; the
+	// progress fields in both cases.
+	field("loading", boolInt(loading))
+	field("async_loading", boolInt(async && !loading))
+	if loading || async {
 		elapsed := s.clock().Sub(p.loadStart)
 		read := p.loadRead.Load()
 		pct, eta := 0.0, int64(1)
@@ -349,9 +353,6 @@ func (s *Server) writeInfoPersistence(field func(string, any)) {
 		field("loading_loaded_bytes", read)
 		field("loading_loaded_perc", fmt.Sprintf("%.2f", pct))
 		field("loading_eta_seconds", eta)
-	} else {
-		field("loading", 0)
-		field("async_loading", 0)
 	}
 	field("current_cow_peak", 0)
 	field("current_cow_size", 0)

@@ -42,7 +42,10 @@ type persistState struct {
 	keysTotal     int64
 	keysDone      atomic.Int64
 
-	loading         atomic.Bool
+	loading atomic.Bool
+	// asyncLoading is Redis 7's async_loading: a swapdb full sync from
+	// the same history loads while the old dataset answers reads.
+	asyncLoading    atomic.Bool
 	loadStart       time.Time
 	loadTotal       int64
 	loadRead        atomic.Int64
@@ -475,22 +478,49 @@ func (s *Server) loadRDBFrom(r io.Reader, size int64, name string, locked bool) 
 // loadRDBStream is loadRDBFrom returning the bytes read beyond the RDB's
 // end (a replication payload's EOF mark and stream).
 func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool) ([]byte, error) {
+	return s.loadRDBInto(r, size, name, rdbLoadOpts{locked: locked})
+}
+
+// rdbLoadOpts says where and how loadRDBInto loads.
+type rdbLoadOpts struct {
+	// locked: the caller holds the server lock (DEBUG RELOAD).
+	locked bool
+	// into, if set, is a keyspace of its own that receives the data
+	// instead of the live one (a swapdb full sync); the replication
+	// position the file records is then left to the caller.
+	into *keyspace.Keyspace
+	// async flags async_loading instead of loading: the live dataset
+	// keeps answering meanwhile.
+	async bool
+}
+
+// loadRDBInto loads an RDB stream as opts say and returns the bytes read
+// beyond the RDB's end.
+func (s *Server) loadRDBInto(r io.Reader, size int64, name string, opts rdbLoadOpts) ([]byte, error) {
 	lock, unlock := s.mu.Lock, s.mu.Unlock
-	if locked {
+	if opts.locked {
 		lock, unlock = func() {}, func() {}
 	}
 	p := &s.persist
+	flag := &p.loading
+	if opts.async {
+		flag = &p.asyncLoading
+	}
+	ks := s.ks
+	if opts.into != nil {
+		ks = opts.into
+	}
 	lock()
 	// Restored, not cleared, at the end: an AOF base loaded before the
 	// incr files must not let clients (a replica's PSYNC) in before
 	// those are replayed (found by the full-restart drill: the replica
 	// got the base only).
-	wasLoading := p.loading.Swap(true)
+	wasLoading := flag.Swap(true)
 	p.loadStart = s.clock()
 	p.loadTotal = size
 	p.loadRead.Store(0)
 	unlock()
-	defer p.loading.Store(wasLoading)
+	defer flag.Store(wasLoading)
 	s.log.Info("loading RDB", zap.String("file", name), zap.Int64("bytes", size))
 	start := time.Now()
 	lastLog := start
@@ -498,7 +528,7 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 	master := !s.repl.isReplica()
 	l := rdb.Loader{
 		Limits:    s.rdbLimits(),
-		Databases: len(s.ks.DBs),
+		Databases: len(ks.DBs),
 		Progress: func(read int64) {
 			p.loadRead.Store(read)
 			if time.Since(lastLog) >= time.Second {
@@ -513,7 +543,7 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 	}
 	l.Resize = func(db, keys, expires int) {
 		lock()
-		s.ks.DBs[db].Reserve(keys, expires)
+		ks.DBs[db].Reserve(keys, expires)
 		unlock()
 	}
 	type item struct {
@@ -531,7 +561,7 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 		defer unlock()
 		now := s.clock().UnixMilli()
 		for _, it := range batch {
-			db := s.ks.DBs[it.db]
+			db := ks.DBs[it.db]
 			if master && it.expire >= 0 && it.expire < now {
 				expired++
 				continue
@@ -565,7 +595,7 @@ func (s *Server) loadRDBStream(r io.Reader, size int64, name string, locked bool
 	}
 	lock()
 	p.lastLoadKeys, p.lastLoadExpired = loaded, expired
-	if id, off := l.Aux["repl-id"], l.Aux["repl-offset"]; s.cfg.ReplicaOf != "" && len(id) == 40 && off != "" {
+	if id, off := l.Aux["repl-id"], l.Aux["repl-offset"]; opts.into == nil && s.cfg.ReplicaOf != "" && len(id) == 40 && off != "" {
 		// A replica restarting from its own RDB resumes the master's
 		// stream from the position the file records (PSYNC2).
 		if n, err := strconv.ParseInt(off, 10, 64); err == nil {

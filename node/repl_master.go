@@ -28,18 +28,21 @@ import (
 
 // replicaInfo is the master's view of one replica.
 type replicaInfo struct {
-	cl          *Client
-	consumer    int
-	state       string // wait_bgsave, send_bulk, online
-	syncing     bool   // the RDB is being sent; the stream waits in pending
-	pending     []byte
-	listenPort  int
-	ip          string
-	capaEOF     bool
-	capaPsync2  bool
-	ackOffset   int64
-	ackTime     time.Time
-	syncStarted time.Time
+	cl         *Client
+	consumer   int
+	state      string // wait_bgsave, send_bulk, online
+	syncing    bool   // the RDB is being sent; the stream waits in pending
+	pending    []byte
+	listenPort int
+	ip         string
+	capaEOF    bool
+	capaPsync2 bool
+	ackOffset  int64
+	// aofAckOffset is what the replica's AOF has fsynced (REPLCONF ACK
+	// ... FACK, for WAITAOF); -1 until it says (its AOF is off).
+	aofAckOffset int64
+	ackTime      time.Time
+	syncStarted  time.Time
 	// ackedPayload: an ACK arrived before the transfer's goroutine marked
 	// the payload sent (the replica had it all already).
 	ackedPayload bool
@@ -144,6 +147,8 @@ func replicationCommands() []*Command {
 			Summary: "Make the server a replica of another instance, or promote it as master.", Complexity: "O(1)", Handler: cmdReplicaof},
 		{Name: "slaveof", Arity: 3, Flags: FlagAdmin | FlagNoScript | FlagStale, Categories: adm, Group: "server", Since: "1.0.0",
 			Summary: "Make the server a replica of another instance, or promote it as master.", Complexity: "O(1)", Handler: cmdReplicaof},
+		{Name: "waitaof", Arity: 4, Flags: FlagNoScript | FlagBlocking, Categories: []string{"slow", "blocking", "connection"}, Group: "generic", Since: "7.2.0",
+			Summary: "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the primary and/or replicas.", Complexity: "O(1)", Handler: cmdWaitaof},
 		{Name: "wait", Arity: 3, Flags: FlagNoScript, Categories: []string{"slow", "connection"}, Group: "generic", Since: "3.0.0",
 			Summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection", Complexity: "O(1)", Handler: cmdWait},
 	}
@@ -152,7 +157,7 @@ func replicationCommands() []*Command {
 // replicaOf returns the replica state of a client, creating it.
 func (s *Server) replicaOf(cl *Client) *replicaInfo {
 	if cl.repl == nil {
-		cl.repl = &replicaInfo{cl: cl, ackTime: s.clock()}
+		cl.repl = &replicaInfo{cl: cl, ackTime: s.clock(), aofAckOffset: -1}
 	}
 	return cl.repl
 }
@@ -182,7 +187,13 @@ func cmdReplconf(c *Ctx) {
 				ri.capaPsync2 = true
 			}
 		case c.ArgIs(i, "ack"), c.ArgIs(i, "fack"):
-			// Acks get no reply.
+			// Acks get no reply. FACK comes after ACK in the same
+			// command: record it before the ACK wakes the waiters.
+			if c.ArgIs(i, "ack") && i+3 < len(c.Args) && c.ArgIs(i+2, "fack") {
+				if n, ok := ParseInt(c.Args[i+3]); ok && n > ri.aofAckOffset {
+					ri.aofAckOffset = n
+				}
+			}
 			if c.ArgIs(i, "ack") {
 				if n, ok := ParseInt(c.Args[i+1]); ok && n > ri.ackOffset {
 					ri.ackOffset = n
@@ -561,6 +572,77 @@ func cmdWait(c *Ctx) {
 	c.Block([]string{waitKey}, time.Duration(ms)*time.Millisecond, func(w *resp.Writer) {
 		w.Int(int64(s.replicasAcked(target)))
 	})
+}
+
+// cmdWaitaof is WAITAOF numlocal numreplicas timeout (Redis 7.2): block
+// until this client's last write is fsynced to the local AOF (numlocal 1)
+// and to the AOF of numreplicas replicas, or the timeout; the reply is
+// both counts. Replicas report what their AOF fsynced with REPLCONF ACK
+// <offset> FACK <aof offset>.
+func cmdWaitaof(c *Ctx) {
+	s := c.Srv
+	numlocal, ok := ParseInt(c.Args[1])
+	if !ok {
+		c.Error(ErrNotInt)
+		return
+	}
+	if numlocal < 0 || numlocal > 1 {
+		c.Error("ERR value is out of range, value must between 0 and 1")
+		return
+	}
+	numreplicas, ok := ParseInt(c.Args[2])
+	if !ok {
+		c.Error(ErrNotInt)
+		return
+	}
+	if numreplicas < 0 {
+		c.Error("ERR value is out of range, must be positive")
+		return
+	}
+	ms, ok := ParseInt(c.Args[3])
+	if !ok {
+		c.Error("ERR timeout is not an integer or out of range")
+		return
+	}
+	if ms < 0 {
+		c.Error("ERR timeout is negative")
+		return
+	}
+	if s.repl.isReplica() {
+		c.Error("ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated.")
+		return
+	}
+	// Checked again when a waiting client is retried: turning the AOF
+	// off ends the wait with this error, as in Redis.
+	if numlocal > 0 && s.aof.FsyncedOffset() < 0 {
+		c.Error("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.")
+		return
+	}
+	target := c.Client.lastWriteOffset
+	counts := func(w *resp.Writer) (local, replicas int64) {
+		if s.aof.FsyncedOffset() >= target {
+			local = 1
+		}
+		for _, ri := range s.repl.replicas {
+			if ri.aofAckOffset >= target && !ri.hidden {
+				replicas++
+			}
+		}
+		if w != nil {
+			w.Array(2)
+			w.Int(local)
+			w.Int(replicas)
+		}
+		return local, replicas
+	}
+	if local, replicas := counts(nil); (local >= numlocal && replicas >= numreplicas) || c.InMulti {
+		counts(c.W)
+		return
+	}
+	if !c.Reprocessing && numreplicas > 0 {
+		s.repl.append(resp.AppendCommandStrings(nil, "REPLCONF", "GETACK", "*"))
+	}
+	c.Block([]string{waitKey}, time.Duration(ms)*time.Millisecond, func(w *resp.Writer) { counts(w) })
 }
 
 // waitKey is the pseudo key WAITing clients block on.

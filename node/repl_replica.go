@@ -8,14 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/node/keyspace"
 )
 
 // The replica side of replication: REPLICAOF starts a link goroutine
@@ -28,13 +32,16 @@ import (
 
 // replicaLink is a replica's connection to its master.
 type replicaLink struct {
-	state      string // connect, connecting, sync, connected
-	cancel     context.CancelFunc
-	done       chan struct{}
-	lastIO     time.Time
-	downSince  time.Time
-	syncStart  time.Time
-	syncRead   int64
+	state     string // connect, connecting, sync, connected
+	cancel    context.CancelFunc
+	done      chan struct{}
+	lastIO    time.Time
+	downSince time.Time
+	syncStart time.Time
+	// syncRead counts the payload bytes read so far (master_sync_read_bytes);
+	// syncTotal is its announced length (0 for the $EOF: framing, as in
+	// Redis).
+	syncRead   atomic.Int64
 	syncTotal  int64
 	connMu     sync.Mutex
 	conn       net.Conn
@@ -45,6 +52,8 @@ type replicaLink struct {
 	// failover makes the PSYNC ask the master to promote itself first
 	// (we are the old master of a coordinated FAILOVER).
 	failover bool
+	// ackNow asks for a REPLCONF ACK at once (the AOF fsynced more).
+	ackNow chan struct{}
 	// dial, if set, replaces the TCP connection to the master (an
 	// upgrade's private socket pair).
 	dial func(ctx context.Context) (net.Conn, error)
@@ -110,11 +119,12 @@ func (s *Server) setMasterVia(host string, port int, dial func(context.Context) 
 	s.stopLink()
 	r.masterHost, r.masterPort = host, port
 	s.cfg.ReplicaOf = host + " " + strconv.Itoa(port)
+	s.unblockAllForRoleChange()
 	s.resetLease()
 	s.ks.Config.ReplicaMode = true
 	s.log.Info("connecting to master", zap.String("master", net.JoinHostPort(host, strconv.Itoa(port))))
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock(), dial: dial}
+	l := &replicaLink{state: "connect", cancel: cancel, done: make(chan struct{}), downSince: s.clock(), dial: dial, ackNow: make(chan struct{}, 1)}
 	r.link = l
 	s.wg.Add(1)
 	go func() {
@@ -122,6 +132,21 @@ func (s *Server) setMasterVia(host string, port int, dial func(context.Context) 
 		defer close(l.done)
 		s.runLink(ctx, l, host, port)
 	}()
+}
+
+// unblockAllForRoleChange ends every blocked client's wait (WAIT,
+// WAITAOF, blocking pops) with Redis's error and closes it after the
+// reply, as Redis does when a node becomes a replica: what they wait for
+// will not happen on it. Under the lock.
+func (s *Server) unblockAllForRoleChange() {
+	for _, cl := range s.clients {
+		if cl.block == nil {
+			continue
+		}
+		s.blocking.unblock(cl)
+		cl.W.Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+		cl.Flags |= ClientCloseAfterReply
+	}
 }
 
 // stopLink ends the link to the master, if any; under the lock.
@@ -291,12 +316,31 @@ func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) erro
 	return s.streamFromMaster(ctx, l, conn, br, timeout)
 }
 
-// receiveFullSync reads the RDB payload and loads it in place of the
-// current dataset.
+// receiveFullSync reads the RDB payload and installs it in place of the
+// current dataset, the way repl-diskless-load says (as Redis 7 does):
+//
+//   - disabled (the default), or on-empty-db with data: the payload goes
+//     to a temporary file while the old dataset keeps answering
+//     (replica-serve-stale-data yes); once it is complete the file
+//     becomes the RDB file and is loaded in place of the dataset
+//     (clients get -LOADING meanwhile). A transfer cut short leaves the
+//     old dataset as it was.
+//   - on-empty-db with no data: loaded from the socket (-LOADING
+//     meanwhile); a failure leaves the dataset empty.
+//   - swapdb: loaded from the socket into a separate dataset, swapped in
+//     once complete; a failure discards it and the old one stays. When
+//     the master's replication id is ours (the same history, later),
+//     the old dataset answers reads during the load (async_loading:1),
+//     otherwise clients get -LOADING until the swap.
+//
+// Clients never see a half-loaded dataset.
 func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.Conn, br *bufio.Reader, replid string, offset int64, timeout time.Duration) error {
 	s.mu.Lock()
 	l.state = "sync"
 	l.syncStart = s.clock()
+	l.lastIO = l.syncStart
+	l.syncTotal = 0
+	l.syncRead.Store(0)
 	s.mu.Unlock()
 	var header string
 	for {
@@ -334,35 +378,27 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 		s.mu.Unlock()
 	}
 	// Reading the payload is bounded by repl-timeout of silence.
-	dr := &deadlineReader{conn: conn, r: body, timeout: timeout}
-	s.log.Info("full resync from the master: loading its RDB", zap.String("replid", replid), zap.Int64("offset", offset))
+	dr := &deadlineReader{conn: conn, r: body, timeout: timeout, read: &l.syncRead}
 	s.mu.Lock()
-	for _, db := range s.ks.DBs {
-		s.TouchAllInDB(db, nil)
-		db.Flush()
-	}
+	mode := s.cfg.ReplDisklessLoad
+	empty := s.dbSizeAll() == 0
+	sameHistory := replid == s.repl.replID
 	s.mu.Unlock()
-	leftover, err := s.loadRDBStream(dr, l.syncTotal, "the master's payload", false)
+	// An upgrade's link feeds a new, empty process: always from the socket.
+	swapdb := mode == "swapdb" && l.dial == nil
+	diskless := swapdb || l.dial != nil || (mode == "on-empty-db" && empty)
+	var leftover []byte
+	var err error
+	switch {
+	case !diskless:
+		leftover, err = s.fullSyncViaDisk(ctx, dr, mark, l.syncTotal, replid, offset)
+	case swapdb:
+		leftover, err = s.fullSyncSwapdb(ctx, dr, mark, l.syncTotal, replid, offset, sameHistory)
+	default:
+		leftover, err = s.fullSyncInPlace(ctx, dr, mark, l.syncTotal, replid, offset)
+	}
 	if err != nil {
 		return err
-	}
-	if mark != nil {
-		// What follows the RDB must be the 40-byte mark.
-		got := make([]byte, 0, 40)
-		got = append(got, leftover[:min(len(leftover), 40)]...)
-		leftover = leftover[len(got):]
-		if len(got) < 40 {
-			rest := make([]byte, 40-len(got))
-			if _, err := io.ReadFull(dr, rest); err != nil {
-				return fmt.Errorf("reading the EOF mark: %w", err)
-			}
-			got = append(got, rest...)
-		}
-		if !bytes.Equal(got, mark) {
-			return errors.New("the sync payload does not end with its EOF mark")
-		}
-	} else if len(leftover) > 0 {
-		return errors.New("the sync payload has data after the RDB")
 	}
 	if len(leftover) > 0 {
 		// Stream bytes read along with the payload: parse them first.
@@ -371,19 +407,6 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	r := &s.repl
-	r.replID = replid
-	r.replID2 = "0000000000000000000000000000000000000000"
-	r.secondOffset = -1
-	r.offset = offset
-	r.lastDB = -1
-	if r.backlog != nil {
-		// In place: the stream consumer feeding it is bound to this
-		// backlog (a new one would stay empty and serve partial resyncs
-		// nothing).
-		r.backlog.reset(offset)
-	}
-	s.disconnectReplicas("full resync with the master")
 	aofOn := s.aof.on
 	s.mu.Unlock()
 	if aofOn {
@@ -397,16 +420,274 @@ func (s *Server) receiveFullSync(ctx context.Context, l *replicaLink, conn net.C
 	return nil
 }
 
+// dbSizeAll is the number of keys in every database; under the lock.
+func (s *Server) dbSizeAll() int {
+	n := 0
+	for _, db := range s.ks.DBs {
+		n += db.Len()
+	}
+	return n
+}
+
+// flushAllForSync empties every database before a full sync's load;
+// under the lock.
+func (s *Server) flushAllForSync() {
+	for _, db := range s.ks.DBs {
+		s.TouchAllInDB(db, nil)
+		db.Flush()
+	}
+}
+
+// adoptMasterHistory records the master's replication id and offset after
+// a full sync was installed, and drops this node's own replicas (their
+// history is not ours any more); under the lock.
+func (s *Server) adoptMasterHistory(replid string, offset int64) {
+	r := &s.repl
+	r.replID = replid
+	r.replID2 = "0000000000000000000000000000000000000000"
+	r.secondOffset = -1
+	r.offset = offset
+	r.lastDB = -1
+	if r.backlog != nil {
+		// In place: the stream consumer feeding it is bound to this
+		// backlog (a new one would stay empty and serve partial resyncs
+		// nothing).
+		r.backlog.reset(offset)
+	}
+	if a := &s.aof; a.on {
+		// The offsets jump to the master's, and nothing of the new
+		// dataset counts as fsynced before the rewrite that follows has
+		// put it in the AOF (WAITAOF must not count this replica early).
+		a.mu.Lock()
+		a.markOffset(offset)
+		a.holdDurable()
+		a.mu.Unlock()
+	}
+	s.disconnectReplicas("full resync with the master")
+}
+
+// checkEOFMark reads the 40-byte mark that must follow a diskless RDB
+// ($EOF: framing), starting with what the RDB reader read beyond the
+// RDB's end, and returns the bytes after the mark.
+func checkEOFMark(r io.Reader, mark, leftover []byte) ([]byte, error) {
+	if mark == nil {
+		if len(leftover) > 0 {
+			return nil, errors.New("the sync payload has data after the RDB")
+		}
+		return nil, nil
+	}
+	got := make([]byte, 0, len(mark))
+	got = append(got, leftover[:min(len(leftover), len(mark))]...)
+	leftover = leftover[len(got):]
+	if len(got) < len(mark) {
+		rest := make([]byte, len(mark)-len(got))
+		if _, err := io.ReadFull(r, rest); err != nil {
+			return nil, fmt.Errorf("reading the EOF mark: %w", err)
+		}
+		got = append(got, rest...)
+	}
+	if !bytes.Equal(got, mark) {
+		return nil, errors.New("the sync payload does not end with its EOF mark")
+	}
+	return leftover, nil
+}
+
+// fullSyncInPlace loads the payload from the socket straight into the
+// (emptied) dataset, with -LOADING meanwhile; a failure leaves it empty
+// rather than half-loaded.
+func (s *Server) fullSyncInPlace(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
+	p := &s.persist
+	s.log.Info("full resync from the master: loading its RDB from the socket", zap.String("replid", replid), zap.Int64("offset", offset))
+	s.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		// REPLICAOF ran meanwhile: this link is over.
+		s.mu.Unlock()
+		return nil, err
+	}
+	// Flagged in the same critical section as the flush: no client sees
+	// the empty dataset as if it were the master's.
+	p.loading.Store(true)
+	s.flushAllForSync()
+	s.mu.Unlock()
+	leftover, err := s.loadRDBStream(r, total, "the master's payload", false)
+	if err == nil {
+		leftover, err = checkEOFMark(r, mark, leftover)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer p.loading.Store(false)
+	if err != nil {
+		s.flushAllForSync()
+		return nil, err
+	}
+	s.adoptMasterHistory(replid, offset)
+	return leftover, nil
+}
+
+// fullSyncSwapdb loads the payload from the socket into a separate
+// keyspace and swaps it in once complete. With async (the master's
+// history is ours) the old dataset answers reads meanwhile; otherwise
+// clients get -LOADING until the swap. A failure discards the new one.
+func (s *Server) fullSyncSwapdb(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64, async bool) ([]byte, error) {
+	p := &s.persist
+	flag := &p.loading
+	if async {
+		flag = &p.asyncLoading
+	}
+	s.log.Info("full resync from the master: loading its RDB from the socket into a separate dataset",
+		zap.String("replid", replid), zap.Int64("offset", offset), zap.Bool("async_loading", async))
+	s.mu.Lock()
+	flag.Store(true)
+	// A keyspace of its own (no hooks: nothing here is visible to
+	// clients until the swap), with the live one's settings.
+	tmp := keyspace.New(len(s.ks.DBs), s.clock, nil)
+	tmp.Config = s.ks.Config
+	s.mu.Unlock()
+	leftover, err := s.loadRDBInto(r, total, "the master's payload", rdbLoadOpts{into: tmp, async: async})
+	if err == nil {
+		leftover, err = checkEOFMark(r, mark, leftover)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer flag.Store(false)
+	if err == nil {
+		// REPLICAOF may have run during an async load (it is not
+		// refused then): the link is over and its dataset is not ours.
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.log.Warn("full resync failed: discarding the partly loaded dataset, the old one stays", zap.Error(err))
+		return nil, err
+	}
+	s.log.Info("full resync: swapping the loaded dataset in")
+	ids := make([]int, len(s.ks.DBs))
+	for i, db := range s.ks.DBs {
+		s.TouchAllInDB(db, nil)
+		db.SwapContents(tmp.DBs[i])
+		ids[i] = i
+	}
+	s.blocking.signalAllIn(ids...)
+	s.adoptMasterHistory(replid, offset)
+	return leftover, nil
+}
+
+// fullSyncViaDisk is repl-diskless-load disabled: the payload goes to a
+// temporary file while the old dataset keeps answering; once complete
+// the file replaces the RDB file and is loaded in place of the dataset
+// (-LOADING meanwhile). A transfer cut short removes the file and leaves
+// the dataset as it was.
+func (s *Server) fullSyncViaDisk(ctx context.Context, r io.Reader, mark []byte, total int64, replid string, offset int64) ([]byte, error) {
+	s.mu.Lock()
+	dir, rdbPath := s.cfg.Dir, s.rdbPath()
+	s.mu.Unlock()
+	s.log.Info("full resync from the master: receiving its RDB to disk", zap.String("replid", replid), zap.Int64("offset", offset))
+	tmpPath := filepath.Join(dir, fmt.Sprintf("temp-%d.%d.rdb", time.Now().Unix(), os.Getpid()))
+	leftover, err := receiveToFile(r, tmpPath, mark)
+	if err != nil {
+		os.Remove(tmpPath)
+		return nil, fmt.Errorf("receiving the sync payload to %s: %w", tmpPath, err)
+	}
+	p := &s.persist
+	s.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		// REPLICAOF ran during the transfer: this link is over.
+		s.mu.Unlock()
+		os.Remove(tmpPath)
+		return nil, err
+	}
+	p.loading.Store(true)
+	s.flushAllForSync()
+	s.mu.Unlock()
+	defer p.loading.Store(false)
+	// A background save of the old dataset still running would rename
+	// its file over the payload's; none starts while loading.
+	s.waitBgsave()
+	if err := os.Rename(tmpPath, rdbPath); err != nil {
+		os.Remove(tmpPath)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return nil, fmt.Errorf("renaming the sync payload to %s: %w", rdbPath, err)
+	}
+	if err := syncDir(dir); err != nil {
+		s.log.Warn("fsync of the data directory failed", zap.Error(err))
+	}
+	s.log.Info("full resync: loading the received RDB", zap.String("file", rdbPath))
+	err = s.loadRDB(rdbPath, false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.flushAllForSync()
+		return nil, fmt.Errorf("loading the master's payload from %s: %w", rdbPath, err)
+	}
+	s.adoptMasterHistory(replid, offset)
+	return leftover, nil
+}
+
+// receiveToFile copies a sync payload to a new file at path and fsyncs
+// it. With a mark ($EOF: framing) the payload ends at the mark and what
+// follows it is returned; without, r ends with the payload.
+func receiveToFile(r io.Reader, path string, mark []byte) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var leftover []byte
+	if mark == nil {
+		if _, err := io.Copy(f, r); err != nil {
+			return nil, err
+		}
+	} else {
+		// The last len(mark) bytes are held back until more arrive: they
+		// may be the start of the mark.
+		buf := make([]byte, 64<<10)
+		var pending []byte
+		for {
+			n, err := r.Read(buf)
+			pending = append(pending, buf[:n]...)
+			if i := bytes.Index(pending, mark); i >= 0 {
+				if _, err := f.Write(pending[:i]); err != nil {
+					return nil, err
+				}
+				leftover = bytes.Clone(pending[i+len(mark):])
+				break
+			}
+			if keep := len(mark) - 1; len(pending) > keep {
+				if _, err := f.Write(pending[:len(pending)-keep]); err != nil {
+					return nil, err
+				}
+				pending = append(pending[:0], pending[len(pending)-keep:]...)
+			}
+			if err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
+			}
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return leftover, f.Close()
+}
+
 // deadlineReader extends the connection's read deadline before each read.
+// It counts what it read for INFO's master_sync_read_bytes.
 type deadlineReader struct {
 	conn    net.Conn
 	r       io.Reader
 	timeout time.Duration
+	read    *atomic.Int64
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.r.Read(p)
+	n, err := d.r.Read(p)
+	if d.read != nil {
+		d.read.Add(int64(n))
+	}
+	return n, err
 }
 
 // disconnectReplicas closes this node's own replicas (their history no
@@ -440,11 +721,18 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 	sendAck := func() error {
 		s.mu.Lock()
 		off := s.repl.offset
+		fack := s.aof.FsyncedOffset()
 		s.mu.Unlock()
+		args := []string{"REPLCONF", "ACK", strconv.FormatInt(off, 10)}
+		if fack >= 0 {
+			// With the AOF on, what it has fsynced (Redis 7.2's FACK,
+			// for WAITAOF on the master).
+			args = append(args, "FACK", strconv.FormatInt(fack, 10))
+		}
 		l.connMu.Lock()
 		defer l.connMu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(timeout))
-		_, err := conn.Write(resp.AppendCommandStrings(nil, "REPLCONF", "ACK", strconv.FormatInt(off, 10)))
+		_, err := conn.Write(resp.AppendCommandStrings(nil, args...))
 		return err
 	}
 	if err := sendAck(); err != nil {
@@ -460,10 +748,13 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 			case <-ackDone:
 				return
 			case <-t.C:
-				if sendAck() != nil {
-					conn.Close()
-					return
-				}
+			case <-l.ackNow:
+				// The AOF fsynced more: tell the master now, a WAITAOF
+				// may be waiting for it.
+			}
+			if sendAck() != nil {
+				conn.Close()
+				return
 			}
 		}
 	}()
@@ -536,11 +827,18 @@ func (s *Server) writeInfoLink(field func(string, any)) {
 	syncing := l != nil && l.state == "sync"
 	field("master_sync_in_progress", boolInt(syncing))
 	if syncing {
+		// Redis's transfer progress: the total is 0 with the $EOF:
+		// framing (unknown), and the left bytes are not clamped.
+		read := l.syncRead.Load()
+		pct := 0.0
+		if l.syncTotal > 0 {
+			pct = float64(read) * 100 / float64(l.syncTotal)
+		}
 		field("master_sync_total_bytes", l.syncTotal)
-		field("master_sync_read_bytes", s.persist.loadRead.Load())
-		field("master_sync_left_bytes", max(l.syncTotal-s.persist.loadRead.Load(), 0))
-		field("master_sync_perc", "0.00")
-		field("master_sync_last_io_seconds_ago", 0)
+		field("master_sync_read_bytes", read)
+		field("master_sync_left_bytes", l.syncTotal-read)
+		field("master_sync_perc", fmt.Sprintf("%.2f", pct))
+		field("master_sync_last_io_seconds_ago", int64(s.clock().Sub(l.lastIO).Seconds()))
 	}
 	field("slave_read_repl_offset", r.offset)
 	field("slave_repl_offset", r.offset)

@@ -585,6 +585,20 @@ func (s *Server) cronLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		case <-s.aof.fsynced:
+			// The AOF fsynced more: WAITAOF clients may be done, and a
+			// replica tells its master (REPLCONF ACK ... FACK).
+			s.mu.Lock()
+			s.waitAcked()
+			s.blocking.serveReady(s)
+			if l := s.repl.link; l != nil {
+				select {
+				case l.ackNow <- struct{}{}:
+				default:
+				}
+			}
+			s.mu.Unlock()
+			continue
 		}
 		s.mu.Lock()
 		s.cron(time.Second / time.Duration(hz))

@@ -90,6 +90,11 @@ type Config struct {
 	ReplTimeout         int
 	ReplDisklessSync    bool
 	ReplDisklessDelay   int
+	// ReplDisklessLoad is repl-diskless-load: how a replica loads a full
+	// sync's payload (disabled: through a file; on-empty-db: from the
+	// socket when it has no data; swapdb: from the socket into a separate
+	// dataset swapped in at the end).
+	ReplDisklessLoad    string
 	MasterAuth          string
 	MasterUser          string
 	ReplicaAnnounceIP   string
@@ -146,6 +151,7 @@ func Default() *Config {
 		ReplTimeout:                       60,
 		ReplDisklessSync:                  true,
 		ReplDisklessDelay:                 5,
+		ReplDisklessLoad:                  "disabled",
 		RDBCompression:                    true,
 		RDBChecksum:                       true,
 		AppendFilename:                    "appendonly.aof",

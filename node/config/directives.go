@@ -284,6 +284,7 @@ func directives() []*Directive {
 		intDir("repl-timeout", 1, math.MaxInt32, func(c *Config) *int { return &c.ReplTimeout }),
 		boolDir("repl-diskless-sync", func(c *Config) *bool { return &c.ReplDisklessSync }),
 		intDir("repl-diskless-sync-delay", 0, math.MaxInt32, func(c *Config) *int { return &c.ReplDisklessDelay }),
+		enumDir("repl-diskless-load", []string{"disabled", "on-empty-db", "swapdb"}, func(c *Config) *string { return &c.ReplDisklessLoad }),
 		strDir("masterauth", func(c *Config) *string { return &c.MasterAuth }),
 		strDir("masteruser", func(c *Config) *string { return &c.MasterUser }),
 		strDir("replica-announce-ip", func(c *Config) *string { return &c.ReplicaAnnounceIP }, "slave-announce-ip"),
