@@ -491,6 +491,13 @@ func (s *Server) removeReplica(cl *Client) {
 func (s *Server) replicationCron() {
 	r := &s.repl
 	now := s.clock()
+	if r.lastPing.IsZero() {
+		// The period runs from the first cron, as Redis's cron-loop
+		// count, not from a replica's arrival: a PING sent the moment a
+		// replica attaches lands in the stream at a time no test or
+		// sibling can foresee.
+		r.lastPing = now
+	}
 	if len(r.replicas) > 0 && !r.isReplica() && now.Sub(r.lastPing) >= time.Duration(s.cfg.ReplPingPeriod)*time.Second {
 		r.lastPing = now
 		r.append(resp.AppendCommandStrings(nil, "PING"))
