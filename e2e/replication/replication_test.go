@@ -50,15 +50,18 @@ func waitInfo(t *testing.T, c *redis.Client, line string) {
 	t.Fatalf("INFO replication never showed %q:\n%s", line, c.Info(context.Background(), "replication").Val())
 }
 
-// waitSynced waits until the replica's offset reaches the master's.
+// waitSynced waits until the replica's link is up and its offset reaches
+// the master's. The master's offset may be 0: a stream that began with
+// this replica holds nothing until the first write or PING.
 func waitSynced(t *testing.T, replica, master *redis.Client) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		m := infoInt(master.Info(ctx, "replication").Val(), "master_repl_offset")
-		r := infoInt(replica.Info(ctx, "replication").Val(), "slave_repl_offset")
-		if m > 0 && r >= m {
+		ri := replica.Info(ctx, "replication").Val()
+		r := infoInt(ri, "slave_repl_offset")
+		if m >= 0 && r >= m && strings.Contains(ri, "master_link_status:up") {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
