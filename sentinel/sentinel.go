@@ -179,6 +179,13 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		st.Removed = map[string]bool{}
 	}
 	s.st = st
+	// The known sentinels are asked for votes from the start, before
+	// gossip finds them again (they also keep counting as voters).
+	for id, addr := range st.Peers {
+		if id != st.MyID && addr != "" {
+			s.setPeer(id, addr)
+		}
+	}
 	// SENTINEL CONFIG SET's changes win over the flags and the file.
 	for name, v := range st.Config {
 		if err := s.cfg.setGlobalOption(name, v); err != nil {
@@ -220,6 +227,7 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 			}
 		}
 		s.grps[g.Name] = s.newGroup(g, gc)
+		s.recordReplicas(s.grps[g.Name]) // drops what newGroup skipped
 	}
 	if err := saveState(s.path, st); err != nil {
 		return nil, err
@@ -402,13 +410,7 @@ func (s *Sentinel) learn(meta []byte) {
 		changed = true
 		s.log.Info("+sentinel", zap.String("id", m.ID), zap.String("addr", m.Addr))
 	}
-	if p := s.peers[m.ID]; p == nil || p.addr != m.Addr {
-		if p != nil {
-			p.client.Close()
-		}
-		s.peers[m.ID] = &peer{id: m.ID, addr: m.Addr, client: redis.NewClient(&redis.Options{Addr: m.Addr, Protocol: 2, DisableIdentity: true,
-			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
-	}
+	s.setPeer(m.ID, m.Addr)
 	for name, c := range m.Configs {
 		g := s.grps[name]
 		gc := s.st.Groups[name]
@@ -421,6 +423,18 @@ func (s *Sentinel) learn(meta []byte) {
 	}
 	if changed {
 		s.persist()
+	}
+}
+
+// setPeer records the RESP address of peer id, with a client to ask it
+// for votes; under the lock.
+func (s *Sentinel) setPeer(id, addr string) {
+	if p := s.peers[id]; p == nil || p.addr != addr {
+		if p != nil {
+			p.client.Close()
+		}
+		s.peers[id] = &peer{id: id, addr: addr, client: redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
 	}
 }
 
@@ -467,6 +481,7 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	// comes back.
 	g.replicas[old.addr()] = old
 	g.master = nm
+	s.recordReplicas(g) // the callers persist
 	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
 	// An election opened against the old master ends too: won after the
 	// switch, it would fail over the new master, which none of its
@@ -690,6 +705,9 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 	}
 	s.fixSlaveConfig(g, in, now)
+	if s.recordReplicas(g) {
+		s.persist()
+	}
 }
 
 // fixSlaveConfig re-points a replica that follows another master than

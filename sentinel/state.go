@@ -41,6 +41,19 @@ type groupConfig struct {
 	// Set holds what SENTINEL SET changed (option -> value), re-applied
 	// over the start-up configuration.
 	Set map[string]string `json:"set,omitempty"`
+	// Replicas are the group's known replicas, restored at start so a
+	// restarted sentinel probes them at once instead of waiting for the
+	// master's INFO: a master that died while every sentinel was down
+	// could not be failed over otherwise. Absent in older files.
+	Replicas []knownReplica `json:"replicas,omitempty"`
+}
+
+// knownReplica is a replica as the state file remembers it.
+type knownReplica struct {
+	Addr string `json:"addr"` // host:port, as the master's INFO named it
+	// RunID is the replica's id as last seen in its INFO, if any (for
+	// operators; it is learned again from the first INFO).
+	RunID string `json:"runid,omitempty"`
 }
 
 // monitorSpec is SENTINEL MONITOR's arguments.
