@@ -90,7 +90,7 @@ func (s *Sentinel) addGroup(cfg Group) error {
 	gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = s.st.CurrentEpoch, s.st.CurrentEpoch
 	s.st.Groups[cfg.Name] = gc
 	delete(s.st.Removed, cfg.Name)
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		delete(s.st.Groups, cfg.Name)
 		return fmt.Errorf("saving the state file: %w", err)
 	}
@@ -116,7 +116,7 @@ func (s *Sentinel) removeGroup(g *group) error {
 	if startup {
 		s.st.Removed[name] = true
 	}
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		s.st.Groups[name] = gc
 		delete(s.st.Removed, name)
 		return fmt.Errorf("saving the state file: %w", err)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -59,6 +60,22 @@ type Sentinel struct {
 	simulate simulateFlags
 	// alive are the peers memberlist sees alive (by id); see events.
 	alive map[string]bool
+	// The state file's writer (see state.go): ver counts changes to st
+	// (under mu), saved is the last version on disk, saveMu serializes
+	// the writes, afterSave holds the announcements waiting for a
+	// version (under mu), kick wakes flushLoop, which sends on tickNow
+	// after running some. durableMeta is the groups' configurations as
+	// last written, the only ones gossiped.
+	ver         uint64
+	saved       atomic.Uint64
+	saveMu      sync.Mutex
+	afterSave   []deferred
+	kick        chan struct{}
+	tickNow     chan struct{}
+	durableMeta atomic.Pointer[map[string]groupSummary]
+	// writeFile writes the state file (writeStateFile; tests slow it
+	// down or make it fail).
+	writeFile func(path string, data []byte) error
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -89,7 +106,10 @@ type group struct {
 	odownSince time.Time
 	downVotes  map[string]time.Time // peer id -> when it said the master is down
 	lastAsk    time.Time
-	// election/failover in progress
+	// election/failover in progress; announced is set once the
+	// election's epoch is durable and the peers were asked (votes are
+	// counted only from then on)
+	announced     bool
 	electEpoch    uint64
 	electDeadline time.Time
 	votes         map[string]string
@@ -158,7 +178,8 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 
 // New prepares a sentinel; Run starts it.
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
-	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}}
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{},
+		kick: make(chan struct{}, 1), tickNow: make(chan struct{}, 1)}
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -229,7 +250,7 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		s.grps[g.Name] = s.newGroup(g, gc)
 		s.recordReplicas(s.grps[g.Name]) // drops what newGroup skipped
 	}
-	if err := saveState(s.path, st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -271,6 +292,8 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	flushed := make(chan struct{})
+	go s.flushLoop(ctx, flushed)
 	s.mu.Lock()
 	for _, g := range s.grps {
 		s.startGroup(g)
@@ -292,8 +315,11 @@ func (s *Sentinel) Run(ctx context.Context) error {
 				s.stopGroup(g)
 			}
 			s.mu.Unlock()
+			<-flushed
 			return nil
 		case <-t.C:
+			s.tick()
+		case <-s.tickNow:
 			s.tick()
 		}
 	}
@@ -317,10 +343,12 @@ type delegate struct{ s *Sentinel }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
 	m := nodeMeta{ID: d.s.st.MyID, Addr: d.s.addr, Configs: map[string]groupSummary{}}
-	for name, gc := range d.s.st.Groups {
-		m.Configs[name] = groupSummary{gc.ConfigEpoch, gc.Host, gc.Port}
+	d.s.mu.Unlock()
+	// Only configurations on disk are gossiped: a peer that adopted one
+	// we then forgot in a crash would be ahead of us.
+	if c := d.s.durableMeta.Load(); c != nil {
+		m.Configs = *c
 	}
 	b, _ := json.Marshal(m)
 	if len(b) > limit {
@@ -438,14 +466,6 @@ func (s *Sentinel) setPeer(id, addr string) {
 	}
 }
 
-// persist writes the state file; under the lock. A failure is logged:
-// the next change retries.
-func (s *Sentinel) persist() {
-	if err := saveState(s.path, s.st); err != nil {
-		s.log.Error("saving the state file", zap.Error(err))
-	}
-}
-
 // gossipConfig spreads a changed configuration.
 func (s *Sentinel) gossipConfig() {
 	if s.ml == nil {
@@ -481,14 +501,18 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	// comes back.
 	g.replicas[old.addr()] = old
 	g.master = nm
-	s.recordReplicas(g) // the callers persist
+	s.recordReplicas(g)
 	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
 	// An election opened against the old master ends too: won after the
 	// switch, it would fail over the new master, which none of its
 	// voters saw down.
 	g.votes = nil
 	g.downVotes = map[string]time.Time{}
-	s.event("+switch-master", fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port))
+	// Clients move to the new master once this configuration would
+	// survive our crash.
+	s.persist()
+	msg := fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port)
+	s.whenDurable(func() { s.event("+switch-master", msg) })
 }
 
 // grantedElsewhere reports whether a lease this sentinel granted to
@@ -871,7 +895,7 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		if g.forced {
 			winner, ok = s.st.MyID, true
 		}
-		if ok && winner == s.st.MyID {
+		if ok && winner == s.st.MyID && g.announced {
 			s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
 			if s.simulate.has(simCrashAfterElection) {
 				s.crash("crash-after-election")
@@ -907,16 +931,27 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = epoch, epoch
 	}
 	s.st.CurrentEpoch = epoch
-	// Our own vote is durable before anyone is asked.
 	s.persist()
 	g.electEpoch = epoch
 	g.votes = map[string]string{s.st.MyID: s.st.MyID}
+	g.announced = false
 	g.electDeadline = now.Add(max(g.cfg.FailoverTimeout/10, time.Second))
-	s.event("+new-epoch", strconv.FormatUint(epoch, 10))
-	s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
-	if !g.forced {
-		s.askPeers(g, s.st.MyID, epoch)
-	}
+	forced, m := g.forced, g.master
+	// Our own vote is durable before anyone is asked (or, for a forced
+	// failover, before we act on the epoch).
+	s.whenDurable(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.event("+new-epoch", strconv.FormatUint(epoch, 10))
+		if g.votes == nil || g.electEpoch != epoch || g.master != m {
+			return // ended meanwhile (a newer configuration, RESET, REMOVE)
+		}
+		g.announced = true
+		s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
+		if !forced {
+			s.askPeers(g, s.st.MyID, epoch)
+		}
+	})
 }
 
 // stepFailover advances the leader's failover; under the lock.
@@ -993,20 +1028,28 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	s.event("+failover-state-reconf-slaves", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
 	s.startReconf(g, p, f.oldHost, f.oldPort, now)
 	s.switchMaster(g, p.host, p.port, f.epoch)
-	s.persist()
-	s.gossipConfig()
-	if s.simulate.has(simCrashAfterPromotion) {
-		s.crash("crash-after-promotion")
-	}
-	// The first replicas are sent REPLICAOF in this same tick.
-	s.stepReconf(g, now)
+	r := g.reconf
+	// The new configuration is gossiped, and the other replicas are
+	// re-pointed, once it is durable.
+	s.whenDurable(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.gossipConfig()
+		if s.simulate.has(simCrashAfterPromotion) {
+			s.crash("crash-after-promotion")
+		}
+		if g.reconf == r && r != nil {
+			r.announced = true
+			// The first replicas are sent REPLICAOF at once.
+			s.stepReconf(g, time.Now())
+		}
+	})
 }
 
 // isMasterDown answers SENTINEL IS-MASTER-DOWN-BY-ADDR: whether we see
 // the master down, and (for a vote request) our vote.
 func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid string) (int64, string, uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, g := range s.grps {
 		m := g.master
 		if m.host != host || m.port != port {
@@ -1015,6 +1058,7 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 		down := !g.sdownSince.IsZero()
 		gc := s.st.Groups[g.cfg.Name]
 		if runid == "*" {
+			s.mu.Unlock()
 			return int64(boolInt(down)), "*", 0
 		}
 		// A candidate's first request for a new epoch means an election
@@ -1028,11 +1072,7 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 		}
 		voted := le == epoch && leader == runid
 		if changed {
-			// Durable before the vote leaves.
 			s.persist()
-			if voted {
-				s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
-			}
 		}
 		if runid != s.st.MyID && (voted || news) {
 			// Let that candidate work before trying ourselves (Redis's
@@ -1045,11 +1085,24 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 				g.nextAttempt = start
 			}
 		}
+		s.mu.Unlock()
+		// Durable before the vote leaves (and before +vote-for-leader):
+		// a vote our restart could forget is no vote.
+		if le != 0 {
+			if err := s.syncState(); err != nil {
+				s.log.Error("saving the state file: the vote is withheld", zap.Error(err))
+				return int64(boolInt(down)), "*", 0
+			}
+		}
+		if changed && voted {
+			s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
+		}
 		if leader == "" {
 			leader = "*"
 		}
 		return int64(boolInt(down)), leader, le
 	}
+	s.mu.Unlock()
 	return 0, "*", 0
 }
 

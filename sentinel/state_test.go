@@ -1,6 +1,8 @@
 package sentinel
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestStateFileRestoresReplicasAndPeers: a state file names the known
@@ -92,5 +95,162 @@ func TestStateFileRestoresReplicasAndPeers(t *testing.T) {
 				t.Fatalf("replicas in the rewritten file %v, want %v", saved, tc.wantReplicas)
 			}
 		})
+	}
+}
+
+// slowDisk is a state file writer that blocks until released, or fails.
+type slowDisk struct {
+	started chan struct{} // a write began
+	release chan error    // what the write returns
+}
+
+func newSlowDisk() *slowDisk {
+	return &slowDisk{started: make(chan struct{}, 16), release: make(chan error, 16)}
+}
+
+func (d *slowDisk) write(path string, data []byte) error {
+	d.started <- struct{}{}
+	if err := <-d.release; err != nil {
+		return err
+	}
+	return writeStateFile(path, data)
+}
+
+// newTestSentinel is a sentinel on a temporary directory monitoring a
+// group "m" at 127.0.0.1:1 (nothing listens there), not running; its
+// events are in logs.
+func newTestSentinel(t *testing.T) (*Sentinel, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zap.InfoLevel)
+	cfg := Config{Dir: t.TempDir(), Bind: "127.0.0.1", Groups: []Group{{Name: "m", Host: "127.0.0.1", Port: 1, Quorum: 2,
+		DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1}}}
+	s, err := New(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, in := range s.grps["m"].instances() {
+			in.client.Close()
+		}
+	})
+	return s, logs
+}
+
+// The vote reply waits for the state file, which is written without the
+// sentinel's lock held (a slow disk must not stall PINGs, probes and
+// gossip); if the write fails, the reply carries no vote and no
+// +vote-for-leader is published.
+func TestVoteIsDurableBeforeItIsAnnounced(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		writeErr   error
+		wantLeader string
+		wantEpoch  uint64
+	}{
+		{"write succeeds", nil, "cand", 5},
+		{"write fails", errors.New("disk on fire"), "*", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, logs := newTestSentinel(t)
+			disk := newSlowDisk()
+			s.writeFile = disk.write
+			s.grps["m"].sdownSince = time.Now()
+			type reply struct {
+				leader string
+				epoch  uint64
+			}
+			replies := make(chan reply, 1)
+			go func() {
+				_, leader, le := s.isMasterDown("127.0.0.1", 1, 5, "cand")
+				replies <- reply{leader, le}
+			}()
+			<-disk.started
+			// The write is in progress: the lock is free and nothing has
+			// been announced.
+			if !s.mu.TryLock() {
+				t.Fatal("the sentinel's lock is held while the state file is written")
+			}
+			s.mu.Unlock()
+			select {
+			case r := <-replies:
+				t.Fatalf("replied %v before the vote was on disk", r)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if n := logs.FilterMessage("+vote-for-leader").Len(); n != 0 {
+				t.Fatal("+vote-for-leader published before the vote was on disk")
+			}
+			disk.release <- tc.writeErr
+			r := <-replies
+			if r.leader != tc.wantLeader || r.epoch != tc.wantEpoch {
+				t.Fatalf("replied %v, want %s %d", r, tc.wantLeader, tc.wantEpoch)
+			}
+			if got, want := logs.FilterMessage("+vote-for-leader").Len(), boolInt(tc.writeErr == nil); got != want {
+				t.Fatalf("%d +vote-for-leader events, want %d", got, want)
+			}
+			st, err := loadState(s.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := st.Groups["m"].Ballot; tc.writeErr == nil && (b.Leader != "cand" || b.LeaderEpoch != 5) {
+				t.Fatalf("ballot on disk %+v, want the vote for cand in epoch 5", b)
+			}
+		})
+	}
+}
+
+// An election is announced (+try-failover, vote requests to the peers)
+// only once its epoch and our own vote are on disk, and its votes are
+// counted only from then on.
+func TestElectionStartsAfterItsEpochIsDurable(t *testing.T) {
+	s, logs := newTestSentinel(t)
+	disk := newSlowDisk()
+	s.writeFile = disk.write
+	ctx, cancel := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go s.flushLoop(ctx, flushed)
+	defer func() {
+		cancel()
+		disk.release <- nil // the last write at the end
+		<-flushed
+	}()
+	now := time.Now()
+	s.mu.Lock()
+	g := s.grps["m"]
+	g.odown, g.sdownSince = true, now
+	r := s.newInstance("127.0.0.1", 2, g)
+	g.replicas[r.addr()] = r
+	s.drive(g, now)
+	epoch := g.electEpoch
+	s.mu.Unlock()
+	<-disk.started
+	if epoch != 1 {
+		t.Fatalf("election epoch %d, want 1", epoch)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := logs.FilterMessage("+try-failover").Len(); n != 0 {
+		t.Fatal("+try-failover published before the epoch was on disk")
+	}
+	s.mu.Lock()
+	g.votes["peer1"], g.votes["peer2"] = s.st.MyID, s.st.MyID // a majority, but not announced
+	s.drive(g, now)
+	elected := g.failing != nil
+	s.mu.Unlock()
+	if elected {
+		t.Fatal("elected on votes counted before the election was announced")
+	}
+	disk.release <- nil
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.FilterMessage("+try-failover").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no +try-failover after the write")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := loadState(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CurrentEpoch != 1 || st.Groups["m"].Ballot.Leader != s.st.MyID {
+		t.Fatalf("state on disk: epoch %d, vote %+v; want epoch 1 and our own vote", st.CurrentEpoch, st.Groups["m"].Ballot)
 	}
 }
