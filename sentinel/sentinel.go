@@ -76,6 +76,8 @@ type Sentinel struct {
 	// writeFile writes the state file (writeStateFile; tests slow it
 	// down or make it fail).
 	writeFile func(path string, data []byte) error
+	// rand draws the elections' random delays (rng); under mu.
+	rand *mrand.Rand
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -114,8 +116,11 @@ type group struct {
 	electDeadline time.Time
 	votes         map[string]string
 	nextAttempt   time.Time
-	failing       *failoverRun
-	forced        bool
+	// failedAttempts counts our elections lost in a row (their retry
+	// windows grow: failover.ElectionTiming).
+	failedAttempts int
+	failing        *failoverRun
+	forced         bool
 	// reconf re-points the remaining replicas after a promotion,
 	// parallel-syncs at a time; it outlives failing, which ends at
 	// +switch-master.
@@ -503,6 +508,7 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	g.master = nm
 	s.recordReplicas(g)
 	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
+	g.failedAttempts = 0
 	// An election opened against the old master ends too: won after the
 	// switch, it would fail over the new master, which none of its
 	// voters saw down.
@@ -758,6 +764,22 @@ func (s *Sentinel) fixSlaveConfig(g *group, in *instance, now time.Time) {
 	s.event("+fix-slave-config", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 }
 
+// rng is the sentinel's source of random delays, seeded from the
+// system's randomness; under the lock.
+func (s *Sentinel) rng() *mrand.Rand {
+	if s.rand == nil {
+		var seed [32]byte
+		rand.Read(seed[:])
+		s.rand = mrand.New(mrand.NewChaCha8(seed))
+	}
+	return s.rand
+}
+
+// timing is g's election timing.
+func (g *group) timing() failover.ElectionTiming {
+	return failover.DefaultElectionTiming(g.cfg.FailoverTimeout)
+}
+
 // tick runs the per-group state machines every fastPeriod.
 func (s *Sentinel) tick() {
 	s.mu.Lock()
@@ -838,7 +860,7 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		// Never shorter than a wait already set: after voting for another
 		// sentinel, we leave it time to fail over before trying ourselves
 		// (an early attempt meant a second failover in a higher epoch).
-		if at := now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond); at.After(g.nextAttempt) {
+		if at := now.Add(g.timing().FirstAttempt(s.rng())); at.After(g.nextAttempt) {
 			g.nextAttempt = at
 		}
 	}
@@ -907,11 +929,14 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 			g.votes = nil
 			return
 		}
-		if now.After(g.electDeadline) {
-			// Not elected: retry later, at a higher epoch, after a random
-			// backoff so competing candidates spread out.
+		// Not elected (or no longer electable: the vote was split):
+		// retry later, at a higher epoch, after a random wait whose
+		// window grows with each failure, so candidates that stood at
+		// the same moment spread out.
+		if now.After(g.electDeadline) || (g.announced && !g.forced && failover.Lost(g.votes, voters, g.cfg.Quorum, s.st.MyID)) {
 			g.votes = nil
-			g.nextAttempt = now.Add(time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond)
+			g.failedAttempts++
+			g.nextAttempt = now.Add(g.timing().Retry(g.failedAttempts, s.rng()))
 		}
 		return
 	}
@@ -960,7 +985,8 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	if now.Sub(f.started) > g.cfg.FailoverTimeout {
 		s.event("-failover-abort-timeout", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
 		g.failing = nil
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(1000)) * time.Millisecond)
+		g.failedAttempts++
+		g.nextAttempt = now.Add(g.timing().Retry(g.failedAttempts, s.rng()))
 		return
 	}
 	if f.promoted == nil && !f.coordinated {
@@ -1081,7 +1107,7 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 			// vote starts the next epoch at once and promotes a second
 			// replica while the first failover runs (seen in the
 			// leader-kill drill).
-			if start := time.Now().Add(2*time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond); start.After(g.nextAttempt) {
+			if start := time.Now().Add(g.timing().YieldTo(s.rng())); start.After(g.nextAttempt) {
 				g.nextAttempt = start
 			}
 		}
