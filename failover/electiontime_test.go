@@ -24,8 +24,10 @@ type electionPolicy struct {
 	// timing gives the random delays.
 	timing ElectionTiming
 	// useLost: a candidate that can no longer win retries at once (after
-	// Retry) instead of waiting for the deadline.
-	useLost bool
+	// Retry) instead of waiting for the deadline; countRefusals: a voter
+	// that answers without a vote counts as answered (as
+	// vigil-sentinel's recordVote does), else only votes count.
+	useLost, countRefusals bool
 	// retry is the wait after failed failed attempts.
 	retry func(t ElectionTiming, failed int, r Rand) time.Duration
 }
@@ -33,7 +35,9 @@ type electionPolicy struct {
 // The policies compared: vigil's (failover.ElectionTiming with Lost) and
 // the one it replaced (wait for the 1 s deadline, then 1-2 s).
 var (
-	policyBackoff = electionPolicy{name: "randomized backoff + Lost", timing: DefaultElectionTiming(10 * time.Second), useLost: true,
+	policyBackoff = electionPolicy{name: "backoff, Lost, refusals", timing: DefaultElectionTiming(10 * time.Second), useLost: true,
+		countRefusals: true, retry: func(t ElectionTiming, failed int, r Rand) time.Duration { return t.Retry(failed, r) }}
+	policyNoRefusals = electionPolicy{name: "backoff, Lost", timing: DefaultElectionTiming(10 * time.Second), useLost: true,
 		retry: func(t ElectionTiming, failed int, r Rand) time.Duration { return t.Retry(failed, r) }}
 	policyFixed = electionPolicy{name: "deadline, then 1-2 s", timing: DefaultElectionTiming(10 * time.Second),
 		retry: func(_ ElectionTiming, _ int, r Rand) time.Duration { return time.Second + jitter(r, time.Second) }}
@@ -45,11 +49,17 @@ type netProfile struct {
 	minDelay, maxDelay     time.Duration
 	minFsync, maxFsync     time.Duration
 	electionDeadline, tick time.Duration
+	// stagger: each sentinel sees the master subjectively down at a
+	// random time within it (its PINGs' phase) instead of all at 0, and
+	// stands once quorum sentinels (itself included) do; until then it
+	// refuses to vote.
+	stagger time.Duration
 }
 
 var (
-	profileLAN  = netProfile{"LAN", 100 * time.Microsecond, time.Millisecond, 500 * time.Microsecond, 3 * time.Millisecond, time.Second, 25 * time.Millisecond}
-	profileSlow = netProfile{"slow network", time.Millisecond, 40 * time.Millisecond, time.Millisecond, 20 * time.Millisecond, time.Second, 25 * time.Millisecond}
+	profileLAN       = netProfile{"LAN", 100 * time.Microsecond, time.Millisecond, 500 * time.Microsecond, 3 * time.Millisecond, time.Second, 25 * time.Millisecond, 0}
+	profileSlow      = netProfile{"slow network", time.Millisecond, 40 * time.Millisecond, time.Millisecond, 20 * time.Millisecond, time.Second, 25 * time.Millisecond, 0}
+	profileStaggered = netProfile{"LAN, staggered", 100 * time.Microsecond, time.Millisecond, 500 * time.Microsecond, 3 * time.Millisecond, time.Second, 25 * time.Millisecond, 100 * time.Millisecond}
 )
 
 type etEvent struct {
@@ -80,6 +90,9 @@ type etSentinel struct {
 	id     string
 	ballot Ballot
 	phase  time.Duration
+	// downAt is when it sees the master subjectively down, odownAt
+	// objectively (it has heard of quorum-1 others).
+	downAt, odownAt time.Duration
 	// candidate state
 	nextAttempt time.Duration
 	failed      int
@@ -139,7 +152,7 @@ func (m *etSim) tick(c *etSentinel) {
 		}
 		return
 	}
-	if m.decided != 0 || m.now < c.nextAttempt {
+	if m.decided != 0 || m.now < c.nextAttempt || m.now < c.odownAt {
 		return
 	}
 	epoch := c.ballot.StartElection(c.id)
@@ -165,7 +178,7 @@ func (m *etSim) tick(c *etSentinel) {
 // down.
 func (m *etSim) vote(o, c *etSentinel, epoch uint64) {
 	news := epoch > o.ballot.Epoch
-	leader, le, changed := o.ballot.Vote(epoch, c.id, true)
+	leader, le, changed := o.ballot.Vote(epoch, c.id, m.now >= o.downAt)
 	if news || (leader == c.id && le == epoch) {
 		// Let that candidate work before standing ourselves (as
 		// isMasterDown does, whether or not we voted for it).
@@ -173,8 +186,14 @@ func (m *etSim) vote(o, c *etSentinel, epoch uint64) {
 	}
 	reply := func() {
 		m.send(func() {
-			if c.epoch == epoch && c.votes != nil && le == epoch {
+			if c.epoch != epoch || c.votes == nil {
+				return
+			}
+			switch {
+			case le == epoch:
 				c.votes[o.id] = leader
+			case m.pol.countRefusals:
+				c.votes[o.id] = ""
 			}
 		})
 	}
@@ -190,11 +209,25 @@ func (m *etSim) vote(o, c *etSentinel, epoch uint64) {
 func runElectionTime(seed uint64, n int, pol electionPolicy, prof netProfile) (time.Duration, uint64, int) {
 	m := &etSim{r: rand.New(rand.NewPCG(seed, uint64(n))), pol: pol, prof: prof, quorum: n/2 + 1, leaders: map[uint64]string{}}
 	for i := 0; i < n; i++ {
-		c := &etSentinel{id: fmt.Sprint("s", i), phase: jitter(m.r, prof.tick)}
-		// Objective down at 0 for everyone.
-		c.nextAttempt = pol.timing.FirstAttempt(m.r)
+		c := &etSentinel{id: fmt.Sprint("s", i), phase: jitter(m.r, prof.tick), downAt: jitter(m.r, prof.stagger)}
 		m.s = append(m.s, c)
 		m.after(c.phase, func() { m.tick(c) })
+	}
+	for _, c := range m.s {
+		// Objective down once quorum-1 others said they see it down (they
+		// are asked every 50 ms), then the desync delay.
+		var others []time.Duration
+		for _, o := range m.s {
+			if o != c {
+				others = append(others, o.downAt)
+			}
+		}
+		slices.Sort(others)
+		c.odownAt = c.downAt
+		if prof.stagger > 0 {
+			c.odownAt = max(c.downAt, others[m.quorum-2]) + jitter(m.r, 50*time.Millisecond)
+		}
+		c.nextAttempt = c.odownAt + pol.timing.FirstAttempt(m.r)
 	}
 	for m.q.Len() > 0 && m.decided == 0 && m.now < 10*time.Minute {
 		e := heap.Pop(&m.q).(*etEvent)
@@ -213,9 +246,9 @@ func TestElectionTimeToLeader(t *testing.T) {
 	if testing.Short() || raceBuild {
 		runs = 200
 	}
-	for _, prof := range []netProfile{profileLAN, profileSlow} {
+	for _, prof := range []netProfile{profileLAN, profileSlow, profileStaggered} {
 		for _, n := range []int{3, 5} {
-			for _, pol := range []electionPolicy{policyBackoff, policyFixed} {
+			for _, pol := range []electionPolicy{policyBackoff, policyNoRefusals, policyFixed} {
 				var times []time.Duration
 				split, maxEpoch := 0, uint64(0)
 				for seed := uint64(0); seed < uint64(runs); seed++ {
@@ -231,7 +264,7 @@ func TestElectionTimeToLeader(t *testing.T) {
 				}
 				slices.Sort(times)
 				pct := func(p float64) time.Duration { return times[int(p*float64(len(times)-1))].Round(time.Millisecond) }
-				t.Logf("%-12s %d sentinels, %-26s: time to leader p50 %v p90 %v p99 %v max %v; first epoch split in %.1f%% of %d runs (max epoch %d)",
+				t.Logf("%-14s %d sentinels, %-23s: time to leader p50 %v p90 %v p99 %v max %v; first epoch split in %.1f%% of %d runs (max epoch %d)",
 					prof.name, n, pol.name, pct(0.5), pct(0.9), pct(0.99), pct(1), 100*float64(split)/float64(runs), runs, maxEpoch)
 			}
 		}

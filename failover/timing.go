@@ -78,8 +78,9 @@ func jitter(r Rand, d time.Duration) time.Duration {
 }
 
 // Lost reports whether candidate self can no longer win the election
-// whose votes (voter -> candidate, self's own included) it has received
-// so far, among voters known sentinels: even if every sentinel that has
+// whose votes (voter -> candidate, self's own included; "" for a voter
+// that answered without voting in this epoch) it has received so far,
+// among voters known sentinels: even if every sentinel that has
 // not answered yet voted for it, it would miss the majority or the
 // quorum. It may then retry at once (after Retry) instead of waiting for
 // its election's deadline.

@@ -20,6 +20,8 @@ func TestLost(t *testing.T) {
 		{"five: two against, two pending", map[string]string{"a": "a", "b": "b", "c": "c"}, 5, 2, false},
 		{"five: three against", map[string]string{"a": "a", "b": "b", "c": "c", "d": "b"}, 5, 2, true},
 		{"quorum above the majority", map[string]string{"a": "a", "b": "a", "c": "c"}, 3, 3, true},
+		{"one for another, one refused", map[string]string{"a": "a", "b": "b", "c": ""}, 3, 2, true},
+		{"one refused, one pending", map[string]string{"a": "a", "c": ""}, 3, 2, false},
 		{"more votes than known voters", map[string]string{"a": "a", "b": "b", "c": "c", "d": "d"}, 3, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -893,11 +893,27 @@ func (s *Sentinel) askPeers(g *group, runid string, epoch uint64) {
 			} else {
 				delete(g.downVotes, p.id)
 			}
-			if runid != "*" && uint64(le) == epoch && g.electEpoch == epoch && g.votes != nil {
-				g.votes[p.id] = leader
+			if runid != "*" {
+				g.recordVote(p.id, epoch, leader, uint64(le))
 			}
 		}()
 	}
+}
+
+// recordVote records a peer's answer to our vote request for epoch: its
+// vote if it voted in that epoch, else "" (it refused: it does not see
+// the master down, or voted in a newer epoch). Either way it has
+// answered, and will not vote for us in this epoch (it is asked once),
+// so failover.Lost can tell a split or refused election early instead
+// of waiting for the deadline. Under the lock.
+func (g *group) recordVote(peer string, epoch uint64, leader string, leaderEpoch uint64) {
+	if g.electEpoch != epoch || g.votes == nil {
+		return // not this election's
+	}
+	if leaderEpoch != epoch {
+		leader = ""
+	}
+	g.votes[peer] = leader
 }
 
 // drive runs elections and failovers; under the lock.

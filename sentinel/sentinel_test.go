@@ -187,3 +187,35 @@ func TestConvertOnlyToASaneMaster(t *testing.T) {
 		})
 	}
 }
+
+// A peer's answer to our vote request counts as answered whether or not
+// it voted for us in this epoch, so a split or refused election is seen
+// as lost (failover.Lost) before its deadline; answers to another
+// election are ignored.
+func TestRecordVote(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		epoch       uint64 // of the answer
+		leader      string
+		leaderEpoch uint64
+		want        map[string]string
+	}{
+		{"a vote for us", 3, "me", 3, map[string]string{"me": "me", "p": "me"}},
+		{"a vote for another", 3, "other", 3, map[string]string{"me": "me", "p": "other"}},
+		{"a refusal (an older vote)", 3, "other", 2, map[string]string{"me": "me", "p": ""}},
+		{"an answer to an older election", 2, "me", 2, map[string]string{"me": "me"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &group{electEpoch: 3, votes: map[string]string{"me": "me"}}
+			g.recordVote("p", tc.epoch, tc.leader, tc.leaderEpoch)
+			if len(g.votes) != len(tc.want) {
+				t.Fatalf("votes %v, want %v", g.votes, tc.want)
+			}
+			for k, v := range tc.want {
+				if got, ok := g.votes[k]; !ok || got != v {
+					t.Fatalf("votes %v, want %v", g.votes, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -280,6 +280,10 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	var fig figures
 	fig.switchAt = time.Since(start)
 	t.Logf("+switch-master %v after docker %s: %s", fig.switchAt.Round(time.Millisecond), f.inject[0], msg.Payload)
+	if fig.switchAt > 2*time.Second {
+		// Slower than usual (down-after is 1 s): show why.
+		defer func() { t.Log(sentinelEvents(compose("logs", "--no-color", "sentinel1", "sentinel2", "sentinel3"))) }()
+	}
 	fields := strings.Fields(msg.Payload)
 	if len(fields) != 5 || fields[1] != "master" || hosts[fields[3]] == "" {
 		t.Fatalf("unexpected +switch-master %q (want service hostnames)", msg.Payload)
@@ -313,6 +317,22 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 		t.Errorf("%d acknowledged writes lost (the deployment runs with sync-replicas 1)", fig.lost)
 	}
 	return fig
+}
+
+// sentinelEvents keeps the event lines ("+odown", "-failover-...") of
+// the sentinels' logs, in time order.
+func sentinelEvents(logs string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "\t+") || strings.Contains(l, "\t-") {
+			if _, rest, ok := strings.Cut(l, "| "); ok {
+				l = rest + "  (" + strings.TrimSpace(strings.SplitN(l, "|", 2)[0]) + ")"
+			}
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
