@@ -33,6 +33,9 @@ const (
 	fastPeriod = 50 * time.Millisecond
 	// tickPeriod paces the state machines (SDOWN, ODOWN, elections).
 	tickPeriod = 25 * time.Millisecond
+	// freshInfoWait bounds how long a leader waits for a replica's INFO
+	// to be fresh enough to choose it (failover.AwaitFreshInfo).
+	freshInfoWait = pingPeriod
 )
 
 // Sentinel is one vigil-sentinel process.
@@ -128,11 +131,13 @@ type group struct {
 }
 
 type failoverRun struct {
-	epoch    uint64
-	started  time.Time
-	promoted *instance
-	oldHost  string
-	oldPort  int
+	epoch   uint64
+	started time.Time
+	// selectSince is when the replica choice began (zero before).
+	selectSince time.Time
+	promoted    *instance
+	oldHost     string
+	oldPort     int
 	// coordinated: the master is reachable, so it hands over itself
 	// (the data node's FAILOVER: writes pause until the target has every
 	// byte, no acknowledged write lost).
@@ -1013,7 +1018,10 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 		}
 	}
 	if f.promoted == nil {
-		s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		if f.selectSince.IsZero() {
+			f.selectSince = now
+			s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		}
 		var cands []failover.Replica
 		var insts []*instance
 		masterDown := time.Duration(0)
@@ -1027,6 +1035,9 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 			insts = append(insts, r)
 		}
 		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: pingPeriod, InfoPeriod: infoPeriod, DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		if failover.AwaitFreshInfo(excluded, now.Sub(f.selectSince), freshInfoWait) {
+			return // the replicas' INFO is polled every fastPeriod meanwhile
+		}
 		if i < 0 {
 			reasons := make([]string, len(excluded))
 			for j, e := range excluded {
