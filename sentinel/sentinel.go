@@ -840,6 +840,8 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		s.event("+sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
 	case !down && !g.sdownSince.IsZero():
 		g.sdownSince = time.Time{}
+		// The next incident starts with the shortest retry window.
+		g.failedAttempts = 0
 		s.event("-sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
 		if g.odown {
 			g.odown = false
