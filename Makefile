@@ -16,7 +16,7 @@ BENCH_OUT ?= bench/out/bench-$(shell date +%Y%m%d-%H%M%S).txt
 FUZZ_TARGETS = $(shell grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=run --exclude-dir=bin \
 	-o '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s|/[^/]*_test\.go:func |:|')
 
-.PHONY: all build run test lint vet fmt-check fuzz bench drill images clean
+.PHONY: all build run test lint vet fmt-check fuzz bench drill drill-docker images clean
 
 all: build
 
@@ -35,6 +35,13 @@ run: build
 DRILLFLAGS ?=
 drill: build
 	./$(BIN)/vigil-drill -bin $(BIN) $(DRILLFLAGS)
+
+# The compose deployment's drills (docker kill, pause, network disconnect
+# of the master) in their long form: COMPOSE_RUNS fresh deployments per
+# drill, more load, the fault held longer; prints a table of figures.
+COMPOSE_RUNS ?= 3
+drill-docker:
+	VIGIL_COMPOSE_LONG=1 VIGIL_COMPOSE_RUNS=$(COMPOSE_RUNS) $(GO) test -count=1 -v -timeout 60m -run TestComposeDrills ./e2e/compose
 
 # The container image for deploy/compose: static binaries FROM scratch.
 IMAGE ?= vigil:latest

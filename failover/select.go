@@ -38,6 +38,29 @@ type Params struct {
 type Exclusion struct {
 	Addr   string
 	Reason string
+	// StaleInfo is set when the only reason is an INFO too old: a fresh
+	// one may qualify the replica (see AwaitFreshInfo).
+	StaleInfo bool
+}
+
+// AwaitFreshInfo reports whether the leader should wait before choosing
+// a replica (instead of choosing among the others, or aborting with
+// -failover-abort-no-good-slave): some replica was excluded only because
+// its INFO is too old, and the leader has waited less than bound since
+// it began the choice. A vigil sentinel polls INFO fast once the master
+// is down, but an election can end before that poll (within 100 ms of
+// +sdown), and choosing without a replica's current offset could promote
+// one that lags.
+func AwaitFreshInfo(excluded []Exclusion, waited, bound time.Duration) bool {
+	if waited >= bound {
+		return false
+	}
+	for _, e := range excluded {
+		if e.StaleInfo {
+			return true
+		}
+	}
+	return false
 }
 
 func (e Exclusion) String() string { return e.Addr + ": " + e.Reason }
@@ -56,7 +79,7 @@ func SelectReplica(replicas []Replica, p Params) (int, []Exclusion) {
 	}
 	maxLinkDown := p.MasterDown + 10*p.DownAfter
 	for i, r := range replicas {
-		reason := ""
+		reason, stale := "", false
 		switch {
 		case r.Down:
 			reason = "down"
@@ -67,12 +90,12 @@ func SelectReplica(replicas []Replica, p Params) (int, []Exclusion) {
 		case r.Priority == 0:
 			reason = "replica-priority 0"
 		case r.InfoAge > infoValidity:
-			reason = fmt.Sprintf("INFO %v old", r.InfoAge.Round(time.Millisecond))
+			reason, stale = fmt.Sprintf("INFO %v old", r.InfoAge.Round(time.Millisecond)), true
 		case r.MasterLinkDown > maxLinkDown:
 			reason = fmt.Sprintf("disconnected from the master for %v", r.MasterLinkDown.Round(time.Second))
 		}
 		if reason != "" {
-			excluded = append(excluded, Exclusion{r.Addr, reason})
+			excluded = append(excluded, Exclusion{Addr: r.Addr, Reason: reason, StaleInfo: stale})
 			continue
 		}
 		good = append(good, i)

@@ -57,3 +57,31 @@ func TestSelectReplica(t *testing.T) {
 		})
 	}
 }
+
+func TestAwaitFreshInfo(t *testing.T) {
+	stale := Exclusion{Addr: "a", Reason: "INFO 6s old", StaleInfo: true}
+	down := Exclusion{Addr: "b", Reason: "down"}
+	for _, tc := range []struct {
+		name     string
+		excluded []Exclusion
+		waited   time.Duration
+		want     bool
+	}{
+		{"a replica's INFO is stale", []Exclusion{down, stale}, 0, true},
+		{"waited long enough", []Exclusion{stale}, time.Second, false},
+		{"nothing stale", []Exclusion{down}, 0, false},
+		{"nothing excluded", nil, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AwaitFreshInfo(tc.excluded, tc.waited, time.Second); got != tc.want {
+				t.Fatalf("AwaitFreshInfo = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// SelectReplica marks the stale-INFO exclusions, and only those.
+	_, ex := SelectReplica([]Replica{{Addr: "a", Priority: 1, InfoAge: 6 * time.Second}, {Addr: "b", Priority: 1, Down: true}},
+		Params{PingPeriod: time.Second, InfoPeriod: 10 * time.Second, DownAfter: time.Second, MasterDown: time.Second})
+	if len(ex) != 2 || !ex[0].StaleInfo || ex[1].StaleInfo {
+		t.Fatalf("exclusions %+v: want a stale, b not", ex)
+	}
+}

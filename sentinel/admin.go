@@ -128,7 +128,7 @@ func (s *Sentinel) setCmd(w *resp.Writer, args [][]byte) {
 	for i := 0; i < len(pairs); i += 2 {
 		gc.Set[strings.ToLower(pairs[i])] = pairs[i+1]
 	}
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		gc.Set = old
 		s.log.Error("SENTINEL SET", zap.String("group", g.cfg.Name), zap.Error(err))
 		w.Error(errSave)
@@ -183,7 +183,7 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 			s.st.Config = map[string]string{}
 		}
 		s.st.Config[name] = value
-		if err := saveState(s.path, s.st); err != nil {
+		if err := s.saveLocked(); err != nil {
 			s.st.Config = old
 			s.log.Error("SENTINEL CONFIG SET", zap.String("name", name), zap.Error(err))
 			w.Error(errSave)
@@ -210,7 +210,7 @@ func (s *Sentinel) flushConfigCmd(w *resp.Writer, args [][]byte) {
 		wrongArgs(w, "flushconfig")
 		return
 	}
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		s.log.Error("SENTINEL FLUSHCONFIG", zap.Error(err))
 		w.Error(errSave)
 		return

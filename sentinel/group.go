@@ -3,6 +3,9 @@ package sentinel
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +22,37 @@ import (
 func (s *Sentinel) newGroup(cfg Group, gc *groupConfig) *group {
 	g := &group{cfg: cfg, replicas: map[string]*instance{}, downVotes: map[string]time.Time{}}
 	g.master = s.newInstance(gc.Host, gc.Port, g)
+	// The replicas the state file remembers are probed from the start;
+	// their INFO tells the rest (role, offset, priority).
+	for _, kr := range gc.Replicas {
+		host, port, err := net.SplitHostPort(kr.Addr)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || kr.Addr == g.master.addr() || g.replicas[kr.Addr] != nil {
+			continue
+		}
+		r := s.newInstance(host, p, g)
+		r.runID = kr.RunID
+		g.replicas[kr.Addr] = r
+	}
 	return g
+}
+
+// recordReplicas copies g's replicas into its durable state and reports
+// whether that changed (the caller persists); under the lock.
+func (s *Sentinel) recordReplicas(g *group) bool {
+	gc := s.st.Groups[g.cfg.Name]
+	if gc == nil {
+		return false
+	}
+	list := make([]knownReplica, 0, len(g.replicas))
+	for _, r := range sortedReplicas(g) {
+		list = append(list, knownReplica{Addr: r.addr(), RunID: r.runID})
+	}
+	if slices.Equal(list, gc.Replicas) || (len(list) == 0 && len(gc.Replicas) == 0) {
+		return false
+	}
+	gc.Replicas = list
+	return true
 }
 
 // startGroup starts monitoring g: its context derives from the
@@ -57,7 +90,7 @@ func (s *Sentinel) addGroup(cfg Group) error {
 	gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = s.st.CurrentEpoch, s.st.CurrentEpoch
 	s.st.Groups[cfg.Name] = gc
 	delete(s.st.Removed, cfg.Name)
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		delete(s.st.Groups, cfg.Name)
 		return fmt.Errorf("saving the state file: %w", err)
 	}
@@ -83,7 +116,7 @@ func (s *Sentinel) removeGroup(g *group) error {
 	if startup {
 		s.st.Removed[name] = true
 	}
-	if err := saveState(s.path, s.st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		s.st.Groups[name] = gc
 		delete(s.st.Removed, name)
 		return fmt.Errorf("saving the state file: %w", err)

@@ -25,6 +25,9 @@ type reconfRun struct {
 	oldPort  int
 	started  time.Time
 	replicas []*reconfReplica // by address
+	// announced is set once the new configuration is durable: no
+	// replica is re-pointed before.
+	announced bool
 }
 
 type reconfReplica struct {
@@ -53,6 +56,9 @@ func (s *Sentinel) startReconf(g *group, p *instance, oldHost string, oldPort in
 // stepReconf advances the phase; under the lock, every tick.
 func (s *Sentinel) stepReconf(g *group, now time.Time) {
 	r := g.reconf
+	if !r.announced {
+		return
+	}
 	p := r.promoted
 	slaveEvent := func(typ string, in *instance) {
 		s.event(typ, fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, r.oldHost, r.oldPort))

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -32,6 +33,9 @@ const (
 	fastPeriod = 50 * time.Millisecond
 	// tickPeriod paces the state machines (SDOWN, ODOWN, elections).
 	tickPeriod = 25 * time.Millisecond
+	// freshInfoWait bounds how long a leader waits for a replica's INFO
+	// to be fresh enough to choose it (failover.AwaitFreshInfo).
+	freshInfoWait = pingPeriod
 )
 
 // Sentinel is one vigil-sentinel process.
@@ -63,6 +67,24 @@ type Sentinel struct {
 	// process before it (a restart) may still be in force, and nothing
 	// recorded which node it went to; see grantedElsewhere.
 	started time.Time
+	// The state file's writer (see state.go): ver counts changes to st
+	// (under mu), saved is the last version on disk, saveMu serializes
+	// the writes, afterSave holds the announcements waiting for a
+	// version (under mu), kick wakes flushLoop, which sends on tickNow
+	// after running some. durableMeta is the groups' configurations as
+	// last written, the only ones gossiped.
+	ver         uint64
+	saved       atomic.Uint64
+	saveMu      sync.Mutex
+	afterSave   []deferred
+	kick        chan struct{}
+	tickNow     chan struct{}
+	durableMeta atomic.Pointer[map[string]groupSummary]
+	// writeFile writes the state file (writeStateFile; tests slow it
+	// down or make it fail).
+	writeFile func(path string, data []byte) error
+	// rand draws the elections' random delays (rng); under mu.
+	rand *mrand.Rand
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -93,13 +115,19 @@ type group struct {
 	odownSince time.Time
 	downVotes  map[string]time.Time // peer id -> when it said the master is down
 	lastAsk    time.Time
-	// election/failover in progress
+	// election/failover in progress; announced is set once the
+	// election's epoch is durable and the peers were asked (votes are
+	// counted only from then on)
+	announced     bool
 	electEpoch    uint64
 	electDeadline time.Time
 	votes         map[string]string
 	nextAttempt   time.Time
-	failing       *failoverRun
-	forced        bool
+	// failedAttempts counts our elections lost in a row (their retry
+	// windows grow: failover.ElectionTiming).
+	failedAttempts int
+	failing        *failoverRun
+	forced         bool
 	// reconf re-points the remaining replicas after a promotion,
 	// parallel-syncs at a time; it outlives failing, which ends at
 	// +switch-master.
@@ -107,11 +135,13 @@ type group struct {
 }
 
 type failoverRun struct {
-	epoch    uint64
-	started  time.Time
-	promoted *instance
-	oldHost  string
-	oldPort  int
+	epoch   uint64
+	started time.Time
+	// selectSince is when the replica choice began (zero before).
+	selectSince time.Time
+	promoted    *instance
+	oldHost     string
+	oldPort     int
 	// coordinated: the master is reachable, so it hands over itself
 	// (the data node's FAILOVER: writes pause until the target has every
 	// byte, no acknowledged write lost).
@@ -162,7 +192,8 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 
 // New prepares a sentinel; Run starts it.
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
-	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{}, started: time.Now()}
+	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{},
+		kick: make(chan struct{}, 1), tickNow: make(chan struct{}, 1), started: time.Now()}
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -183,6 +214,13 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		st.Removed = map[string]bool{}
 	}
 	s.st = st
+	// The known sentinels are asked for votes from the start, before
+	// gossip finds them again (they also keep counting as voters).
+	for id, addr := range st.Peers {
+		if id != st.MyID && addr != "" {
+			s.setPeer(id, addr)
+		}
+	}
 	// SENTINEL CONFIG SET's changes win over the flags and the file.
 	for name, v := range st.Config {
 		if err := s.cfg.setGlobalOption(name, v); err != nil {
@@ -224,8 +262,9 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 			}
 		}
 		s.grps[g.Name] = s.newGroup(g, gc)
+		s.recordReplicas(s.grps[g.Name]) // drops what newGroup skipped
 	}
-	if err := saveState(s.path, st); err != nil {
+	if err := s.saveLocked(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -267,6 +306,8 @@ func (s *Sentinel) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	flushed := make(chan struct{})
+	go s.flushLoop(ctx, flushed)
 	s.mu.Lock()
 	for _, g := range s.grps {
 		s.startGroup(g)
@@ -288,8 +329,11 @@ func (s *Sentinel) Run(ctx context.Context) error {
 				s.stopGroup(g)
 			}
 			s.mu.Unlock()
+			<-flushed
 			return nil
 		case <-t.C:
+			s.tick()
+		case <-s.tickNow:
 			s.tick()
 		}
 	}
@@ -313,10 +357,12 @@ type delegate struct{ s *Sentinel }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
 	m := nodeMeta{ID: d.s.st.MyID, Addr: d.s.addr, Configs: map[string]groupSummary{}}
-	for name, gc := range d.s.st.Groups {
-		m.Configs[name] = groupSummary{gc.ConfigEpoch, gc.Host, gc.Port}
+	d.s.mu.Unlock()
+	// Only configurations on disk are gossiped: a peer that adopted one
+	// we then forgot in a crash would be ahead of us.
+	if c := d.s.durableMeta.Load(); c != nil {
+		m.Configs = *c
 	}
 	b, _ := json.Marshal(m)
 	if len(b) > limit {
@@ -406,13 +452,7 @@ func (s *Sentinel) learn(meta []byte) {
 		changed = true
 		s.log.Info("+sentinel", zap.String("id", m.ID), zap.String("addr", m.Addr))
 	}
-	if p := s.peers[m.ID]; p == nil || p.addr != m.Addr {
-		if p != nil {
-			p.client.Close()
-		}
-		s.peers[m.ID] = &peer{id: m.ID, addr: m.Addr, client: redis.NewClient(&redis.Options{Addr: m.Addr, Protocol: 2, DisableIdentity: true,
-			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
-	}
+	s.setPeer(m.ID, m.Addr)
 	for name, c := range m.Configs {
 		g := s.grps[name]
 		gc := s.st.Groups[name]
@@ -428,11 +468,15 @@ func (s *Sentinel) learn(meta []byte) {
 	}
 }
 
-// persist writes the state file; under the lock. A failure is logged:
-// the next change retries.
-func (s *Sentinel) persist() {
-	if err := saveState(s.path, s.st); err != nil {
-		s.log.Error("saving the state file", zap.Error(err))
+// setPeer records the RESP address of peer id, with a client to ask it
+// for votes; under the lock.
+func (s *Sentinel) setPeer(id, addr string) {
+	if p := s.peers[id]; p == nil || p.addr != addr {
+		if p != nil {
+			p.client.Close()
+		}
+		s.peers[id] = &peer{id: id, addr: addr, client: redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
 	}
 }
 
@@ -471,13 +515,19 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 	// comes back.
 	g.replicas[old.addr()] = old
 	g.master = nm
+	s.recordReplicas(g)
 	g.sdownSince, g.odown, g.failing, g.forced = time.Time{}, false, nil, false
+	g.failedAttempts = 0
 	// An election opened against the old master ends too: won after the
 	// switch, it would fail over the new master, which none of its
 	// voters saw down.
 	g.votes = nil
 	g.downVotes = map[string]time.Time{}
-	s.event("+switch-master", fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port))
+	// Clients move to the new master once this configuration would
+	// survive our crash.
+	s.persist()
+	msg := fmt.Sprintf("%s %s %d %s %d", g.cfg.Name, oldHost, oldPort, host, port)
+	s.whenDurable(func() { s.event("+switch-master", msg) })
 }
 
 // grantedElsewhere reports whether a lease this sentinel granted to
@@ -699,6 +749,9 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 	}
 	s.fixSlaveConfig(g, in, now)
+	if s.recordReplicas(g) {
+		s.persist()
+	}
 }
 
 // fixSlaveConfig re-points a replica that follows another master than
@@ -723,6 +776,22 @@ func (s *Sentinel) fixSlaveConfig(g *group, in *instance, now time.Time) {
 	in.lastFix = now
 	go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
 	s.event("+fix-slave-config", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
+}
+
+// rng is the sentinel's source of random delays, seeded from the
+// system's randomness; under the lock.
+func (s *Sentinel) rng() *mrand.Rand {
+	if s.rand == nil {
+		var seed [32]byte
+		rand.Read(seed[:])
+		s.rand = mrand.New(mrand.NewChaCha8(seed))
+	}
+	return s.rand
+}
+
+// timing is g's election timing.
+func (g *group) timing() failover.ElectionTiming {
+	return failover.DefaultElectionTiming(g.cfg.FailoverTimeout)
 }
 
 // tick runs the per-group state machines every fastPeriod.
@@ -780,6 +849,8 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		s.event("+sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
 	case !down && !g.sdownSince.IsZero():
 		g.sdownSince = time.Time{}
+		// The next incident starts with the shortest retry window.
+		g.failedAttempts = 0
 		s.event("-sdown", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
 		if g.odown {
 			g.odown = false
@@ -805,7 +876,7 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 		// Never shorter than a wait already set: after voting for another
 		// sentinel, we leave it time to fail over before trying ourselves
 		// (an early attempt meant a second failover in a higher epoch).
-		if at := now.Add(time.Duration(mrand.IntN(100)) * time.Millisecond); at.After(g.nextAttempt) {
+		if at := now.Add(g.timing().FirstAttempt(s.rng())); at.After(g.nextAttempt) {
 			g.nextAttempt = at
 		}
 	}
@@ -838,11 +909,27 @@ func (s *Sentinel) askPeers(g *group, runid string, epoch uint64) {
 			} else {
 				delete(g.downVotes, p.id)
 			}
-			if runid != "*" && uint64(le) == epoch && g.electEpoch == epoch && g.votes != nil {
-				g.votes[p.id] = leader
+			if runid != "*" {
+				g.recordVote(p.id, epoch, leader, uint64(le))
 			}
 		}()
 	}
+}
+
+// recordVote records a peer's answer to our vote request for epoch: its
+// vote if it voted in that epoch, else "" (it refused: it does not see
+// the master down, or voted in a newer epoch). Either way it has
+// answered, and will not vote for us in this epoch (it is asked once),
+// so failover.Lost can tell a split or refused election early instead
+// of waiting for the deadline. Under the lock.
+func (g *group) recordVote(peer string, epoch uint64, leader string, leaderEpoch uint64) {
+	if g.electEpoch != epoch || g.votes == nil {
+		return // not this election's
+	}
+	if leaderEpoch != epoch {
+		leader = ""
+	}
+	g.votes[peer] = leader
 }
 
 // drive runs elections and failovers; under the lock.
@@ -862,7 +949,7 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		if g.forced {
 			winner, ok = s.st.MyID, true
 		}
-		if ok && winner == s.st.MyID {
+		if ok && winner == s.st.MyID && g.announced {
 			s.event("+elected-leader", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
 			if s.simulate.has(simCrashAfterElection) {
 				s.crash("crash-after-election")
@@ -874,11 +961,14 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 			g.votes = nil
 			return
 		}
-		if now.After(g.electDeadline) {
-			// Not elected: retry later, at a higher epoch, after a random
-			// backoff so competing candidates spread out.
+		// Not elected (or no longer electable: the vote was split):
+		// retry later, at a higher epoch, after a random wait whose
+		// window grows with each failure, so candidates that stood at
+		// the same moment spread out.
+		if now.After(g.electDeadline) || (g.announced && !g.forced && failover.Lost(g.votes, voters, g.cfg.Quorum, s.st.MyID)) {
 			g.votes = nil
-			g.nextAttempt = now.Add(time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond)
+			g.failedAttempts++
+			g.nextAttempt = now.Add(g.timing().Retry(g.failedAttempts, s.rng()))
 		}
 		return
 	}
@@ -898,16 +988,27 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 		gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = epoch, epoch
 	}
 	s.st.CurrentEpoch = epoch
-	// Our own vote is durable before anyone is asked.
 	s.persist()
 	g.electEpoch = epoch
 	g.votes = map[string]string{s.st.MyID: s.st.MyID}
+	g.announced = false
 	g.electDeadline = now.Add(max(g.cfg.FailoverTimeout/10, time.Second))
-	s.event("+new-epoch", strconv.FormatUint(epoch, 10))
-	s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, g.master.host, g.master.port))
-	if !g.forced {
-		s.askPeers(g, s.st.MyID, epoch)
-	}
+	forced, m := g.forced, g.master
+	// Our own vote is durable before anyone is asked (or, for a forced
+	// failover, before we act on the epoch).
+	s.whenDurable(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.event("+new-epoch", strconv.FormatUint(epoch, 10))
+		if g.votes == nil || g.electEpoch != epoch || g.master != m {
+			return // ended meanwhile (a newer configuration, RESET, REMOVE)
+		}
+		g.announced = true
+		s.event("+try-failover", fmt.Sprintf("master %s %s %d", g.cfg.Name, m.host, m.port))
+		if !forced {
+			s.askPeers(g, s.st.MyID, epoch)
+		}
+	})
 }
 
 // stepFailover advances the leader's failover; under the lock.
@@ -916,7 +1017,8 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	if now.Sub(f.started) > g.cfg.FailoverTimeout {
 		s.event("-failover-abort-timeout", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
 		g.failing = nil
-		g.nextAttempt = now.Add(time.Duration(mrand.IntN(1000)) * time.Millisecond)
+		g.failedAttempts++
+		g.nextAttempt = now.Add(g.timing().Retry(g.failedAttempts, s.rng()))
 		return
 	}
 	if f.promoted == nil && !f.coordinated {
@@ -927,7 +1029,10 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 		}
 	}
 	if f.promoted == nil {
-		s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		if f.selectSince.IsZero() {
+			f.selectSince = now
+			s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
+		}
 		var cands []failover.Replica
 		var insts []*instance
 		masterDown := time.Duration(0)
@@ -941,6 +1046,9 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 			insts = append(insts, r)
 		}
 		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: pingPeriod, InfoPeriod: infoPeriod, DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		if failover.AwaitFreshInfo(excluded, now.Sub(f.selectSince), freshInfoWait) {
+			return // the replicas' INFO is polled every fastPeriod meanwhile
+		}
 		if i < 0 {
 			reasons := make([]string, len(excluded))
 			for j, e := range excluded {
@@ -984,20 +1092,28 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	s.event("+failover-state-reconf-slaves", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
 	s.startReconf(g, p, f.oldHost, f.oldPort, now)
 	s.switchMaster(g, p.host, p.port, f.epoch)
-	s.persist()
-	s.gossipConfig()
-	if s.simulate.has(simCrashAfterPromotion) {
-		s.crash("crash-after-promotion")
-	}
-	// The first replicas are sent REPLICAOF in this same tick.
-	s.stepReconf(g, now)
+	r := g.reconf
+	// The new configuration is gossiped, and the other replicas are
+	// re-pointed, once it is durable.
+	s.whenDurable(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.gossipConfig()
+		if s.simulate.has(simCrashAfterPromotion) {
+			s.crash("crash-after-promotion")
+		}
+		if g.reconf == r && r != nil {
+			r.announced = true
+			// The first replicas are sent REPLICAOF at once.
+			s.stepReconf(g, time.Now())
+		}
+	})
 }
 
 // isMasterDown answers SENTINEL IS-MASTER-DOWN-BY-ADDR: whether we see
 // the master down, and (for a vote request) our vote.
 func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid string) (int64, string, uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, g := range s.grps {
 		m := g.master
 		if m.host != host || m.port != port {
@@ -1006,6 +1122,7 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 		down := !g.sdownSince.IsZero()
 		gc := s.st.Groups[g.cfg.Name]
 		if runid == "*" {
+			s.mu.Unlock()
 			return int64(boolInt(down)), "*", 0
 		}
 		// A candidate's first request for a new epoch means an election
@@ -1019,11 +1136,7 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 		}
 		voted := le == epoch && leader == runid
 		if changed {
-			// Durable before the vote leaves.
 			s.persist()
-			if voted {
-				s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
-			}
 		}
 		if runid != s.st.MyID && (voted || news) {
 			// Let that candidate work before trying ourselves (Redis's
@@ -1032,15 +1145,28 @@ func (s *Sentinel) isMasterDown(host string, port int, epoch uint64, runid strin
 			// vote starts the next epoch at once and promotes a second
 			// replica while the first failover runs (seen in the
 			// leader-kill drill).
-			if start := time.Now().Add(2*time.Second + time.Duration(mrand.IntN(1000))*time.Millisecond); start.After(g.nextAttempt) {
+			if start := time.Now().Add(g.timing().YieldTo(s.rng())); start.After(g.nextAttempt) {
 				g.nextAttempt = start
 			}
+		}
+		s.mu.Unlock()
+		// Durable before the vote leaves (and before +vote-for-leader):
+		// a vote our restart could forget is no vote.
+		if le != 0 {
+			if err := s.syncState(); err != nil {
+				s.log.Error("saving the state file: the vote is withheld", zap.Error(err))
+				return int64(boolInt(down)), "*", 0
+			}
+		}
+		if changed && voted {
+			s.event("+vote-for-leader", fmt.Sprintf("%s %d", leader, le))
 		}
 		if leader == "" {
 			leader = "*"
 		}
 		return int64(boolInt(down)), leader, le
 	}
+	s.mu.Unlock()
 	return 0, "*", 0
 }
 

@@ -187,3 +187,86 @@ func TestConvertOnlyToASaneMaster(t *testing.T) {
 		})
 	}
 }
+
+// A peer's answer to our vote request counts as answered whether or not
+// it voted for us in this epoch, so a split or refused election is seen
+// as lost (failover.Lost) before its deadline; answers to another
+// election are ignored.
+func TestRecordVote(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		epoch       uint64 // of the answer
+		leader      string
+		leaderEpoch uint64
+		want        map[string]string
+	}{
+		{"a vote for us", 3, "me", 3, map[string]string{"me": "me", "p": "me"}},
+		{"a vote for another", 3, "other", 3, map[string]string{"me": "me", "p": "other"}},
+		{"a refusal (an older vote)", 3, "other", 2, map[string]string{"me": "me", "p": ""}},
+		{"an answer to an older election", 2, "me", 2, map[string]string{"me": "me"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &group{electEpoch: 3, votes: map[string]string{"me": "me"}}
+			g.recordVote("p", tc.epoch, tc.leader, tc.leaderEpoch)
+			if len(g.votes) != len(tc.want) {
+				t.Fatalf("votes %v, want %v", g.votes, tc.want)
+			}
+			for k, v := range tc.want {
+				if got, ok := g.votes[k]; !ok || got != v {
+					t.Fatalf("votes %v, want %v", g.votes, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// A leader elected within a poll of +sdown may find the replicas' INFO
+// older than the 5 s allowed while the master is down: it waits for the
+// fast poll to refresh it (up to freshInfoWait) instead of aborting with
+// -failover-abort-no-good-slave and retrying a second later.
+func TestLeaderWaitsForFreshReplicaInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		refreshedAt time.Duration // when the INFO turns fresh, after the choice began; 0: never
+		wantEvent   string
+	}{
+		{"refreshed by the fast poll", 100 * time.Millisecond, "+selected-slave"},
+		{"never refreshed", 0, "-failover-abort-no-good-slave"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			s := &Sentinel{log: zap.New(core), subs: newPubsub(), peers: map[string]*peer{},
+				st: &persisted{MyID: "me", Groups: map[string]*groupConfig{"m": {}}, Peers: map[string]string{}}}
+			start := time.Now()
+			g := &group{cfg: Group{Name: "m", Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second},
+				replicas: map[string]*instance{}, downVotes: map[string]time.Time{}, ctx: context.Background(), sdownSince: start.Add(-100 * time.Millisecond)}
+			g.master = s.newInstance("127.0.0.1", freePort(t), g)
+			r := s.newInstance("127.0.0.1", freePort(t), g)
+			defer g.master.client.Close()
+			defer r.client.Close()
+			r.role, r.priority, r.lastOK, r.infoTime = "slave", 100, start, start.Add(-6*time.Second)
+			g.replicas[r.addr()] = r
+			g.failing = &failoverRun{epoch: 1, started: start, oldHost: "127.0.0.1", oldPort: g.master.port}
+			gc := s.st.Groups["m"]
+			for at := time.Duration(0); at <= 2*freshInfoWait; at += tickPeriod {
+				now := start.Add(at)
+				r.lastOK = now
+				if tc.refreshedAt > 0 && at >= tc.refreshedAt {
+					r.infoTime = now
+				}
+				s.stepFailover(g, gc, now)
+				if g.failing == nil || g.failing.promoted != nil {
+					break
+				}
+			}
+			for _, ev := range []string{"+selected-slave", "-failover-abort-no-good-slave"} {
+				if n, want := logs.FilterMessage(ev).Len(), boolInt(ev == tc.wantEvent); n != want {
+					t.Fatalf("%d %s events, want %d", n, ev, want)
+				}
+			}
+			if n := logs.FilterMessage("+failover-state-select-slave").Len(); n != 1 {
+				t.Fatalf("%d +failover-state-select-slave events, want 1", n)
+			}
+		})
+	}
+}

@@ -445,6 +445,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 				r.client.Close()
 				delete(g.replicas, a)
 			}
+			s.recordReplicas(g)
 			// As Redis's reset, this ends a failover in progress.
 			g.failing, g.reconf, g.votes = nil, nil, nil
 			s.event("+reset-master", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))

@@ -1,15 +1,22 @@
 // Package compose tests the docker compose deployment (deploy/compose):
 // images built FROM scratch from this tree's binaries, one master, two
-// replicas and three sentinels in containers, and the master taken away
-// with docker kill, docker pause and docker network disconnect.
+// replicas and three sentinels in containers addressed by hostname, and
+// the master taken away with docker kill, docker pause and docker network
+// disconnect.
+//
+// `make test` runs each drill once, short. `make drill-docker` runs the
+// long form (VIGIL_COMPOSE_LONG=1: more load, the fault held longer,
+// VIGIL_COMPOSE_RUNS runs of each drill) and prints the figures.
 package compose
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,12 +31,37 @@ import (
 const (
 	project   = "vigile2e"
 	image     = "vigil:e2e"
-	masterIP  = "172.30.0.10"
 	network   = project + "_vigil"
 	masterCtr = project + "_master_1"
 )
 
-var sentinelAddrs = []string{"172.30.0.21:26379", "172.30.0.22:26379", "172.30.0.23:26379"}
+// hosts are the deployment's service hostnames, which everything in it
+// uses, and the fixed addresses the compose file gives them only so that
+// this host (whose resolver does not know the names) can reach them.
+var hosts = map[string]string{
+	"master": "172.30.0.10", "replica1": "172.30.0.11", "replica2": "172.30.0.12",
+	"sentinel1": "172.30.0.21", "sentinel2": "172.30.0.22", "sentinel3": "172.30.0.23",
+}
+
+var sentinelAddrs = []string{"sentinel1:26379", "sentinel2:26379", "sentinel3:26379"}
+
+// dial reaches a container by its service hostname from the Docker host.
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing %s: %w", addr, err)
+	}
+	if ip, ok := hosts[host]; ok {
+		addr = net.JoinHostPort(ip, port)
+	}
+	d := net.Dialer{Timeout: 200 * time.Millisecond}
+	return d.DialContext(ctx, network, addr)
+}
+
+// client is a go-redis client of a container, by hostname.
+func client(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Dialer: dial, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+}
 
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
@@ -69,7 +101,45 @@ type fault struct {
 var faults = []fault{
 	{"kill", []string{"kill", masterCtr}, []string{"start", masterCtr}},
 	{"pause", []string{"pause", masterCtr}, []string{"unpause", masterCtr}},
-	{"network disconnect", []string{"network", "disconnect", "-f", network, masterCtr}, []string{"network", "connect", "--ip", masterIP, network, masterCtr}},
+	// Reconnected with its address (for this host) and its service name
+	// (for everyone else: docker network connect does not restore the
+	// alias compose gave it).
+	{"network disconnect", []string{"network", "disconnect", "-f", network, masterCtr},
+		[]string{"network", "connect", "--ip", hosts["master"], "--alias", "master", network, masterCtr}},
+}
+
+// form is how long a drill runs: short in make test, long in make
+// drill-docker.
+type form struct {
+	runs int
+	// load is how long the client writes before the fault; hold how long
+	// the fault lasts after +switch-master; after how long the client
+	// goes on writing once the old master is demoted.
+	load, hold, after time.Duration
+}
+
+func drillForm(t *testing.T) form {
+	f := form{runs: 1, load: time.Second, hold: time.Second, after: 500 * time.Millisecond}
+	if os.Getenv("VIGIL_COMPOSE_LONG") != "" {
+		f = form{runs: 3, load: 5 * time.Second, hold: 5 * time.Second, after: 3 * time.Second}
+	}
+	if s := os.Getenv("VIGIL_COMPOSE_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("VIGIL_COMPOSE_RUNS=%q: want a positive number", s)
+		}
+		f.runs = n
+	}
+	return f
+}
+
+// figures are what one drill run measured.
+type figures struct {
+	switchAt time.Duration // from the docker command to +switch-master
+	window   time.Duration // longest gap between two acknowledged writes
+	demoted  time.Duration // from the old master's return to its role:slave
+	acked    int
+	lost     int
 }
 
 // TestComposeDrills runs the kill, pause and partition drills against the
@@ -82,18 +152,52 @@ func TestComposeDrills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fm := drillForm(t)
 	// The image: static binaries and nothing else.
 	ctxDir := t.TempDir()
 	for _, b := range []struct{ name, pkg string }{{"vigil-server", "./cmd/server"}, {"vigil-sentinel", "./cmd/sentinel"}} {
 		run(t, root, []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(ctxDir, b.name), b.pkg)
 	}
 	run(t, ctxDir, nil, "docker", "build", "-q", "-f", filepath.Join(root, "deploy/compose/Dockerfile"), "-t", image, ".")
+	results := map[string][]figures{}
 	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) { composeDrill(t, root, f) })
+		for i := 1; i <= fm.runs; i++ {
+			name := f.name
+			if fm.runs > 1 {
+				name = fmt.Sprintf("%s/run %d", f.name, i)
+			}
+			t.Run(name, func(t *testing.T) { results[f.name] = append(results[f.name], composeDrill(t, root, f, fm)) })
+		}
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-20s %5s %22s %22s %20s %8s %5s\n", "drill", "runs", "switch ms (med / max)", "window ms (med / max)", "demoted ms (max)", "acked", "lost")
+	for _, f := range faults {
+		rs := results[f.name]
+		if len(rs) == 0 {
+			continue
+		}
+		med := func(get func(figures) time.Duration) (time.Duration, time.Duration) {
+			var v []time.Duration
+			for _, r := range rs {
+				v = append(v, get(r))
+			}
+			slices.Sort(v)
+			return v[len(v)/2], v[len(v)-1]
+		}
+		sm, sx := med(func(r figures) time.Duration { return r.switchAt })
+		wm, wx := med(func(r figures) time.Duration { return r.window })
+		_, dx := med(func(r figures) time.Duration { return r.demoted })
+		acked, lost := 0, 0
+		for _, r := range rs {
+			acked, lost = acked+r.acked, lost+r.lost
+		}
+		fmt.Fprintf(&b, "%-20s %5d %10d / %-9d %10d / %-9d %20d %8d %5d\n", f.name, len(rs), sm.Milliseconds(), sx.Milliseconds(),
+			wm.Milliseconds(), wx.Milliseconds(), dx.Milliseconds(), acked, lost)
+	}
+	t.Log(b.String())
 }
 
-func composeDrill(t *testing.T, root string, f fault) {
+func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	compose := func(args ...string) string {
 		return run(t, root, []string{"VIGIL_IMAGE=" + image}, "docker-compose", append([]string{"-p", project, "-f", "deploy/compose/docker-compose.yml"}, args...)...)
 	}
@@ -112,13 +216,12 @@ func composeDrill(t *testing.T, root string, f fault) {
 	compose("up", "-d")
 
 	ctx := context.Background()
-	sc := redis.NewClient(&redis.Options{Addr: sentinelAddrs[0], Protocol: 2, DisableIdentity: true})
+	sc := client(sentinelAddrs[0])
 	defer sc.Close()
-	// Every sentinel must know both replicas (they learn them from the
-	// master's INFO, every 10 s): one that knows none could win an
-	// election and find nothing to promote.
+	// Every sentinel must know both replicas and its peers, all by
+	// hostname, before the fault.
 	for _, a := range sentinelAddrs {
-		c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
+		c := client(a)
 		waitFor(t, 60*time.Second, "sentinel "+a+" to know the deployment", func() (bool, string) {
 			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 			if err != nil {
@@ -128,7 +231,7 @@ func composeDrill(t *testing.T, root string, f fault) {
 			for i := 0; i+1 < len(v); i += 2 {
 				f[fmt.Sprint(v[i])] = fmt.Sprint(v[i+1])
 			}
-			return f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
+			return f["ip"] == "master" && f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
 		})
 		c.Close()
 	}
@@ -137,15 +240,17 @@ func composeDrill(t *testing.T, root string, f fault) {
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: sentinelAddrs, MaxRetries: -1, DisableIdentity: true,
-		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: sentinelAddrs, Dialer: dial, MaxRetries: -1,
+		DisableIdentity: true, DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 	defer fc.Close()
 	var mu sync.Mutex
 	var acked []string
+	var window time.Duration
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		last := time.Now()
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -154,13 +259,16 @@ func composeDrill(t *testing.T, root string, f fault) {
 			}
 			k := "k" + strconv.Itoa(i)
 			if fc.Set(ctx, k, i, 0).Err() == nil {
+				now := time.Now()
 				mu.Lock()
 				acked = append(acked, k)
+				window = max(window, now.Sub(last))
 				mu.Unlock()
+				last = now
 			}
 		}
 	}()
-	time.Sleep(time.Second)
+	time.Sleep(fm.load)
 	start := time.Now()
 	run(t, root, nil, "docker", f.inject...)
 	var msg *redis.Message
@@ -169,34 +277,62 @@ func composeDrill(t *testing.T, root string, f fault) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no +switch-master within 30 s of docker %s", strings.Join(f.inject, " "))
 	}
-	t.Logf("+switch-master %v after docker %s: %s", time.Since(start).Round(time.Millisecond), f.inject[0], msg.Payload)
-	fields := strings.Fields(msg.Payload)
-	if len(fields) != 5 || fields[1] != masterIP {
-		t.Fatalf("unexpected +switch-master %q", msg.Payload)
+	var fig figures
+	fig.switchAt = time.Since(start)
+	t.Logf("+switch-master %v after docker %s: %s", fig.switchAt.Round(time.Millisecond), f.inject[0], msg.Payload)
+	if fig.switchAt > 2*time.Second {
+		// Slower than usual (down-after is 1 s): show why.
+		defer func() { t.Log(sentinelEvents(compose("logs", "--no-color", "sentinel1", "sentinel2", "sentinel3"))) }()
 	}
-	time.Sleep(time.Second)
+	fields := strings.Fields(msg.Payload)
+	if len(fields) != 5 || fields[1] != "master" || hosts[fields[3]] == "" {
+		t.Fatalf("unexpected +switch-master %q (want service hostnames)", msg.Payload)
+	}
+	time.Sleep(fm.hold)
+	back := time.Now()
 	run(t, root, nil, "docker", f.end...)
-	old := redis.NewClient(&redis.Options{Addr: masterIP + ":6379", DisableIdentity: true, MaxRetries: -1})
+	old := client("master:6379")
 	defer old.Close()
 	waitFor(t, 30*time.Second, "the old master to come back as a replica", func() (bool, string) {
 		v, err := old.Do(ctx, "ROLE").Slice()
-		return err == nil && len(v) > 0 && v[0] == "slave", fmt.Sprint(v, err)
+		return err == nil && len(v) > 1 && v[0] == "slave" && v[1] == fields[3], fmt.Sprint(v, err)
 	})
-	time.Sleep(500 * time.Millisecond)
+	fig.demoted = time.Since(back)
+	time.Sleep(fm.after)
 	close(stop)
 	<-done
-	nm := redis.NewClient(&redis.Options{Addr: fields[3] + ":" + fields[4], DisableIdentity: true})
+	nm := client(fields[3] + ":" + fields[4])
 	defer nm.Close()
-	lost := 0
+	mu.Lock()
+	defer mu.Unlock()
 	for _, k := range acked {
 		if nm.Exists(ctx, k).Val() != 1 {
-			lost++
+			fig.lost++
 		}
 	}
-	t.Logf("%d writes acknowledged through the FailoverClient, %d missing on the new master", len(acked), lost)
-	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost (the deployment runs with sync-replicas 1)", lost)
+	fig.acked, fig.window = len(acked), window
+	t.Logf("%d writes acknowledged through the FailoverClient, %d missing on the new master; longest gap between acknowledgements %v; old master demoted %v after its return",
+		fig.acked, fig.lost, fig.window.Round(time.Millisecond), fig.demoted.Round(time.Millisecond))
+	if fig.lost > 0 {
+		t.Errorf("%d acknowledged writes lost (the deployment runs with sync-replicas 1)", fig.lost)
 	}
+	return fig
+}
+
+// sentinelEvents keeps the event lines ("+odown", "-failover-...") of
+// the sentinels' logs, in time order.
+func sentinelEvents(logs string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "\t+") || strings.Contains(l, "\t-") {
+			if _, rest, ok := strings.Cut(l, "| "); ok {
+				l = rest + "  (" + strings.TrimSpace(strings.SplitN(l, "|", 2)[0]) + ")"
+			}
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {

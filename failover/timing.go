@@ -1,0 +1,96 @@
+package failover
+
+import "time"
+
+// When a sentinel stands for election. Redis Sentinel waits a fixed
+// 2 x failover-timeout after a failed attempt; when every sentinel sees
+// the master down at the same moment they may all stand at once, each
+// voting for itself, and a fixed wait would make them collide again.
+// Here every wait is random, drawn from the caller's source (seeded in
+// the simulation, so runs are reproducible), and a candidate that can no
+// longer win (Lost) stops waiting for its deadline: the retry windows
+// double with each failed attempt, so collisions become rarer while a
+// candidate that keeps failing (a minority partition) bumps the epoch
+// less and less often.
+
+// Rand is the randomness the timing draws from; math/rand/v2's *Rand
+// has this method.
+type Rand interface {
+	Int64N(n int64) int64
+}
+
+// ElectionTiming holds the bounds of the random delays of elections.
+type ElectionTiming struct {
+	// Desync bounds the delay between seeing the master objectively
+	// down and the first attempt, so that sentinels that saw it at the
+	// same moment usually do not stand at the same moment.
+	Desync time.Duration
+	// RetryBase is the window of the first retry; each further failed
+	// attempt doubles it, up to RetryMax. A retry waits between half the
+	// window and the window.
+	RetryBase, RetryMax time.Duration
+	// Yield and YieldJitter: after a vote request for a new epoch from
+	// another candidate, a sentinel does not stand itself for Yield plus
+	// up to YieldJitter, leaving that candidate time to fail over.
+	Yield, YieldJitter time.Duration
+}
+
+// DefaultElectionTiming is the timing vigil-sentinel uses for a group
+// with the given failover-timeout.
+func DefaultElectionTiming(failoverTimeout time.Duration) ElectionTiming {
+	return ElectionTiming{
+		Desync:      100 * time.Millisecond,
+		RetryBase:   200 * time.Millisecond,
+		RetryMax:    max(200*time.Millisecond, failoverTimeout/2),
+		Yield:       2 * time.Second,
+		YieldJitter: time.Second,
+	}
+}
+
+// FirstAttempt is the delay from objective down to the first attempt.
+func (t ElectionTiming) FirstAttempt(r Rand) time.Duration {
+	return jitter(r, t.Desync)
+}
+
+// Retry is the delay before the next attempt after failed failed
+// attempts in a row (1 after the first).
+func (t ElectionTiming) Retry(failed int, r Rand) time.Duration {
+	w := t.RetryBase
+	for i := 1; i < failed && w < t.RetryMax; i++ {
+		w *= 2
+	}
+	w = min(w, t.RetryMax)
+	return w/2 + jitter(r, w-w/2)
+}
+
+// YieldTo is how long a sentinel leaves another candidate before
+// standing itself.
+func (t ElectionTiming) YieldTo(r Rand) time.Duration {
+	return t.Yield + jitter(r, t.YieldJitter)
+}
+
+// jitter is uniform in [0, d).
+func jitter(r Rand, d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(r.Int64N(int64(d)))
+}
+
+// Lost reports whether candidate self can no longer win the election
+// whose votes (voter -> candidate, self's own included; "" for a voter
+// that answered without voting in this epoch) it has received so far,
+// among voters known sentinels: even if every sentinel that has
+// not answered yet voted for it, it would miss the majority or the
+// quorum. It may then retry at once (after Retry) instead of waiting for
+// its election's deadline.
+func Lost(votes map[string]string, voters, quorum int, self string) bool {
+	mine := 0
+	for _, c := range votes {
+		if c == self {
+			mine++
+		}
+	}
+	pending := max(voters-len(votes), 0)
+	return mine+pending < max(quorum, voters/2+1)
+}
