@@ -449,17 +449,25 @@ func FreePort() (int, error) {
 // that number their processes' ports from a base. The ports come from
 // below the kernel's ephemeral range (32768 and up on Linux), where
 // outgoing connections cannot take them between this check and the bind.
+// Each is free for TCP and UDP both (memberlist's gossip binds both).
 func FreePortRange(n int) (int, error) {
 	for try := 0; try < 200; try++ {
 		base := 20000 + mrand.IntN(12000-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			addr := "127.0.0.1:" + strconv.Itoa(p)
+			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				ok = false
 				continue
 			}
 			l.Close()
+			u, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				ok = false
+				continue
+			}
+			u.Close()
 		}
 		if ok {
 			return base, nil

@@ -15,15 +15,18 @@ import (
 // other on free loopback ports, and stops them when the test ends.
 func StartSentinels(t testing.TB, n int, host string, port, downAfterMs int) []*Proc {
 	t.Helper()
+	// Gossip ports from below the ephemeral range, distinct and free for
+	// TCP and UDP: picked one by one from the ephemeral range, two once
+	// coincided or were taken by a client connection before the bind.
+	base, err := proc.FreePortRange(n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seeds []string
 	var gossip []int
 	for i := 0; i < n; i++ {
-		p, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gossip = append(gossip, p)
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
+		gossip = append(gossip, base+i)
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(base+i))
 	}
 	var out []*Proc
 	for i := 0; i < n; i++ {
