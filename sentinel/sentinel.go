@@ -799,11 +799,15 @@ func (s *Sentinel) tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	// Wall-clock delta on purpose: a jump of the clock is a reason to
-	// distrust what was measured, like a stall of the process.
+	// A stall of the process (on the monotonic clock) or a jump of the
+	// wall clock of more than tiltTrigger either way is a reason to
+	// distrust what was measured. Redis tilts on any backward step too;
+	// every timeout here runs on the monotonic clock, so a small NTP step
+	// changes nothing and does not stop failovers for 30 s.
 	if !s.lastTick.IsZero() {
-		d := now.Round(0).Sub(s.lastTick.Round(0))
-		if d < 0 || d > tiltTrigger {
+		stall := now.Sub(s.lastTick)
+		jump := now.Round(0).Sub(s.lastTick.Round(0)) - stall
+		if stall > tiltTrigger || jump > tiltTrigger || jump < -tiltTrigger {
 			if !s.tilted(now) {
 				s.event("+tilt", "#tilt mode entered")
 			}
