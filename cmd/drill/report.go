@@ -50,8 +50,10 @@ type reportEvent struct {
 
 // runResult is one run of one drill.
 type runResult struct {
-	Drill   string `json:"drill"`
-	Run     int    `json:"run"`
+	Drill string `json:"drill"`
+	Run   int    `json:"run"`
+	// Target is set for a reference run ("redis", "redis min-replicas-to-write 1").
+	Target  string `json:"target,omitempty"`
 	Verdict string `json:"verdict"`
 	// Error says why a run could not finish (verdict ERROR).
 	Error      string           `json:"error,omitempty"`

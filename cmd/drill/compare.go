@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// target is what a run drills: vigil, or redis-server + redis-sentinel 7
+// (the reference) with a min-replicas-to-write setting.
+type target struct {
+	label       string
+	reference   bool
+	minReplicas int
+}
+
+// chooseTargets turns -target, -compare and -min-replicas-to-write into
+// the targets every selected drill runs against, in order.
+func chooseTargets(name string, compare bool, minReplicas int) ([]target, error) {
+	redisTarget := func(n int) target {
+		label := "redis"
+		if n > 0 {
+			label = fmt.Sprintf("redis min-replicas-to-write %d", n)
+		}
+		return target{label: label, reference: true, minReplicas: n}
+	}
+	switch {
+	case compare:
+		// Redis's default next to the setting that fences a stale master.
+		return []target{{label: "vigil"}, redisTarget(0), redisTarget(max(minReplicas, 1))}, nil
+	case name == "vigil":
+		return []target{{label: "vigil"}}, nil
+	case name == "redis":
+		return []target{redisTarget(minReplicas)}, nil
+	}
+	return nil, fmt.Errorf("unknown -target %q (vigil or redis)", name)
+}
+
+// describe is the target's part of a drill's heading.
+func (t target) describe(syncReplicas int) string {
+	if t.reference {
+		return fmt.Sprintf("redis-server + redis-sentinel, min-replicas-to-write %d", t.minReplicas)
+	}
+	return fmt.Sprintf("sync-replicas %d", syncReplicas)
+}
+
+// listTags notes, in vigil-drill list, what is special about a drill.
+func listTags(d drillSpec) string {
+	var tags []string
+	if d.reference {
+		tags = append(tags, "also -target redis")
+	}
+	if d.explicit {
+		tags = append(tags, "only when named")
+	}
+	if len(tags) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(tags, "; ") + "]"
+}
+
+// splitBrainMetrics are the metrics that count writes a replaced (or
+// isolated) old master acknowledged, one per drill that measures them.
+var splitBrainMetrics = []string{mAckedByReplaced, mAckedByRestarted, mAckedByIsolated}
+
+// Metric names of the writes an old master acknowledged after it was
+// replaced (freeze), restarted (kill) or cut off (partition).
+const (
+	mAckedByReplaced  = "acked_by_replaced_master"
+	mAckedByRestarted = "acked_by_restarted_old_master"
+	mAckedByIsolated  = "acked_by_isolated_master_after_cut"
+)
+
+// printCompare prints, per drill, one row per target: the failover time
+// and the client's unavailability window (median and max over the runs),
+// the acknowledged writes lost and the split-brain writes the old master
+// acknowledged (total and max of a run).
+func printCompare(w io.Writer, runs []*runResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "drill\ttarget\truns ok\tfailover ms med\tmax\twindow ms med\tmax\tacked lost total\tmax\tsplit-brain acks total\tmax\t")
+	type key struct{ drill, target string }
+	var order []key
+	groups := map[key][]*runResult{}
+	for _, r := range runs {
+		k := key{r.Drill, r.Target}
+		if k.target == "" {
+			k.target = "vigil"
+		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	for _, k := range order {
+		rs := groups[k]
+		var sw, win, lost, split []int64
+		ok := 0
+		for _, r := range rs {
+			if r.Verdict == verdictOK {
+				ok++
+			}
+			if r.Verdict == verdictError {
+				continue // no figures from a run that could not finish
+			}
+			if v, has := r.Metrics[mSwitch]; has {
+				sw = append(sw, v)
+			}
+			win = append(win, r.Metrics[mWindow])
+			lost = append(lost, r.Metrics[mLost])
+			var n int64
+			for _, m := range splitBrainMetrics {
+				n += r.Metrics[m]
+			}
+			split = append(split, n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.drill, k.target, ok, len(rs),
+			median(sw), maxOf(sw), median(win), maxOf(win), sum(lost), maxOf(lost), sum(split), maxOf(split))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "(runs ok: every invariant held; reference runs are expected to violate the no-loss and fencing invariants)")
+}
+
+func median(v []int64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return fmt.Sprint(s[len(s)/2])
+}
+
+func maxOf(v []int64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprint(slices.Max(v))
+}
+
+func sum(v []int64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	var n int64
+	for _, x := range v {
+		n += x
+	}
+	return fmt.Sprint(n)
+}
