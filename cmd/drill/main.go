@@ -203,7 +203,9 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 	keep := s.keep
 	defer func() {
 		r.Events = reportEvents(c.events.all(), r.faultAt)
-		if r.Verdict != verdictOK {
+		// A reference run's violations are expected (Redis loses writes);
+		// only one that could not finish is worth its directory.
+		if r.Verdict == verdictError || (r.Verdict != verdictOK && r.Target == "") {
 			keep = true
 		}
 		if keep {

@@ -116,7 +116,6 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 		ns.Heal()
 		return fmt.Errorf("a +switch-master with none of %v before it", failoverBegins)
 	}
-	d.r.metric(mAckedByIsolated, int64(n))
 	d.r.metric("cut_to_last_isolated_ack_ms", last.Sub(cutAt).Milliseconds())
 	d.r.metric("cut_to_failover_begin_ms", began.At.Sub(cutAt).Milliseconds())
 	d.r.metric("isolated_ack_to_failover_begin_ms", began.At.Sub(last).Milliseconds())
@@ -147,5 +146,11 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 	// The pinned client's writes stop at the demotion (READONLY); stop
 	// it before the common checks look for every acknowledged write.
 	halt()
+	// Every write the old master acknowledged from the cut to its
+	// demotion (after the heal too: a Redis master takes writes until
+	// a sentinel converts it).
+	mu.Lock()
+	d.r.metric(mAckedByIsolated, int64(afterCut))
+	mu.Unlock()
 	return nil
 }

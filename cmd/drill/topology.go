@@ -226,9 +226,12 @@ func (c *cluster) start(ctx context.Context) error {
 		failoverTimeout := strconv.FormatInt(o.failoverTimeout.Milliseconds(), 10)
 		if o.reference {
 			// redis-sentinel needs a writable config file, which it
-			// rewrites with what it learns (so a restart keeps it).
+			// rewrites with what it learns (so a restart keeps it). It
+			// announces itself on loopback, where it listens: by default
+			// it would announce the address it reaches the master from,
+			// the host's end of the veth pair in the partition drill.
 			conf := filepath.Join(m.dir, "sentinel.conf")
-			text := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor %s\nsentinel down-after-milliseconds %s %s\nsentinel failover-timeout %s %s\n",
+			text := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel announce-ip 127.0.0.1\nsentinel monitor %s\nsentinel down-after-milliseconds %s %s\nsentinel failover-timeout %s %s\n",
 				m.dir, monitor, masterName, downAfter, masterName, failoverTimeout)
 			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 				return fmt.Errorf("writing %s: %w", conf, err)
