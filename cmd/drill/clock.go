@@ -162,7 +162,7 @@ func faultClock(ctx context.Context, d *drillRun) error {
 	}
 	end := time.Now()
 	ok, failed, kinds := d.w.outcomesBetween(at, end)
-	d.r.metric("clock_jump_s", int64(jump/time.Second))
+	d.r.metric("clock_jump_ms", jump.Milliseconds())
 	d.r.check("no client error", failed == 0 && ok > 0, "%d writes acknowledged, %d failed (%s) during the drill", ok, failed, kinds)
 	mu.Lock()
 	nSamples, nBad := samples, len(bad)
