@@ -7,7 +7,13 @@
 //
 //	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE]
 //	vigil-drill run NAME [flags]   (the same as -drill NAME)
+//	vigil-drill run kill|freeze|partition -target redis [-min-replicas-to-write N]
+//	vigil-drill -drill freeze,kill,partition -runs 5 -compare
 //	vigil-drill list
+//
+// -target redis runs a drill against redis-server + redis-sentinel 7, the
+// reference; -compare runs it against vigil and Redis (defaults, and
+// min-replicas-to-write) and prints a table side by side.
 //
 // The exit status is 1 when any invariant was violated or a run failed.
 package main
