@@ -66,11 +66,12 @@ func listTags(d drillSpec) string {
 var splitBrainMetrics = []string{mAckedByReplaced, mAckedByRestarted, mAckedByIsolated}
 
 // Metric names of the writes an old master acknowledged after it was
-// replaced (freeze), restarted (kill) or cut off (partition).
+// replaced (freeze: sent after the freeze), restarted (kill) or cut off
+// (partition: acknowledged after the failover began, until demoted).
 const (
 	mAckedByReplaced  = "acked_by_replaced_master"
 	mAckedByRestarted = "acked_by_restarted_old_master"
-	mAckedByIsolated  = "acked_by_isolated_master_after_cut"
+	mAckedByIsolated  = "acked_by_isolated_master_after_failover_began"
 )
 
 // printCompare prints, per drill, one row per target: the failover time
@@ -120,8 +121,9 @@ func printCompare(w io.Writer, runs []*runResult) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "runs ok: every invariant held (reference runs are expected to violate the fencing invariants).")
-	fmt.Fprintln(w, "split-brain acks: writes the old master acknowledged after it was frozen, restarted or cut off; its demotion")
-	fmt.Fprintln(w, "discards them, so they are lost too, on top of the acked writes missing from the final master.")
+	fmt.Fprintln(w, "split-brain acks: writes the old master acknowledged after it was frozen (freeze) or restarted (kill), or")
+	fmt.Fprintln(w, "after the failover began (partition); its demotion discards them, so they are lost (counted in acked lost")
+	fmt.Fprintln(w, "only in partition, where the pinned client's writes are in the ledger).")
 }
 
 func median(v []int64) string {

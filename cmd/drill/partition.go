@@ -56,7 +56,9 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 	}
 	var mu sync.Mutex
 	var cutAt, lastAck time.Time
-	afterCut := 0
+	// ackedAfterCut are the times of the pinned client's acknowledgements
+	// since the cut.
+	var ackedAfterCut []time.Time
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -78,7 +80,7 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 			mu.Lock()
 			lastAck = now
 			if !cutAt.IsZero() {
-				afterCut++
+				ackedAfterCut = append(ackedAfterCut, now)
 			}
 			mu.Unlock()
 		}
@@ -102,7 +104,7 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 	time.Sleep(time.Second)
 	d.checkOnePromotion(cutAt)
 	mu.Lock()
-	last, n := lastAck, afterCut
+	last, n := lastAck, len(ackedAfterCut)
 	mu.Unlock()
 	began, ok, _ := d.c.events.find(cutAt, func(e event) bool {
 		for _, t := range failoverBegins {
@@ -150,7 +152,14 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 	// demotion (after the heal too: a Redis master takes writes until
 	// a sentinel converts it).
 	mu.Lock()
-	d.r.metric(mAckedByIsolated, int64(afterCut))
-	mu.Unlock()
+	defer mu.Unlock()
+	split := 0
+	for _, t := range ackedAfterCut {
+		if !t.Before(began.At) {
+			split++
+		}
+	}
+	d.r.metric("acked_by_isolated_master_after_cut", int64(len(ackedAfterCut)))
+	d.r.metric(mAckedByIsolated, int64(split))
 	return nil
 }
