@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // target is what a run drills: vigil, or redis-server + redis-sentinel 7
@@ -74,13 +76,42 @@ const (
 	mAckedByIsolated  = "acked_by_isolated_master_after_failover_began"
 )
 
+// demotionMetrics are the times from the old master's return (woken,
+// restarted, healed) to its demotion, one per drill.
+var demotionMetrics = []string{mWakeToDemoted, "restart_to_old_master_demoted_ms", "heal_to_old_master_demoted_ms"}
+
+// mWakeToDemoted is the freeze drill's time from SIGCONT to the old
+// master reporting role slave.
+const mWakeToDemoted = "wake_to_old_master_demoted_ms"
+
+// waitDemoted waits until the node at addr reports itself a replica.
+func waitDemoted(ctx context.Context, addr string, timeout time.Duration) error {
+	c := adminClient(addr)
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := c.Do(ctx, "ROLE").Slice()
+		if err == nil && len(v) > 0 && v[0] == "slave" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not demoted within %v (ROLE %v, %v)", timeout, v, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // printCompare prints, per drill, one row per target: the failover time
 // and the client's unavailability window (median and max over the runs),
 // the acknowledged writes lost and the split-brain writes the old master
 // acknowledged (total and max of a run).
 func printCompare(w io.Writer, runs []*runResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "drill\ttarget\truns ok\tfailover ms med\tmax\twindow ms med\tmax\tacked lost total\tmax\tsplit-brain acks total\tmax\t")
+	fmt.Fprintln(tw, "drill\ttarget\truns ok\tfailover ms med\tmax\twindow ms med\tmax\tacked lost total\tmax\tsplit-brain acks total\tmax\tdemotion ms med\tmax\t")
 	type key struct{ drill, target string }
 	var order []key
 	groups := map[key][]*runResult{}
@@ -96,7 +127,7 @@ func printCompare(w io.Writer, runs []*runResult) {
 	}
 	for _, k := range order {
 		rs := groups[k]
-		var sw, win, lost, split []int64
+		var sw, win, lost, split, demote []int64
 		ok := 0
 		for _, r := range rs {
 			if r.Verdict == verdictOK {
@@ -115,15 +146,21 @@ func printCompare(w io.Writer, runs []*runResult) {
 				n += r.Metrics[m]
 			}
 			split = append(split, n)
+			for _, m := range demotionMetrics {
+				if v, has := r.Metrics[m]; has {
+					demote = append(demote, v)
+				}
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.drill, k.target, ok, len(rs),
-			median(sw), maxOf(sw), median(win), maxOf(win), sum(lost), maxOf(lost), sum(split), maxOf(split))
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", k.drill, k.target, ok, len(rs),
+			median(sw), maxOf(sw), median(win), maxOf(win), sum(lost), maxOf(lost), sum(split), maxOf(split), median(demote), maxOf(demote))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "runs ok: every invariant held (reference runs are expected to violate the fencing invariants).")
 	fmt.Fprintln(w, "split-brain acks: writes the old master acknowledged after it was frozen (freeze) or restarted (kill), or")
 	fmt.Fprintln(w, "after the failover began (partition); its demotion discards them, so they are lost (counted in acked lost")
-	fmt.Fprintln(w, "only in partition, where the pinned client's writes are in the ledger).")
+	fmt.Fprintln(w, "only in partition, where the pinned client's writes are in the ledger). demotion: from the old master's")
+	fmt.Fprintln(w, "return (woken, restarted, healed) to its ROLE saying slave.")
 }
 
 func median(v []int64) string {

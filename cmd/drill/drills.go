@@ -239,7 +239,12 @@ func faultFreeze(ctx context.Context, d *drillRun) error {
 	if err := old.p.Thaw(); err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second)
+	woke := time.Now()
+	if err := waitDemoted(ctx, old.addr(), 30*time.Second); err != nil {
+		return fmt.Errorf("the old master after waking: %w", err)
+	}
+	d.r.metric(mWakeToDemoted, time.Since(woke).Milliseconds())
+	time.Sleep(time.Second)
 	d.checkOnePromotion(at)
 	return nil
 }

@@ -126,13 +126,13 @@ func TestCommandLineRefusals(t *testing.T) {
 // TestCompareTable checks the side-by-side table: one row per drill and
 // target, medians and maxima over the runs that finished.
 func TestCompareTable(t *testing.T) {
-	mk := func(target string, verdict string, sw, win, lost, split int64) *runResult {
+	mk := func(target string, verdict string, sw, win, lost, split, demote int64) *runResult {
 		return &runResult{Drill: "freeze", Target: target, Verdict: verdict, Metrics: map[string]int64{
-			mSwitch: sw, mWindow: win, mLost: lost, mAckedByReplaced: split}}
+			mSwitch: sw, mWindow: win, mLost: lost, mAckedByReplaced: split, mWakeToDemoted: demote}}
 	}
 	runs := []*runResult{
-		mk("", verdictOK, 1100, 1300, 0, 0), mk("", verdictOK, 1200, 1500, 0, 0), mk("", verdictOK, 1000, 1400, 0, 0),
-		mk("redis", verdictViolation, 2400, 2500, 0, 50000), mk("redis", verdictError, 0, 0, 0, 0),
+		mk("", verdictOK, 1100, 1300, 0, 0, 400), mk("", verdictOK, 1200, 1500, 0, 0, 500), mk("", verdictOK, 1000, 1400, 0, 0, 300),
+		mk("redis", verdictViolation, 2400, 2500, 0, 50000, 10100), mk("redis", verdictError, 0, 0, 0, 0, 0),
 	}
 	var out bytes.Buffer
 	printCompare(&out, runs)
@@ -146,10 +146,10 @@ func TestCompareTable(t *testing.T) {
 		t.Fatalf("no row for %s in\n%s", prefix, out.String())
 		return nil
 	}
-	if got, want := strings.Join(fields("vigil")[2:], " "), "3/3 1100 1200 1400 1500 0 0 0 0"; got != want {
+	if got, want := strings.Join(fields("vigil")[2:], " "), "3/3 1100 1200 1400 1500 0 0 0 0 400 500"; got != want {
 		t.Errorf("vigil row %q, want %q", got, want)
 	}
-	if got, want := strings.Join(fields("redis")[2:], " "), "0/2 2400 2400 2500 2500 0 0 50000 50000"; got != want {
+	if got, want := strings.Join(fields("redis")[2:], " "), "0/2 2400 2400 2500 2500 0 0 50000 50000 10100 10100"; got != want {
 		t.Errorf("redis row %q, want %q", got, want)
 	}
 }
