@@ -28,6 +28,13 @@ type drillSpec struct {
 	// fault injects the fault and waits until the deployment recovered,
 	// recording metrics and drill-specific invariants in d.r.
 	fault func(ctx context.Context, d *drillRun) error
+	// needs says why the drill cannot run on this machine (nil: it can).
+	needs func() error
+	// explicit drills run only when named, never as part of all.
+	explicit bool
+	// reference drills can also run against redis-server + redis-sentinel
+	// (-target redis, -compare).
+	reference bool
 }
 
 // drillRun is what a fault function works with.
@@ -39,8 +46,8 @@ type drillRun struct {
 
 // drills is every drill, in the order -drill all runs them.
 var drills = []drillSpec{
-	{name: "kill", about: "kill -9 of the master, restarted (as a master) after the failover", fault: faultKill},
-	{name: "freeze", about: "SIGSTOP of the master past down-after, then SIGCONT, with a client pinned to it", fault: faultFreeze},
+	{name: "kill", about: "kill -9 of the master, restarted (as a master) after the failover", fault: faultKill, reference: true},
+	{name: "freeze", about: "SIGSTOP of the master past down-after, then SIGCONT, with a client pinned to it", fault: faultFreeze, reference: true},
 	{name: "leader-kill", about: "kill -9 of the master, then of the sentinel leading the failover once it selected a replica",
 		setup: func(o *topoOptions, s settings) { o.failoverTimeout = s.leaderKillFailoverTimeout }, fault: faultLeaderKill},
 	{name: "replica-restart", about: "kill -9 of a replica (save point 1 s) and restart under load: partial resync expected",
@@ -61,6 +68,7 @@ var drills = []drillSpec{
 		setup: rollingUpgradeSetup(false), fault: rollingUpgrade(false)},
 	{name: "rolling-upgrade-failover", about: "rolling-upgrade, moving the master role away with SENTINEL FAILOVER before upgrading the old master",
 		setup: rollingUpgradeSetup(true), fault: rollingUpgrade(true)},
+	partitionDrill, sentinelLossDrill, clockDrill,
 }
 
 // drillByName finds a drill.
@@ -235,7 +243,12 @@ func faultFreeze(ctx context.Context, d *drillRun) error {
 	if err := old.p.Thaw(); err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second)
+	woke := time.Now()
+	if err := waitDemoted(ctx, old.addr(), 30*time.Second); err != nil {
+		return fmt.Errorf("the old master after waking: %w", err)
+	}
+	d.r.metric(mWakeToDemoted, time.Since(woke).Milliseconds())
+	time.Sleep(time.Second)
 	d.checkOnePromotion(at)
 	return nil
 }

@@ -7,7 +7,13 @@
 //
 //	vigil-drill [-bin bin] [-drill NAME[,NAME...]|all] [-runs 3] [-sync-replicas 1] [-report FILE | -out DIR]
 //	vigil-drill run NAME [flags]   (the same as -drill NAME)
+//	vigil-drill run kill|freeze|partition -target redis [-min-replicas-to-write N]
+//	vigil-drill -drill freeze,kill,partition -runs 5 -compare
 //	vigil-drill list
+//
+// -target redis runs a drill against redis-server + redis-sentinel 7, the
+// reference; -compare runs it against vigil and Redis (defaults, and
+// min-replicas-to-write) and prints a table side by side.
 //
 // The exit status is 1 when any invariant was violated or a run failed.
 package main
@@ -53,12 +59,17 @@ type settings struct {
 	keep                      bool
 	// dataset is the keys loaded before the drills that upgrade nodes.
 	dataset int
+	// target is what the drill runs against (vigil, or Redis as the
+	// reference).
+	target target
+	// clockJump is how far the clock drill moves the wall clock.
+	clockJump time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "list" {
 		for _, d := range drills {
-			fmt.Fprintf(stdout, "%-17s %s\n", d.name, d.about)
+			fmt.Fprintf(stdout, "%-19s %s%s\n", d.name, d.about, listTags(d))
 		}
 		return 0
 	}
@@ -84,6 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reportPath := fs.String("report", "", "write a JSON report of every run to this file, and an HTML one next to it (.html for .json)")
 	outDir := fs.String("out", "", "write the reports to DIR/report.json and DIR/report.html (unless -report names a file)")
 	fs.BoolVar(&s.keep, "keep", false, "keep every run's directory (data and logs); a failed run's is always kept")
+	targetName := fs.String("target", "vigil", "what to drill: vigil, or redis (redis-server + redis-sentinel 7 from PATH, the reference; kill, freeze and partition only)")
+	reference := fs.Bool("reference", false, "the same as -target redis")
+	compare := fs.Bool("compare", false, "run each drill against vigil, redis (defaults) and redis with min-replicas-to-write (at least 1), and print them side by side")
+	minReplicas := fs.Int("min-replicas-to-write", 0, "redis-server's min-replicas-to-write in reference runs")
+	fs.DurationVar(&s.clockJump, "clock-jump", time.Hour, "how far the clock drill jumps the host's wall clock (forward, then backward)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,14 +113,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s.downAfter = time.Duration(*downAfter) * time.Millisecond
 	s.failoverTimeout = time.Duration(*failoverTimeout) * time.Millisecond
 	s.leaderKillFailoverTimeout = time.Duration(*lkTimeout) * time.Millisecond
+	if *reference {
+		*targetName = "redis"
+	}
+	targets, err := chooseTargets(*targetName, *compare, *minReplicas)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil-drill: %v\n", err)
+		return 2
+	}
 	var selected []drillSpec
 	if *which == "all" {
-		selected = drills
+		for _, d := range drills {
+			// A drill that changes the host (the clock) runs only when
+			// named; the comparison covers the reference drills.
+			if !d.explicit && (!*compare || d.reference) {
+				selected = append(selected, d)
+			}
+		}
 	} else {
 		for _, name := range strings.Split(*which, ",") {
 			d, ok := drillByName(strings.TrimSpace(name))
 			if !ok {
 				fmt.Fprintf(stderr, "vigil-drill: unknown drill %q (vigil-drill list)\n", name)
+				return 2
+			}
+			if !d.reference && targets[len(targets)-1].reference {
+				fmt.Fprintf(stderr, "vigil-drill: the %s drill has no reference run (vigil-drill list)\n", d.name)
 				return 2
 			}
 			selected = append(selected, d)
@@ -114,16 +148,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		DownAfterMs: *downAfter, FailoverTimeoutMs: *failoverTimeout, LeaderKillFailoverTimeoutMs: *lkTimeout,
 		SyncReplicas: s.syncReplicas, Runs: s.runs}}
 	for _, d := range selected {
-		fmt.Fprintf(stdout, "== %s: %s (%d runs, down-after %v, sync-replicas %d)\n", d.name, d.about, s.runs, s.downAfter, s.syncReplicas)
-		for i := 1; i <= s.runs && ctx.Err() == nil; i++ {
-			r := runOne(ctx, d, s, i)
-			printRun(stdout, r)
-			rep.Runs = append(rep.Runs, r)
+		for _, t := range targets {
+			s.target = t
+			fmt.Fprintf(stdout, "== %s: %s (%d runs, down-after %v, %s)\n", d.name, d.about, s.runs, s.downAfter, t.describe(s.syncReplicas))
+			for i := 1; i <= s.runs && ctx.Err() == nil; i++ {
+				r := runOne(ctx, d, s, i)
+				printRun(stdout, r)
+				rep.Runs = append(rep.Runs, r)
+			}
 		}
 	}
 	rep.summarise(ctx.Err() != nil)
 	fmt.Fprintln(stdout)
 	printSummary(stdout, rep.Runs)
+	if *compare {
+		fmt.Fprintln(stdout)
+		printCompare(stdout, rep.Runs)
+	}
 	if *reportPath != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err == nil {
@@ -148,7 +189,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // workload, inject the fault, stop the workload, check the invariants.
 func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 	r := &runResult{Drill: d.name, Run: n, Metrics: map[string]int64{}}
-	o := topoOptions{bin: s.bin, downAfter: s.downAfter, failoverTimeout: s.failoverTimeout, syncReplicas: s.syncReplicas}
+	o := topoOptions{bin: s.bin, downAfter: s.downAfter, failoverTimeout: s.failoverTimeout, syncReplicas: s.syncReplicas,
+		reference: s.target.reference, minReplicasToWrite: s.target.minReplicas}
+	if s.target.reference {
+		r.Target = s.target.label
+	}
+	if d.needs != nil {
+		if err := d.needs(); err != nil {
+			r.fail(fmt.Errorf("the %s drill cannot run on this machine: %w", d.name, err))
+			return r
+		}
+	}
 	if d.setup != nil {
 		d.setup(&o, s)
 	}
@@ -160,7 +211,9 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 	keep := s.keep
 	defer func() {
 		r.Events = reportEvents(c.events.all(), r.faultAt)
-		if r.Verdict != verdictOK {
+		// A reference run's violations are expected (Redis loses writes);
+		// only one that could not finish is worth its directory.
+		if r.Verdict == verdictError || (r.Verdict != verdictOK && r.Target == "") {
 			keep = true
 		}
 		if keep {
@@ -208,7 +261,7 @@ func runOne(ctx context.Context, d drillSpec, s settings, n int) *runResult {
 		return r
 	}
 	r.metric(mLost, int64(lost))
-	if s.syncReplicas > 0 {
+	if s.syncReplicas > 0 && !o.reference {
 		r.check("no acknowledged write lost", lost == 0, "%d of %d acknowledged writes missing on the master %s", lost, st.acked, master)
 	}
 	r.finish()

@@ -24,6 +24,7 @@ func TestDrills(t *testing.T) {
 	}
 	for _, d := range drills {
 		t.Run(d.name, func(t *testing.T) {
+			skipUnrunnable(t, d)
 			path := filepath.Join(t.TempDir(), "report.json")
 			var out bytes.Buffer
 			code := run(context.Background(), []string{"-bin", bin, "-drill", d.name, "-runs", "1", "-report", path}, &out, &out)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/netns"
 )
 
 // masterName is the monitored group of every drill topology.
@@ -42,6 +44,16 @@ type topoOptions struct {
 	// dataset is the number of keys a drill loads before its fault (the
 	// drills that use one).
 	dataset int
+	// isolateMaster runs the first data node in a network namespace of
+	// its own, linked to the host by a veth pair the partition drill cuts.
+	isolateMaster bool
+	// reference runs redis-server and redis-sentinel (from PATH) instead
+	// of the vigil binaries, with minReplicasToWrite as the data nodes'
+	// min-replicas-to-write: the same drill against Redis, for comparison.
+	reference          bool
+	minReplicasToWrite int
+	// clockJump is how far the clock drill moves the wall clock.
+	clockJump time.Duration
 }
 
 // member is one process of the topology. Its port and directory stay the
@@ -51,6 +63,11 @@ type member struct {
 	path string
 	dir  string
 	port int // 0 until the first start picks one
+	// host is the address others reach it at (default 127.0.0.1).
+	host string
+	// wrap, when set, turns the command line into the one that runs it
+	// (inside a network namespace).
+	wrap func(path string, args ...string) (string, []string)
 	// args are the arguments of every incarnation, without --port (proc
 	// adds it) and without --replicaof (the role is chosen per start).
 	args []string
@@ -64,7 +81,11 @@ func (m *member) start(ctx context.Context, replicaOf string) error {
 	if replicaOf != "" {
 		args = append(args, "--replicaof", replicaOf)
 	}
-	p, err := proc.Start(ctx, proc.Spec{Name: m.name, Path: m.path, Args: args, Port: m.port, Dir: m.dir,
+	path := m.path
+	if m.wrap != nil {
+		path, args = m.wrap(path, args...)
+	}
+	p, err := proc.Start(ctx, proc.Spec{Name: m.name, Path: path, Args: args, Port: m.port, Dir: m.dir, Host: m.hostname(),
 		LogPath: filepath.Join(m.dir, m.name+".log"), ReadyTimeout: 30 * time.Second})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", m.name, err)
@@ -73,10 +94,17 @@ func (m *member) start(ctx context.Context, replicaOf string) error {
 	return nil
 }
 
-func (m *member) addr() string { return "127.0.0.1:" + strconv.Itoa(m.port) }
+func (m *member) hostname() string {
+	if m.host == "" {
+		return "127.0.0.1"
+	}
+	return m.host
+}
+
+func (m *member) addr() string { return net.JoinHostPort(m.hostname(), strconv.Itoa(m.port)) }
 
 // replicaOfArg is the --replicaof value pointing at m.
-func (m *member) replicaOfArg() string { return "127.0.0.1 " + strconv.Itoa(m.port) }
+func (m *member) replicaOfArg() string { return m.hostname() + " " + strconv.Itoa(m.port) }
 
 func (m *member) running() bool { return m.p != nil && m.p.Running() }
 
@@ -111,6 +139,8 @@ type cluster struct {
 	nodes     []*member
 	sentinels []*member
 	events    *eventLog
+	// ns is the first data node's network namespace (isolateMaster).
+	ns *netns.NS
 }
 
 // newCluster starts a fresh topology and waits until the replicas are in
@@ -131,13 +161,17 @@ func newCluster(ctx context.Context, o topoOptions) (*cluster, error) {
 // start starts the processes of a new cluster.
 func (c *cluster) start(ctx context.Context) error {
 	o, root := c.opts, c.root
-	server, err := filepath.Abs(filepath.Join(o.bin, "vigil-server"))
+	server, sentinel, err := binaries(o)
 	if err != nil {
 		return err
 	}
-	sentinel, err := filepath.Abs(filepath.Join(o.bin, "vigil-sentinel"))
-	if err != nil {
-		return err
+	if o.isolateMaster {
+		// A subnet (and namespace name) per process, so a drill and the
+		// e2e partition test (subnets 20-219) can run at the same time.
+		subnet := 220 + os.Getpid()%30
+		if c.ns, err = netns.New(fmt.Sprint("vd", subnet), subnet); err != nil {
+			return fmt.Errorf("creating the master's network namespace: %w", err)
+		}
 	}
 	if o.serverCopy {
 		if err := os.Mkdir(filepath.Join(root, "bin"), 0o755); err != nil {
@@ -156,8 +190,25 @@ func (c *cluster) start(ctx context.Context) error {
 		if i > 0 && o.replicaSave != "" {
 			save = o.replicaSave
 		}
-		m.args = append([]string{"--bind", "127.0.0.1", "--dir", m.dir, "--save", save, "--sync-replicas", strconv.Itoa(o.syncReplicas),
-			"--enable-debug-command", "yes"}, o.nodeArgs...)
+		bind := []string{"--bind", "127.0.0.1"}
+		if c.ns != nil && i == 0 {
+			// Inside the namespace: its loopback (the pinned client) and
+			// its end of the veth pair (everyone else).
+			bind = []string{"--bind", "0.0.0.0", "--protected-mode", "no"}
+			m.host, m.wrap = c.ns.IP, c.ns.Command
+		} else if c.ns != nil {
+			// The replicas announce the host's end of the veth pair: the
+			// address the isolated master reaches them at once healed.
+			bind = []string{"--bind", "127.0.0.1", c.ns.HostIP, "--protected-mode", "no", "--replica-announce-ip", c.ns.HostIP}
+			m.host = c.ns.HostIP
+		}
+		m.args = append(bind, "--dir", m.dir, "--save", save, "--enable-debug-command", "yes")
+		if o.reference {
+			m.args = append(m.args, "--min-replicas-to-write", strconv.Itoa(o.minReplicasToWrite))
+		} else {
+			m.args = append(m.args, "--sync-replicas", strconv.Itoa(o.syncReplicas))
+		}
+		m.args = append(m.args, o.nodeArgs...)
 		if err := os.Mkdir(m.dir, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", m.dir, err)
 		}
@@ -186,12 +237,28 @@ func (c *cluster) start(ctx context.Context) error {
 		_, gp, _ := strings.Cut(gossip[i], ":")
 		m := &member{name: "sentinel" + strconv.Itoa(i), path: sentinel}
 		m.dir = filepath.Join(root, m.name)
-		m.args = []string{"--bind", "127.0.0.1", "--dir", m.dir, "--gossip-port", gp, "--join", strings.Join(gossip, ","),
-			"--monitor", fmt.Sprintf("%s 127.0.0.1 %d 2", masterName, c.nodes[0].port),
-			"--down-after-milliseconds", strconv.FormatInt(o.downAfter.Milliseconds(), 10),
-			"--failover-timeout", strconv.FormatInt(o.failoverTimeout.Milliseconds(), 10)}
 		if err := os.Mkdir(m.dir, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", m.dir, err)
+		}
+		monitor := fmt.Sprintf("%s %s %d 2", masterName, c.nodes[0].hostname(), c.nodes[0].port)
+		downAfter := strconv.FormatInt(o.downAfter.Milliseconds(), 10)
+		failoverTimeout := strconv.FormatInt(o.failoverTimeout.Milliseconds(), 10)
+		if o.reference {
+			// redis-sentinel needs a writable config file, which it
+			// rewrites with what it learns (so a restart keeps it). It
+			// announces itself on loopback, where it listens: by default
+			// it would announce the address it reaches the master from,
+			// the host's end of the veth pair in the partition drill.
+			conf := filepath.Join(m.dir, "sentinel.conf")
+			text := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel announce-ip 127.0.0.1\nsentinel monitor %s\nsentinel down-after-milliseconds %s %s\nsentinel failover-timeout %s %s\n",
+				m.dir, monitor, masterName, downAfter, masterName, failoverTimeout)
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", conf, err)
+			}
+			m.args = []string{conf}
+		} else {
+			m.args = []string{"--bind", "127.0.0.1", "--dir", m.dir, "--gossip-port", gp, "--join", strings.Join(gossip, ","),
+				"--monitor", monitor, "--down-after-milliseconds", downAfter, "--failover-timeout", failoverTimeout}
 		}
 		if err := m.start(ctx, ""); err != nil {
 			return err
@@ -202,6 +269,28 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	return c.waitSentinelsReady(ctx, time.Minute)
+}
+
+// binaries returns the data node's and the sentinel's executables: vigil's
+// from o.bin, or redis-server and redis-sentinel from PATH for a reference
+// run.
+func binaries(o topoOptions) (server, sentinel string, err error) {
+	if o.reference {
+		if server, err = exec.LookPath("redis-server"); err != nil {
+			return "", "", fmt.Errorf("the reference needs redis-server 7: %w", err)
+		}
+		if sentinel, err = exec.LookPath("redis-sentinel"); err != nil {
+			return "", "", fmt.Errorf("the reference needs redis-sentinel 7: %w", err)
+		}
+		return server, sentinel, nil
+	}
+	if server, err = filepath.Abs(filepath.Join(o.bin, "vigil-server")); err != nil {
+		return "", "", err
+	}
+	if sentinel, err = filepath.Abs(filepath.Join(o.bin, "vigil-sentinel")); err != nil {
+		return "", "", err
+	}
+	return server, sentinel, nil
 }
 
 // distinctPorts returns n loopback addresses with ports free a moment
@@ -313,6 +402,9 @@ func (c *cluster) close(keep bool) {
 			m.p.Thaw()
 			m.p.Stop()
 		}
+	}
+	if c.ns != nil {
+		c.ns.Close()
 	}
 	if !keep {
 		os.RemoveAll(c.root)

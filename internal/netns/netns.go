@@ -53,7 +53,10 @@ func New(name string, subnet int) (*NS, error) {
 	}
 	n := &NS{Name: name, HostIP: fmt.Sprintf("10.77.%d.1", subnet), IP: fmt.Sprintf("10.77.%d.2", subnet), hostIf: "vh" + name}
 	nsIf := "vn" + name
-	run("netns", "del", name) // a leftover of a killed test run
+	// Leftovers of a killed run, or of a Close the kernel has not finished
+	// (see Close).
+	run("link", "del", n.hostIf)
+	run("netns", "del", name)
 	steps := [][]string{
 		{"netns", "add", name},
 		{"link", "add", n.hostIf, "type", "veth", "peer", "name", nsIf},
@@ -73,8 +76,17 @@ func New(name string, subnet int) (*NS, error) {
 	return n, nil
 }
 
-// Close deletes the namespace (and with it the veth pair).
-func (n *NS) Close() error { return run("netns", "del", n.Name) }
+// Close deletes the veth pair and the namespace. The pair goes first, and
+// explicitly: the kernel destroys a deleted namespace's interfaces
+// asynchronously, and a New of the same name right after (the next run
+// of a drill) met the old pair still there ("File exists").
+func (n *NS) Close() error {
+	lerr := run("link", "del", n.hostIf)
+	if err := run("netns", "del", n.Name); err != nil {
+		return errors.Join(lerr, err)
+	}
+	return nil
+}
 
 // Cut takes the link down: nothing passes between the namespace and the
 // host, while connections inside each side keep working.
