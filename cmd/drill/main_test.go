@@ -27,7 +27,11 @@ func TestDrills(t *testing.T) {
 			skipUnrunnable(t, d)
 			path := filepath.Join(t.TempDir(), "report.json")
 			var out bytes.Buffer
-			code := run(context.Background(), []string{"-bin", bin, "-drill", d.name, "-runs", "1", "-report", path}, &out, &out)
+			args := []string{"-bin", bin, "-drill", d.name, "-runs", "1", "-report", path}
+			if j := os.Getenv(envClockJump); j != "" && d.name == clockDrill.name {
+				args = append(args, "-clock-jump", j)
+			}
+			code := run(context.Background(), args, &out, &out)
 			t.Log("\n" + out.String())
 			b, err := os.ReadFile(path)
 			if err != nil {
