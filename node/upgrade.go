@@ -478,8 +478,8 @@ func (s *Server) upgradeCatchUp(u *upgradeRun, target int64, deadline time.Time)
 
 // beginParking stops command execution at the next boundary of every
 // client, stops accepting, and returns the clients expected to park
-// (MONITOR clients and replicas are not moved: they are closed and
-// reconnect). Blocked clients give their command back to be run again
+// (replicas are not moved: they are closed and reconnect, with a
+// partial resync). Blocked clients give their command back to be run again
 // by the new process.
 func (s *Server) beginParking(u *upgradeRun) map[*Client]bool {
 	s.upgrade.parking.Store(true)
@@ -512,7 +512,7 @@ func (s *Server) beginParking(u *upgradeRun) map[*Client]bool {
 // parkable reports whether a client is moved by an upgrade; under the
 // lock.
 func (s *Server) parkable(cl *Client) bool {
-	return !cl.upgradeLink && cl.Flags&(ClientReplica|ClientMaster|ClientMonitor|ClientAOFLoader) == 0
+	return !cl.upgradeLink && cl.Flags&(ClientReplica|ClientMaster|ClientAOFLoader) == 0
 }
 
 // park is called by a client's goroutine at a command boundary once its
@@ -556,7 +556,7 @@ func (s *Server) handClient(cl *Client) (handedClient, int, bool) {
 	hc := handedClient{
 		ID: cl.ID, Name: cl.Name, LibName: cl.LibName, LibVer: cl.LibVer,
 		User: cl.User, Authenticated: cl.Authenticated, DB: cl.DB, Proto: cl.W.Proto,
-		Flags:     cl.Flags & (ClientMulti | ClientDirtyCAS | ClientDirtyExec | ClientPubSub | ClientNoEvict | ClientNoTouch | ClientReadonly | ClientReplyOff),
+		Flags:     cl.Flags & (ClientMulti | ClientDirtyCAS | ClientDirtyExec | ClientPubSub | ClientMonitor | ClientNoEvict | ClientNoTouch | ClientReadonly | ClientReplyOff),
 		CreatedMs: cl.Created.UnixMilli(),
 		Unread:    append(cl.requeue, cl.rd.Unread()...),
 	}

@@ -252,7 +252,10 @@ func (s *Server) commitTakeover(c *upgradeCommit, listeners []net.Listener, clie
 		for _, n := range hc.SSubs {
 			s.pubsub.subscribe(cl, kindShard, n)
 		}
-		if cl.ps.count() > 0 {
+		if cl.Flags&ClientMonitor != 0 {
+			s.diag.monitors = append(s.diag.monitors, cl)
+		}
+		if cl.ps.count() > 0 || cl.Flags&ClientMonitor != 0 {
 			cl.enableAsync()
 		}
 		for _, args := range hc.Queued {

@@ -479,6 +479,9 @@ func TestUpgradeMovesConnectionState(t *testing.T) {
 		t.Fatal("HELLO 3 failed")
 	}
 
+	monitor := p.Raw()
+	monitor.Expect("+OK\r\n", "MONITOR")
+
 	// Half a command: the rest arrives after the upgrade.
 	partial := p.Raw()
 	partial.Write([]byte("*3\r\n$3\r\nSET\r\n$7\r\npartial\r\n$2\r\nv"))
@@ -510,6 +513,18 @@ func TestUpgradeMovesConnectionState(t *testing.T) {
 	}
 	if got := resp3.Do("HGETALL", "nokey"); string(got) != "%0\r\n" {
 		t.Errorf("RESP3 lost: HGETALL replied %q", got)
+	}
+	// The MONITOR connection moved too and goes on streaming commands
+	// run after the upgrade.
+	admin.Set(ctx, "after-upgrade", "1", 0)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		line := string(monitor.Read())
+		if strings.Contains(line, `"after-upgrade"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MONITOR saw no command after the upgrade (last line %q)", line)
+		}
 	}
 }
 
