@@ -192,6 +192,9 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 		// Only the field named changes: the gossip start-up reads others
 		// without the lock.
 		s.cfg.setGlobalOption(name, value)
+		if name == "sentinel-user" || name == "sentinel-pass" {
+			s.resetPeerClients()
+		}
 		if addr := s.announceAddr(); addr != s.addr {
 			// Peers learn the new address with the next gossip.
 			s.addr = addr

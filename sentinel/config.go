@@ -43,6 +43,15 @@ type Config struct {
 	// GET: vigil always reports an address as it was given.
 	ResolveHostnames  bool
 	AnnounceHostnames bool
+	// RequirePass is the password clients must give (AUTH, HELLO ... AUTH)
+	// on the sentinel port, as Redis Sentinel's requirepass; "" means
+	// none. Unless SentinelPass is set, it is also what this sentinel
+	// gives its peers, as Redis does.
+	RequirePass string
+	// SentinelUser and SentinelPass authenticate this sentinel to its
+	// peers (Redis's sentinel-user and sentinel-pass).
+	SentinelUser string
+	SentinelPass string
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
@@ -74,9 +83,10 @@ func ParseMonitor(s string) (Group, error) {
 }
 
 // LoadConfFile reads a Redis sentinel.conf into cfg, so an existing
-// deployment's files work unchanged: port, bind, dir, announce settings
-// and the "sentinel monitor/down-after-milliseconds/failover-timeout/
-// parallel-syncs/auth-pass" lines. The state Redis Sentinel writes back
+// deployment's files work unchanged: port, bind, dir, requirepass,
+// announce settings, sentinel-user/sentinel-pass and the "sentinel
+// monitor/down-after-milliseconds/failover-timeout/parallel-syncs/
+// auth-pass" lines. The state Redis Sentinel writes back
 // into the file (myid, epochs, known replicas and sentinels) is accepted
 // and ignored: vigil keeps its own state file. Anything else stops
 // start-up with the file, the line and the setting.
@@ -121,6 +131,11 @@ func LoadConfFile(path string, cfg *Config) error {
 				return bad("want one value")
 			}
 			cfg.Dir = f[1]
+		case "requirepass":
+			if len(f) != 2 {
+				return bad("want one value")
+			}
+			cfg.RequirePass = f[1]
 		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "user", "acllog-max-len":
 			// Process management and logging are the launcher's business.
 		case "sentinel":
@@ -145,7 +160,7 @@ func LoadConfFile(path string, cfg *Config) error {
 					return bad("want one value")
 				}
 				cfg.AnnounceIP = f[2]
-			case "announce-port", "announce-hostnames", "resolve-hostnames":
+			case "announce-port", "announce-hostnames", "resolve-hostnames", "sentinel-user", "sentinel-pass":
 				if len(f) != 3 {
 					return bad("want one value")
 				}
@@ -153,7 +168,7 @@ func LoadConfFile(path string, cfg *Config) error {
 					return bad(strings.TrimPrefix(err.Error(), "ERR "))
 				}
 			case "myid", "config-epoch", "leader-epoch", "current-epoch", "known-replica", "known-slave", "known-sentinel",
-				"deny-scripts-reconfig", "sentinel-user", "sentinel-pass",
+				"deny-scripts-reconfig",
 				"rename-command", "notification-script", "client-reconfig-script", "master-reboot-down-after-period":
 				// Redis Sentinel's own rewritten state, or not applicable.
 			default:

@@ -85,6 +85,9 @@ type Sentinel struct {
 	writeFile func(path string, data []byte) error
 	// rand draws the elections' random delays (rng); under mu.
 	rand *mrand.Rand
+	// reqPass is requirepass, read by every connection without the lock
+	// (see auth.go).
+	reqPass atomic.Pointer[string]
 }
 
 // TILT thresholds, as Redis Sentinel's.
@@ -194,6 +197,8 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{},
 		kick: make(chan struct{}, 1), tickNow: make(chan struct{}, 1), started: time.Now()}
+	pass := cfg.RequirePass
+	s.reqPass.Store(&pass)
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -214,17 +219,18 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		st.Removed = map[string]bool{}
 	}
 	s.st = st
+	// SENTINEL CONFIG SET's changes win over the flags and the file
+	// (sentinel-user and sentinel-pass are needed by the peers' clients).
+	for name, v := range st.Config {
+		if err := s.cfg.setGlobalOption(name, v); err != nil {
+			return nil, fmt.Errorf("%s: config %s: %w", s.path, name, err)
+		}
+	}
 	// The known sentinels are asked for votes from the start, before
 	// gossip finds them again (they also keep counting as voters).
 	for id, addr := range st.Peers {
 		if id != st.MyID && addr != "" {
 			s.setPeer(id, addr)
-		}
-	}
-	// SENTINEL CONFIG SET's changes win over the flags and the file.
-	for name, v := range st.Config {
-		if err := s.cfg.setGlobalOption(name, v); err != nil {
-			return nil, fmt.Errorf("%s: config %s: %w", s.path, name, err)
 		}
 	}
 	groups := append([]Group(nil), cfg.Groups...)
@@ -475,8 +481,9 @@ func (s *Sentinel) setPeer(id, addr string) {
 		if p != nil {
 			p.client.Close()
 		}
+		user, pass := s.peerAuth()
 		s.peers[id] = &peer{id: id, addr: addr, client: redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
-			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
+			Username: user, Password: pass, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
 	}
 }
 

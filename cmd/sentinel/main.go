@@ -59,6 +59,9 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	fs.IntVar(&cfg.AnnouncePort, "announce-port", 0, "port peers and clients reach this sentinel at (0: --port)")
 	fs.BoolVar(&cfg.ResolveHostnames, "resolve-hostnames", false, "let SENTINEL MONITOR take hostnames")
 	fs.BoolVar(&cfg.AnnounceHostnames, "announce-hostnames", false, "announce hostnames (kept for SENTINEL CONFIG GET)")
+	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must give on the sentinel port (AUTH); also given to peers unless --sentinel-pass is set")
+	fs.StringVar(&cfg.SentinelUser, "sentinel-user", "", "user this sentinel authenticates as to its peers")
+	fs.StringVar(&cfg.SentinelPass, "sentinel-pass", "", "password this sentinel gives its peers (default: --requirepass)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
 	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
 	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
@@ -77,6 +80,7 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 		}
 		cfg.Bind, cfg.Port, cfg.Dir, cfg.AnnounceIP = fileCfg.Bind, fileCfg.Port, fileCfg.Dir, fileCfg.AnnounceIP
 		cfg.AnnouncePort, cfg.ResolveHostnames, cfg.AnnounceHostnames = fileCfg.AnnouncePort, fileCfg.ResolveHostnames, fileCfg.AnnounceHostnames
+		cfg.RequirePass, cfg.SentinelUser, cfg.SentinelPass = fileCfg.RequirePass, fileCfg.SentinelUser, fileCfg.SentinelPass
 		cfg.Groups = fileCfg.Groups
 	}
 	if err := fs.Parse(args); err != nil {
