@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/internal/resp"
 )
 
 // Group is one monitored master ("monitor <name> <host> <port> <quorum>").
@@ -107,7 +109,16 @@ func LoadConfFile(path string, cfg *Config) error {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		f := strings.Fields(line)
+		// Quoted as Redis writes them back (dir "/var/lib/sentinel",
+		// requirepass "s3cret"): split as redis.conf is.
+		parts, ok := resp.SplitArgs([]byte(line), nil)
+		if !ok || len(parts) == 0 {
+			return fmt.Errorf("%s:%d: unbalanced quotes", path, i+1)
+		}
+		f := make([]string, len(parts))
+		for j, p := range parts {
+			f[j] = string(p)
+		}
 		bad := func(why string) error {
 			return fmt.Errorf("%s:%d: %s: %s", path, i+1, f[0], why)
 		}

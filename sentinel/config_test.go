@@ -13,7 +13,8 @@ func TestLoadConfFile(t *testing.T) {
 	good := `port 26380
 daemonize no
 bind 127.0.0.1
-dir /var/lib/sentinel
+dir "/var/lib/sentinel"
+requirepass "s3 cret"
 sentinel monitor mymaster 10.0.0.1 6379 2
 sentinel down-after-milliseconds mymaster 1000
 sentinel failover-timeout mymaster 10000
@@ -29,6 +30,9 @@ sentinel leader-epoch mymaster 3
 sentinel current-epoch 3
 sentinel known-replica mymaster 10.0.0.3 6379
 sentinel known-sentinel mymaster 10.0.0.5 26379 7d3d07494e587bdda270b08e7e2f818ba8b9babc
+sentinel sentinel-pass peerpass
+
+sentinel sentinel-user bob
 `
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sentinel.conf")
@@ -39,6 +43,9 @@ sentinel known-sentinel mymaster 10.0.0.5 26379 7d3d07494e587bdda270b08e7e2f818b
 	}
 	if cfg.Port != 26380 || cfg.Bind != "127.0.0.1" || cfg.Dir != "/var/lib/sentinel" || cfg.AnnounceIP != "192.168.1.10" || len(cfg.Groups) != 2 {
 		t.Fatalf("parsed %+v", cfg)
+	}
+	if cfg.RequirePass != "s3 cret" || cfg.SentinelUser != "bob" || cfg.SentinelPass != "peerpass" {
+		t.Fatalf("auth settings: requirepass %q, sentinel-user %q, sentinel-pass %q", cfg.RequirePass, cfg.SentinelUser, cfg.SentinelPass)
 	}
 	g := cfg.Groups[0]
 	if g.Name != "mymaster" || g.Host != "10.0.0.1" || g.Port != 6379 || g.Quorum != 2 || g.DownAfter != time.Second ||
@@ -55,6 +62,8 @@ sentinel known-sentinel mymaster 10.0.0.5 26379 7d3d07494e587bdda270b08e7e2f818b
 		{"sentinel monitor m h 1 2\nsentinel failover-timeout m -5\n", "sentinel.conf:2: sentinel failover-timeout: \"-5\" is not a positive integer"},
 		{"frobnicate yes\n", "sentinel.conf:1: frobnicate: unknown directive"},
 		{"sentinel frob m\n", "sentinel.conf:1: sentinel: unknown sentinel setting frob"},
+		{"requirepass a b\n", "sentinel.conf:1: requirepass: want one value"},
+		{"requirepass \"open\n", "sentinel.conf:1: unbalanced quotes"},
 	} {
 		os.WriteFile(path, []byte(tc.body), 0o644)
 		err := LoadConfFile(path, &Config{})
