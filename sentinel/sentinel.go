@@ -25,17 +25,15 @@ import (
 	"github.com/vigilkv/vigil/failover"
 )
 
-// Periods, as Redis Sentinel's; while a master is in doubt or a failover
-// runs, instances are polled every fastPeriod instead.
+// The periods (PING, INFO, the fast poll while a master is in doubt or
+// a failover runs) are timing parameters, settable with SENTINEL DEBUG
+// (debug.go).
 const (
-	pingPeriod = time.Second
-	infoPeriod = 10 * time.Second
-	fastPeriod = 50 * time.Millisecond
 	// tickPeriod paces the state machines (SDOWN, ODOWN, elections).
 	tickPeriod = 25 * time.Millisecond
 	// freshInfoWait bounds how long a leader waits for a replica's INFO
 	// to be fresh enough to choose it (failover.AwaitFreshInfo).
-	freshInfoWait = pingPeriod
+	freshInfoWait = time.Second
 )
 
 // Sentinel is one vigil-sentinel process.
@@ -85,16 +83,13 @@ type Sentinel struct {
 	writeFile func(path string, data []byte) error
 	// rand draws the elections' random delays (rng); under mu.
 	rand *mrand.Rand
+	// tm holds the timing parameters (SENTINEL DEBUG); under mu.
+	tm timing
 	// reqPass is requirepass, read by every connection without the lock
 	// (see auth.go).
 	reqPass atomic.Pointer[string]
 }
 
-// TILT thresholds, as Redis Sentinel's.
-const (
-	tiltTrigger = 2 * time.Second
-	tiltPeriod  = 30 * time.Second
-)
 
 // peer is another sentinel.
 type peer struct {
@@ -568,6 +563,7 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			s.mu.Lock()
 			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown || g.reconf != nil
 			downAfter := g.cfg.DownAfter
+			pingPeriod, infoPeriod, fastPeriod := s.tm.get(paramPing), s.tm.get(paramInfo), s.tm.get(paramAsk)
 			s.mu.Unlock()
 			// Ping at least ten times per down-after period, so a dead
 			// master is noticed within down-after plus a tenth.
@@ -814,11 +810,12 @@ func (s *Sentinel) tick() {
 	if !s.lastTick.IsZero() {
 		stall := now.Sub(s.lastTick)
 		jump := now.Round(0).Sub(s.lastTick.Round(0)) - stall
-		if stall > tiltTrigger || jump > tiltTrigger || jump < -tiltTrigger {
+		trigger := s.tm.get(paramTiltTrigger)
+		if stall > trigger || jump > trigger || jump < -trigger {
 			if !s.tilted(now) {
 				s.event("+tilt", "#tilt mode entered")
 			}
-			s.tiltUntil = now.Add(tiltPeriod)
+			s.tiltUntil = now.Add(s.tm.get(paramTiltPeriod))
 		}
 	}
 	s.lastTick = now
@@ -851,7 +848,7 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	// plus two INFO periods is down too (it was demoted behind our back,
 	// or a failover we lost left it a replica), so a failover can repair
 	// the group instead of sending clients to a read-only node.
-	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*infoPeriod {
+	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*s.tm.get(paramInfo) {
 		down = true
 	}
 	switch {
@@ -871,13 +868,13 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	if g.sdownSince.IsZero() {
 		return
 	}
-	if now.Sub(g.lastAsk) >= fastPeriod {
+	if now.Sub(g.lastAsk) >= s.tm.get(paramAsk) {
 		g.lastAsk = now
 		s.askPeers(g, "*", s.st.CurrentEpoch)
 	}
 	n := 1
 	for _, at := range g.downVotes {
-		if now.Sub(at) < 5*pingPeriod {
+		if now.Sub(at) < 5*s.tm.get(paramPing) {
 			n++
 		}
 	}
@@ -1056,9 +1053,9 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 				MasterLinkDown: r.linkDown, Disconnected: r.role == "" || r.lastOK.IsZero()})
 			insts = append(insts, r)
 		}
-		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: pingPeriod, InfoPeriod: infoPeriod, DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: s.tm.get(paramPing), InfoPeriod: s.tm.get(paramInfo), DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
 		if failover.AwaitFreshInfo(excluded, now.Sub(f.selectSince), freshInfoWait) {
-			return // the replicas' INFO is polled every fastPeriod meanwhile
+			return // the replicas' INFO is polled every ASK-PERIOD meanwhile
 		}
 		if i < 0 {
 			reasons := make([]string, len(excluded))

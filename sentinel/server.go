@@ -513,6 +513,23 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		g.forced = true
 		g.nextAttempt = time.Now()
 		w.OK()
+	case "help":
+		if len(args) != 2 {
+			w.Error("ERR wrong number of arguments for 'sentinel|help' command")
+			return
+		}
+		helpCmd(w)
+	case "pending-scripts":
+		// vigil runs no notification or reconfiguration scripts.
+		if len(args) != 2 {
+			w.Error("ERR wrong number of arguments for 'sentinel|pending-scripts' command")
+			return
+		}
+		w.Array(0)
+	case "debug":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.debugCmd(w, args)
 	case "monitor":
 		s.monitorCmd(w, args) // takes the lock after its DNS lookup
 	case "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":

@@ -155,6 +155,14 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"SENTINEL", "SIMULATE-FAILURE", "HELP"},
 		{"SENTINEL", "SIMULATE-FAILURE", "foo"},
 		{"SENTINEL", "SIMULATE-FAILURE"},
+		{"SENTINEL", "PENDING-SCRIPTS"},
+		{"SENTINEL", "PENDING-SCRIPTS", "x"},
+		{"SENTINEL", "HELP", "x"},
+		{"SENTINEL", "DEBUG", "foo", "1"},
+		{"SENTINEL", "DEBUG", "info-period"},
+		{"SENTINEL", "DEBUG", "info-period", "abc"},
+		{"SENTINEL", "DEBUG", "info-period", "0"},
+		{"SENTINEL", "DEBUG", "INFO-PERIOD", "10000", "ping-period", "1000"},
 		{"CLIENT", "ID"},
 		{"CLIENT", "GETNAME"},
 		{"CLIENT", "SETNAME", "a b"},
@@ -227,6 +235,30 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 	r, v := both("SENTINEL", "CONFIG", "GET", "*")
 	if !slices.Equal(toAny(r), toAny(v)) {
 		t.Errorf("CONFIG GET *: redis-sentinel %v, vigil-sentinel %v", toAny(r), toAny(v))
+	}
+	// SENTINEL HELP: Redis's lines, the subcommands the same (the text
+	// says where vigil differs); SENTINEL DEBUG: vigil's parameters are
+	// Redis's, in its order, less those vigil has no counterpart for.
+	r, v = both("SENTINEL", "HELP")
+	if len(r.Elems) != len(v.Elems) {
+		t.Errorf("SENTINEL HELP: redis-sentinel %d lines, vigil-sentinel %d", len(r.Elems), len(v.Elems))
+	}
+	for i := 0; i < len(r.Elems) && i < len(v.Elems); i++ {
+		rl, vl := string(r.Elems[i].Str), string(v.Elems[i].Str)
+		if v.Elems[i].Kind != resp.KindSimple || (!strings.HasPrefix(rl, " ") && rl != vl) {
+			t.Errorf("SENTINEL HELP line %d: redis-sentinel %q, vigil-sentinel %q (%s)", i, rl, vl, shape(v.Elems[i]))
+		}
+	}
+	r, v = both("SENTINEL", "DEBUG")
+	rk, vk := keys(r), keys(v)
+	for _, k := range vk {
+		for len(rk) > 0 && rk[0] != k {
+			rk = rk[1:]
+		}
+		if len(rk) == 0 {
+			t.Errorf("SENTINEL DEBUG: vigil-sentinel's %v are not Redis's %v in its order", vk, keys(r))
+			break
+		}
 	}
 	// CLIENT LIST: Redis 7.0's fields, then 7.2's lib-name and lib-ver.
 	r, v = both("CLIENT", "INFO")
