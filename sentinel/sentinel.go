@@ -90,7 +90,6 @@ type Sentinel struct {
 	reqPass atomic.Pointer[string]
 }
 
-
 // peer is another sentinel.
 type peer struct {
 	id     string
