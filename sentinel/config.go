@@ -54,6 +54,10 @@ type Config struct {
 	// peers (Redis's sentinel-user and sentinel-pass).
 	SentinelUser string
 	SentinelPass string
+	// ForgetAfter forgets replicas and sentinels unreachable for longer
+	// than this (0: never, the default; see failover.ForgetSentinels for
+	// why forgetting sentinels is a trade-off).
+	ForgetAfter time.Duration
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
@@ -178,6 +182,16 @@ func LoadConfFile(path string, cfg *Config) error {
 				if err := cfg.setGlobalOption(f[1], f[2]); err != nil {
 					return bad(strings.TrimPrefix(err.Error(), "ERR "))
 				}
+			case "forget-after":
+				// vigil's own: forget-after <milliseconds>, 0 for never.
+				if len(f) != 3 {
+					return bad("want one value")
+				}
+				n, err := strconv.ParseInt(f[2], 10, 64)
+				if err != nil || n < 0 {
+					return bad("not a number of milliseconds")
+				}
+				cfg.ForgetAfter = time.Duration(n) * time.Millisecond
 			case "myid", "config-epoch", "leader-epoch", "current-epoch", "known-replica", "known-slave", "known-sentinel",
 				"deny-scripts-reconfig",
 				"rename-command", "notification-script", "client-reconfig-script", "master-reboot-down-after-period":

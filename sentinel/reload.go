@@ -13,7 +13,7 @@ import (
 // kept: epochs, votes and the current master of each group do not come
 // from the configuration. A group the configuration no longer names goes
 // on being monitored (SENTINEL REMOVE ends it). requirepass,
-// sentinel-user and sentinel-pass change too; the listener and
+// sentinel-user, sentinel-pass and forget-after change too; the listener and
 // gossip settings need a restart. It returns what changed.
 func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	s.mu.Lock()
@@ -38,6 +38,10 @@ func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	if user, pass := s.peerAuth(); user != oldUser || pass != oldPass {
 		s.resetPeerClients()
 		changed = append(changed, "peer credentials")
+	}
+	if cfg.ForgetAfter != s.cfg.ForgetAfter {
+		s.cfg.ForgetAfter = cfg.ForgetAfter
+		changed = append(changed, "forget-after")
 	}
 	for _, fc := range cfg.Groups {
 		if s.st.Removed[fc.Name] {

@@ -61,6 +61,9 @@ type Sentinel struct {
 	simulate simulateFlags
 	// alive are the peers memberlist sees alive (by id); see events.
 	alive map[string]bool
+	// peerDown is when memberlist last saw each peer that is not alive
+	// leave or fail (forget-after, SENTINEL SENTINELS).
+	peerDown map[string]time.Time
 	// started is when this process began: a lease granted by the
 	// process before it (a restart) may still be in force, and nothing
 	// recorded which node it went to; see grantedElsewhere.
@@ -183,6 +186,9 @@ type instance struct {
 	leaseToken int64
 	tokenAt    time.Time
 	grantEnd   time.Time
+	// seen is when this sentinel first knew the instance (forget-after
+	// counts from it for one that never answered).
+	seen time.Time
 }
 
 func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
@@ -284,7 +290,7 @@ func (s *Sentinel) MyID() string { return s.st.MyID }
 
 // newInstance is a data node of g; under the lock.
 func (s *Sentinel) newInstance(host string, port int, g *group) *instance {
-	in := &instance{host: host, port: port, stop: make(chan struct{})}
+	in := &instance{host: host, port: port, stop: make(chan struct{}), seen: time.Now()}
 	in.client = s.newClient(in.addr(), g)
 	return in
 }
@@ -397,8 +403,13 @@ func (s *Sentinel) setAlive(name string, alive bool) {
 	}
 	if alive {
 		s.alive[name] = true
+		delete(s.peerDown, name)
 	} else {
 		delete(s.alive, name)
+		if s.peerDown == nil {
+			s.peerDown = map[string]time.Time{}
+		}
+		s.peerDown[name] = time.Now()
 	}
 }
 
@@ -829,6 +840,7 @@ func (s *Sentinel) tick() {
 			s.drive(g, now)
 		}
 	}
+	s.forget(now, tilt)
 }
 
 // tilted reports whether TILT mode is on; under the lock.

@@ -423,9 +423,21 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		}
 		peers := s.peerList()
 		w.Array(len(peers))
+		now := time.Now()
 		for _, p := range peers {
 			host, port, _ := net.SplitHostPort(p.addr)
-			writeFields(w, [][2]string{{"name", p.id}, {"ip", host}, {"port", port}, {"runid", p.id}, {"flags", "sentinel"}})
+			// A peer gossip sees gone is listed with how long, as Redis
+			// lists a sentinel in s_down (forget-after, RESET forget it).
+			down := s.peerDownFor(p.id, now)
+			flags := "sentinel"
+			if down > 0 {
+				flags = "s_down,sentinel"
+			}
+			fields := [][2]string{{"name", p.id}, {"ip", host}, {"port", port}, {"runid", p.id}, {"flags", flags}}
+			if down > 0 {
+				fields = append(fields, [2]string{"s-down-time", ms(down)})
+			}
+			writeFields(w, fields)
 		}
 	case "is-master-down-by-addr":
 		if len(args) != 6 {
@@ -559,13 +571,15 @@ func sortedReplicas(g *group) []*instance {
 func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 	m := g.master
 	now := time.Now()
-	flags := "master"
+	// Redis's order: s_down, o_down, then the role.
+	flags := ""
 	if !g.sdownSince.IsZero() {
-		flags += ",s_down"
+		flags += "s_down,"
 	}
 	if g.odown {
-		flags += ",o_down"
+		flags += "o_down,"
 	}
+	flags += "master"
 	if g.failing != nil || g.reconf != nil {
 		flags += ",failover_in_progress"
 	}
@@ -590,14 +604,22 @@ func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 // writeReplica writes one entry of SENTINEL REPLICAS, Redis Sentinel 7's
 // fields in its order; under the lock.
 func (s *Sentinel) writeReplica(w *resp.Writer, g *group, r *instance, now time.Time) {
+	// Redis's order: s_down, the role, disconnected.
 	flags := "slave"
+	down := downFor(g, r, now)
+	if down > 0 {
+		flags = "s_down,slave"
+	}
 	if r.lastOK.IsZero() {
 		flags += ",disconnected"
-	} else if now.Sub(r.lastOK) > g.cfg.DownAfter {
-		flags += ",s_down"
 	}
 	fields := [][2]string{{"name", r.addr()}, {"ip", r.host}, {"port", strconv.Itoa(r.port)}, {"runid", r.runID}, {"flags", flags}}
 	fields = append(fields, linkFields(r, now)...)
+	if down > 0 {
+		// How long it has been unreachable (forget-after, RESET forget
+		// it), where Redis puts it.
+		fields = append(fields, [2]string{"s-down-time", ms(down)})
+	}
 	fields = append(fields, [2]string{"down-after-milliseconds", ms(g.cfg.DownAfter)})
 	fields = append(fields, infoFields(r, "slave", now)...)
 	status := "err"

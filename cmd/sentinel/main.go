@@ -70,6 +70,7 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	parallel := fs.Int("parallel-syncs", 1, "replicas re-pointed at once after a failover")
 	authPass := fs.String("auth-pass", "", "password of the monitored data nodes")
 	authUser := fs.String("auth-user", "", "ACL user of the monitored data nodes")
+	forgetAfter := fs.Int64("forget-after", 0, "forget replicas and sentinels unreachable for longer than this many ms (0: never; forgetting sentinels shrinks the electorate)")
 	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
 	if confFile != "" {
 		// The file's values become the flags' defaults.
@@ -82,6 +83,7 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 		cfg.AnnouncePort, cfg.ResolveHostnames, cfg.AnnounceHostnames = fileCfg.AnnouncePort, fileCfg.ResolveHostnames, fileCfg.AnnounceHostnames
 		cfg.RequirePass, cfg.SentinelUser, cfg.SentinelPass = fileCfg.RequirePass, fileCfg.SentinelUser, fileCfg.SentinelPass
 		cfg.Groups = fileCfg.Groups
+		*forgetAfter = fileCfg.ForgetAfter.Milliseconds()
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -89,6 +91,10 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 		}
 		return cfg, "", usageError{err}
 	}
+	if *forgetAfter < 0 {
+		return cfg, "", fmt.Errorf("--forget-after: %d is negative", *forgetAfter)
+	}
+	cfg.ForgetAfter = time.Duration(*forgetAfter) * time.Millisecond
 	if join != "" {
 		for _, j := range strings.Split(join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
