@@ -3,6 +3,8 @@ package sentinel
 import (
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 // TestPreAuthError: before AUTH, Redis Sentinel 7.0 still reports an
@@ -85,5 +87,48 @@ func TestPeerAuth(t *testing.T) {
 		if u, p := s.peerAuth(); u != tc.user || p != tc.pass {
 			t.Errorf("%+v: %q %q, want %q %q", tc.cfg, u, p, tc.user, tc.pass)
 		}
+	}
+}
+
+// TestReloadAuth: SIGHUP's Reload applies requirepass and the peers'
+// credentials, reconnecting the peer links with the new ones, while a
+// SENTINEL CONFIG SET of sentinel-pass (kept in the state file) still
+// wins over the file, as at start-up.
+func TestReloadAuth(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, Bind: "127.0.0.1", RequirePass: "old"}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.setPeer("peer1", "127.0.0.1:1")
+	s.mu.Unlock()
+	creds := func() (string, string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		o := s.peers["peer1"].client.Options()
+		return o.Username, o.Password
+	}
+	if u, p := creds(); u != "" || p != "old" {
+		t.Fatalf("peer link credentials %q %q, want requirepass", u, p)
+	}
+	if _, err := s.Reload(Config{RequirePass: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.requirePass(); got != "new" {
+		t.Fatalf("requirepass after reload: %q", got)
+	}
+	if u, p := creds(); u != "" || p != "new" {
+		t.Fatalf("peer link credentials after reload %q %q, want the new requirepass", u, p)
+	}
+	s.mu.Lock()
+	s.st.Config = map[string]string{"sentinel-pass": "runtime"}
+	s.cfg.SentinelPass = "runtime"
+	s.mu.Unlock()
+	if _, err := s.Reload(Config{RequirePass: "new", SentinelUser: "bob", SentinelPass: "file"}); err != nil {
+		t.Fatal(err)
+	}
+	if u, p := creds(); u != "bob" || p != "runtime" {
+		t.Fatalf("peer link credentials %q %q, want bob and SENTINEL CONFIG SET's password", u, p)
 	}
 }

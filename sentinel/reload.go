@@ -22,13 +22,13 @@ func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	// Authentication: requirepass applies to the next command of every
 	// connection not yet authenticated; the peers' credentials, unless
 	// SENTINEL CONFIG SET changed them, reconnect the peer links.
+	oldUser, oldPass := s.peerAuth()
 	if cfg.RequirePass != s.cfg.RequirePass {
 		s.cfg.RequirePass = cfg.RequirePass
 		pass := cfg.RequirePass
 		s.reqPass.Store(&pass)
 		changed = append(changed, "requirepass")
 	}
-	oldUser, oldPass := s.peerAuth()
 	if _, ok := s.st.Config["sentinel-user"]; !ok {
 		s.cfg.SentinelUser = cfg.SentinelUser
 	}
