@@ -7,6 +7,8 @@
 package sentinel
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -88,6 +90,13 @@ func ParseMonitor(s string) (Group, error) {
 		FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}, nil
 }
 
+// pending is a sentinel.conf line applied after the others (its group
+// must be known first).
+type pending struct {
+	line int
+	f    []string
+}
+
 // LoadConfFile reads a Redis sentinel.conf into cfg, so an existing
 // deployment's files work unchanged: port, bind, dir, requirepass,
 // announce settings, sentinel-user/sentinel-pass and the "sentinel
@@ -103,11 +112,8 @@ func LoadConfFile(path string, cfg *Config) error {
 	}
 	groups := map[string]*Group{}
 	var order []string
-	type pending struct {
-		line int
-		f    []string
-	}
 	var later []pending
+	var userPass []pending // the default user's >password and #sha256 rules
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' {
@@ -151,7 +157,19 @@ func LoadConfFile(path string, cfg *Config) error {
 				return bad("want one value")
 			}
 			cfg.RequirePass = f[1]
-		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "user", "acllog-max-len":
+		case "user":
+			// ACL users are not read, but the default user's passwords
+			// are checked against requirepass below: a file whose only
+			// password is in this line must not start a sentinel open to
+			// anyone.
+			if len(f) >= 2 && f[1] == "default" {
+				for _, r := range f[2:] {
+					if strings.HasPrefix(r, ">") || strings.HasPrefix(r, "#") {
+						userPass = append(userPass, pending{i + 1, []string{r}})
+					}
+				}
+			}
+		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "acllog-max-len":
 			// Process management and logging are the launcher's business.
 		case "sentinel":
 			if len(f) < 2 {
@@ -237,5 +255,24 @@ func LoadConfFile(path string, cfg *Config) error {
 	for _, name := range order {
 		cfg.Groups = append(cfg.Groups, *groups[name])
 	}
-	return nil
+	return checkUserPass(path, cfg.RequirePass, userPass)
+}
+
+// checkUserPass accepts the default user's password rules of "user
+// default ..." lines (as Redis rewrites them: "#" and the SHA-256 of
+// requirepass) only if requirepass is set and among them: vigil reads
+// requirepass, not ACL rules, and must not silently run without the
+// password the file sets.
+func checkUserPass(path, requirepass string, rules []pending) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(requirepass))
+	want := hex.EncodeToString(sum[:])
+	for _, r := range rules {
+		if requirepass != "" && (r.f[0] == ">"+requirepass || strings.EqualFold(r.f[0], "#"+want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s:%d: user: the default user's password is read from requirepass only; set requirepass to it", path, rules[0].line)
 }
