@@ -249,6 +249,18 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 			t.Errorf("SENTINEL HELP line %d: redis-sentinel %q, vigil-sentinel %q (%s)", i, rl, vl, shape(v.Elems[i]))
 		}
 	}
+	// DEFAULT-DOWN-AFTER and DEFAULT-FAILOVER-TIMEOUT are what a group
+	// added with SENTINEL MONITOR starts with, in both.
+	both("SENTINEL", "DEBUG", "default-down-after", "7000", "default-failover-timeout", "70000")
+	both("SENTINEL", "MONITOR", "dbg", "127.0.0.1", mp, "2")
+	r, v = both("SENTINEL", "MASTER", "dbg")
+	for _, k := range []string{"down-after-milliseconds", "failover-timeout"} {
+		if rf, vf := fields(toAny(r)), fields(toAny(v)); rf[k] != vf[k] || vf[k] == "" {
+			t.Errorf("SENTINEL MASTER after SENTINEL DEBUG: %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
+		}
+	}
+	both("SENTINEL", "REMOVE", "dbg")
+	both("SENTINEL", "DEBUG", "default-down-after", "30000", "default-failover-timeout", "180000")
 	r, v = both("SENTINEL", "DEBUG")
 	rk, vk := keys(r), keys(v)
 	for _, k := range vk {
