@@ -1,9 +1,12 @@
 package sentinel
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
 )
@@ -51,5 +54,41 @@ func TestDebugCmd(t *testing.T) {
 		if got := s.tm.get(p); got != want {
 			t.Errorf("%s: %v, want %v", debugParams[p].name, got, want)
 		}
+	}
+}
+
+// TestDebugDefaultsSurviveRestart: a group added with SENTINEL MONITOR
+// after SENTINEL DEBUG changed the defaults keeps them across a restart
+// (the defaults themselves do not, as in Redis).
+func TestDebugDefaultsSurviveRestart(t *testing.T) {
+	cfg := Config{Dir: t.TempDir(), Bind: "127.0.0.1", Port: 26379}
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ctx = context.Background()
+	if got := run(s, s.debugCmd, "sentinel", "debug", "default-down-after", "7000", "default-failover-timeout", "70000"); got != "+OK\r\n" {
+		t.Fatalf("SENTINEL DEBUG: %q", got)
+	}
+	if got := run(s, s.monitorCmd, "sentinel", "monitor", "dbg", "127.0.0.1", "1", "2"); got != "+OK\r\n" {
+		t.Fatalf("SENTINEL MONITOR: %q", got)
+	}
+	s.mu.Lock()
+	g := s.grps["dbg"]
+	s.stopGroup(g)
+	s.mu.Unlock()
+	waitGroupDone(t, g)
+	if g.cfg.DownAfter != 7*time.Second || g.cfg.FailoverTimeout != 70*time.Second {
+		t.Fatalf("the group added after SENTINEL DEBUG: %+v", g.cfg)
+	}
+	s2, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := s2.grps["dbg"]; g == nil || g.cfg.DownAfter != 7*time.Second || g.cfg.FailoverTimeout != 70*time.Second {
+		t.Fatalf("the group after a restart: %+v", g)
+	}
+	if d := s2.tm.get(paramDownAfter); d != DefaultDownAfter {
+		t.Fatalf("DEFAULT-DOWN-AFTER after a restart: %v", d)
 	}
 }

@@ -249,8 +249,15 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	sort.Strings(added)
 	for _, name := range added {
 		m := st.Groups[name].Monitor
-		groups = append(groups, Group{Name: name, Host: m.Host, Port: m.Port, Quorum: m.Quorum, DownAfter: DefaultDownAfter,
-			FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1})
+		g := Group{Name: name, Host: m.Host, Port: m.Port, Quorum: m.Quorum, DownAfter: DefaultDownAfter,
+			FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}
+		if m.DownAfterMs > 0 {
+			g.DownAfter = time.Duration(m.DownAfterMs) * time.Millisecond
+		}
+		if m.FailoverTimeoutMs > 0 {
+			g.FailoverTimeout = time.Duration(m.FailoverTimeoutMs) * time.Millisecond
+		}
+		groups = append(groups, g)
 	}
 	for _, g := range groups {
 		if st.Removed[g.Name] {
