@@ -69,8 +69,8 @@ func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
 		w.Error("ERR Invalid port number.")
 		return
 	}
-	g := Group{Name: name, Host: host, Port: int(port), Quorum: int(min(quorum, 1<<20)), DownAfter: DefaultDownAfter,
-		FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}
+	g := Group{Name: name, Host: host, Port: int(port), Quorum: int(min(quorum, 1<<20)), DownAfter: s.tm.get(paramDownAfter),
+		FailoverTimeout: s.tm.get(paramFailoverTimeout), ParallelSyncs: 1}
 	if err := s.addGroup(g); err != nil {
 		s.log.Error("SENTINEL MONITOR", zap.String("group", name), zap.Error(err))
 		w.Error(errSave)
@@ -192,6 +192,9 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 		// Only the field named changes: the gossip start-up reads others
 		// without the lock.
 		s.cfg.setGlobalOption(name, value)
+		if name == "sentinel-user" || name == "sentinel-pass" {
+			s.resetPeerClients()
+		}
 		if addr := s.announceAddr(); addr != s.addr {
 			// Peers learn the new address with the next gossip.
 			s.addr = addr

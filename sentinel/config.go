@@ -7,11 +7,15 @@
 package sentinel
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/internal/resp"
 )
 
 // Group is one monitored master ("monitor <name> <host> <port> <quorum>").
@@ -43,6 +47,19 @@ type Config struct {
 	// GET: vigil always reports an address as it was given.
 	ResolveHostnames  bool
 	AnnounceHostnames bool
+	// RequirePass is the password clients must give (AUTH, HELLO ... AUTH)
+	// on the sentinel port, as Redis Sentinel's requirepass; "" means
+	// none. Unless SentinelPass is set, it is also what this sentinel
+	// gives its peers, as Redis does.
+	RequirePass string
+	// SentinelUser and SentinelPass authenticate this sentinel to its
+	// peers (Redis's sentinel-user and sentinel-pass).
+	SentinelUser string
+	SentinelPass string
+	// ForgetAfter forgets replicas and sentinels unreachable for longer
+	// than this (0: never, the default; see failover.ForgetSentinels for
+	// why forgetting sentinels is a trade-off).
+	ForgetAfter time.Duration
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
@@ -73,10 +90,18 @@ func ParseMonitor(s string) (Group, error) {
 		FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}, nil
 }
 
+// pending is a sentinel.conf line applied after the others (its group
+// must be known first).
+type pending struct {
+	line int
+	f    []string
+}
+
 // LoadConfFile reads a Redis sentinel.conf into cfg, so an existing
-// deployment's files work unchanged: port, bind, dir, announce settings
-// and the "sentinel monitor/down-after-milliseconds/failover-timeout/
-// parallel-syncs/auth-pass" lines. The state Redis Sentinel writes back
+// deployment's files work unchanged: port, bind, dir, requirepass,
+// announce settings, sentinel-user/sentinel-pass and the "sentinel
+// monitor/down-after-milliseconds/failover-timeout/parallel-syncs/
+// auth-pass" lines. The state Redis Sentinel writes back
 // into the file (myid, epochs, known replicas and sentinels) is accepted
 // and ignored: vigil keeps its own state file. Anything else stops
 // start-up with the file, the line and the setting.
@@ -87,17 +112,23 @@ func LoadConfFile(path string, cfg *Config) error {
 	}
 	groups := map[string]*Group{}
 	var order []string
-	type pending struct {
-		line int
-		f    []string
-	}
 	var later []pending
+	var userPass []pending // the default user's >password and #sha256 rules
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		f := strings.Fields(line)
+		// Quoted as Redis writes them back (dir "/var/lib/sentinel",
+		// requirepass "s3cret"): split as redis.conf is.
+		parts, ok := resp.SplitArgs([]byte(line), nil)
+		if !ok || len(parts) == 0 {
+			return fmt.Errorf("%s:%d: unbalanced quotes", path, i+1)
+		}
+		f := make([]string, len(parts))
+		for j, p := range parts {
+			f[j] = string(p)
+		}
 		bad := func(why string) error {
 			return fmt.Errorf("%s:%d: %s: %s", path, i+1, f[0], why)
 		}
@@ -121,7 +152,24 @@ func LoadConfFile(path string, cfg *Config) error {
 				return bad("want one value")
 			}
 			cfg.Dir = f[1]
-		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "user", "acllog-max-len":
+		case "requirepass":
+			if len(f) != 2 {
+				return bad("want one value")
+			}
+			cfg.RequirePass = f[1]
+		case "user":
+			// ACL users are not read, but the default user's passwords
+			// are checked against requirepass below: a file whose only
+			// password is in this line must not start a sentinel open to
+			// anyone.
+			if len(f) >= 2 && f[1] == "default" {
+				for _, r := range f[2:] {
+					if strings.HasPrefix(r, ">") || strings.HasPrefix(r, "#") {
+						userPass = append(userPass, pending{i + 1, []string{r}})
+					}
+				}
+			}
+		case "daemonize", "logfile", "protected-mode", "pidfile", "loglevel", "latency-tracking-info-percentiles", "acllog-max-len":
 			// Process management and logging are the launcher's business.
 		case "sentinel":
 			if len(f) < 2 {
@@ -145,15 +193,25 @@ func LoadConfFile(path string, cfg *Config) error {
 					return bad("want one value")
 				}
 				cfg.AnnounceIP = f[2]
-			case "announce-port", "announce-hostnames", "resolve-hostnames":
+			case "announce-port", "announce-hostnames", "resolve-hostnames", "sentinel-user", "sentinel-pass":
 				if len(f) != 3 {
 					return bad("want one value")
 				}
 				if err := cfg.setGlobalOption(f[1], f[2]); err != nil {
 					return bad(strings.TrimPrefix(err.Error(), "ERR "))
 				}
+			case "forget-after":
+				// vigil's own: forget-after <milliseconds>, 0 for never.
+				if len(f) != 3 {
+					return bad("want one value")
+				}
+				n, err := strconv.ParseInt(f[2], 10, 64)
+				if err != nil || n < 0 {
+					return bad("not a number of milliseconds")
+				}
+				cfg.ForgetAfter = time.Duration(n) * time.Millisecond
 			case "myid", "config-epoch", "leader-epoch", "current-epoch", "known-replica", "known-slave", "known-sentinel",
-				"deny-scripts-reconfig", "sentinel-user", "sentinel-pass",
+				"deny-scripts-reconfig",
 				"rename-command", "notification-script", "client-reconfig-script", "master-reboot-down-after-period":
 				// Redis Sentinel's own rewritten state, or not applicable.
 			default:
@@ -197,5 +255,24 @@ func LoadConfFile(path string, cfg *Config) error {
 	for _, name := range order {
 		cfg.Groups = append(cfg.Groups, *groups[name])
 	}
-	return nil
+	return checkUserPass(path, cfg.RequirePass, userPass)
+}
+
+// checkUserPass accepts the default user's password rules of "user
+// default ..." lines (as Redis rewrites them: "#" and the SHA-256 of
+// requirepass) only if requirepass is set and among them: vigil reads
+// requirepass, not ACL rules, and must not silently run without the
+// password the file sets.
+func checkUserPass(path, requirepass string, rules []pending) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(requirepass))
+	want := hex.EncodeToString(sum[:])
+	for _, r := range rules {
+		if requirepass != "" && (r.f[0] == ">"+requirepass || strings.EqualFold(r.f[0], "#"+want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s:%d: user: the default user's password is read from requirepass only; set requirepass to it", path, rules[0].line)
 }

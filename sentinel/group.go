@@ -85,6 +85,14 @@ func (s *Sentinel) stopGroup(g *group) {
 func (s *Sentinel) addGroup(cfg Group) error {
 	gc := &groupConfig{Host: cfg.Host, Port: cfg.Port,
 		Monitor: &monitorSpec{Host: cfg.Host, Port: cfg.Port, Quorum: cfg.Quorum}}
+	// Defaults changed with SENTINEL DEBUG are kept, so the group starts
+	// with them again after a restart.
+	if cfg.DownAfter != DefaultDownAfter {
+		gc.Monitor.DownAfterMs = cfg.DownAfter.Milliseconds()
+	}
+	if cfg.FailoverTimeout != DefaultFailoverTimeout {
+		gc.Monitor.FailoverTimeoutMs = cfg.FailoverTimeout.Milliseconds()
+	}
 	// A group of this name may have voted before it was removed: it votes
 	// only in epochs above the current one.
 	gc.Ballot.Epoch, gc.Ballot.LeaderEpoch = s.st.CurrentEpoch, s.st.CurrentEpoch

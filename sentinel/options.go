@@ -86,7 +86,7 @@ func setOptionPairs(g Group, pairs []string) (Group, error) {
 }
 
 // Global settings of SENTINEL CONFIG GET/SET, in Redis Sentinel's order.
-var globalOptions = []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port"}
+var globalOptions = []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass"}
 
 // globalOption reads one global setting; under the lock.
 func (c *Config) globalOption(name string) string {
@@ -99,6 +99,10 @@ func (c *Config) globalOption(name string) string {
 		return c.AnnounceIP
 	case "announce-port":
 		return strconv.Itoa(c.AnnouncePort)
+	case "sentinel-user":
+		return c.SentinelUser
+	case "sentinel-pass":
+		return c.SentinelPass
 	}
 	return ""
 }
@@ -130,6 +134,10 @@ func (c *Config) setGlobalOption(name, value string) error {
 			return badValue
 		}
 		c.AnnouncePort = n
+	case "sentinel-user":
+		c.SentinelUser = value
+	case "sentinel-pass":
+		c.SentinelPass = value
 	default:
 		return replyError(fmt.Sprintf("ERR Invalid argument '%s' to SENTINEL CONFIG SET", name))
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/vigilkv/vigil/failover"
 )
 
-// reconfSentTimeout bounds how long a replica sent REPLICAOF may take to
-// name the new master in its INFO (Redis's SENTINEL_SLAVE_RECONF_TIMEOUT).
-const reconfSentTimeout = 10 * time.Second
-
 // reconfRun is the leader's last failover phase: re-pointing the other
 // replicas at the promoted one, parallel-syncs at a time (the choice is
 // failover.NextReconf). Vigil publishes +switch-master as soon as the
@@ -88,7 +84,7 @@ func (s *Sentinel) stepReconf(g *group, now time.Time) {
 		facts[i] = failover.ReconfReplica{State: rr.state, SinceSent: now.Sub(rr.sentAt),
 			Down: rr.in.lastOK.IsZero() || now.Sub(rr.in.lastOK) > g.cfg.DownAfter}
 	}
-	plan := failover.NextReconf(facts, failover.ReconfParams{ParallelSyncs: g.cfg.ParallelSyncs, SentTimeout: reconfSentTimeout,
+	plan := failover.NextReconf(facts, failover.ReconfParams{ParallelSyncs: g.cfg.ParallelSyncs, SentTimeout: s.tm.get(paramReconfTimeout),
 		FailoverTimeout: g.cfg.FailoverTimeout, Elapsed: now.Sub(r.started)})
 	for _, i := range plan.TimedOut {
 		r.replicas[i].state = failover.ReconfDone

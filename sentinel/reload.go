@@ -12,12 +12,37 @@ import (
 // SENTINEL SET's changes still winning, as at start-up. The state file is
 // kept: epochs, votes and the current master of each group do not come
 // from the configuration. A group the configuration no longer names goes
-// on being monitored (SENTINEL REMOVE ends it), and the listener and
+// on being monitored (SENTINEL REMOVE ends it). requirepass,
+// sentinel-user, sentinel-pass and forget-after change too; the listener and
 // gossip settings need a restart. It returns what changed.
 func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var changed []string
+	// Authentication: requirepass applies to the next command of every
+	// connection not yet authenticated; the peers' credentials, unless
+	// SENTINEL CONFIG SET changed them, reconnect the peer links.
+	oldUser, oldPass := s.peerAuth()
+	if cfg.RequirePass != s.cfg.RequirePass {
+		s.cfg.RequirePass = cfg.RequirePass
+		pass := cfg.RequirePass
+		s.reqPass.Store(&pass)
+		changed = append(changed, "requirepass")
+	}
+	if _, ok := s.st.Config["sentinel-user"]; !ok {
+		s.cfg.SentinelUser = cfg.SentinelUser
+	}
+	if _, ok := s.st.Config["sentinel-pass"]; !ok {
+		s.cfg.SentinelPass = cfg.SentinelPass
+	}
+	if user, pass := s.peerAuth(); user != oldUser || pass != oldPass {
+		s.resetPeerClients()
+		changed = append(changed, "peer credentials")
+	}
+	if cfg.ForgetAfter != s.cfg.ForgetAfter {
+		s.cfg.ForgetAfter = cfg.ForgetAfter
+		changed = append(changed, "forget-after")
+	}
 	for _, fc := range cfg.Groups {
 		if s.st.Removed[fc.Name] {
 			continue

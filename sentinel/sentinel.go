@@ -25,17 +25,15 @@ import (
 	"github.com/vigilkv/vigil/failover"
 )
 
-// Periods, as Redis Sentinel's; while a master is in doubt or a failover
-// runs, instances are polled every fastPeriod instead.
+// The periods (PING, INFO, the fast poll while a master is in doubt or
+// a failover runs) are timing parameters, settable with SENTINEL DEBUG
+// (debug.go).
 const (
-	pingPeriod = time.Second
-	infoPeriod = 10 * time.Second
-	fastPeriod = 50 * time.Millisecond
 	// tickPeriod paces the state machines (SDOWN, ODOWN, elections).
 	tickPeriod = 25 * time.Millisecond
 	// freshInfoWait bounds how long a leader waits for a replica's INFO
 	// to be fresh enough to choose it (failover.AwaitFreshInfo).
-	freshInfoWait = pingPeriod
+	freshInfoWait = time.Second
 )
 
 // Sentinel is one vigil-sentinel process.
@@ -63,6 +61,9 @@ type Sentinel struct {
 	simulate simulateFlags
 	// alive are the peers memberlist sees alive (by id); see events.
 	alive map[string]bool
+	// peerDown is when memberlist last saw each peer that is not alive
+	// leave or fail (forget-after, SENTINEL SENTINELS).
+	peerDown map[string]time.Time
 	// started is when this process began: a lease granted by the
 	// process before it (a restart) may still be in force, and nothing
 	// recorded which node it went to; see grantedElsewhere.
@@ -85,13 +86,12 @@ type Sentinel struct {
 	writeFile func(path string, data []byte) error
 	// rand draws the elections' random delays (rng); under mu.
 	rand *mrand.Rand
+	// tm holds the timing parameters (SENTINEL DEBUG); under mu.
+	tm timing
+	// reqPass is requirepass, read by every connection without the lock
+	// (see auth.go).
+	reqPass atomic.Pointer[string]
 }
-
-// TILT thresholds, as Redis Sentinel's.
-const (
-	tiltTrigger = 2 * time.Second
-	tiltPeriod  = 30 * time.Second
-)
 
 // peer is another sentinel.
 type peer struct {
@@ -186,6 +186,9 @@ type instance struct {
 	leaseToken int64
 	tokenAt    time.Time
 	grantEnd   time.Time
+	// seen is when this sentinel first knew the instance (forget-after
+	// counts from it for one that never answered).
+	seen time.Time
 }
 
 func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Itoa(in.port)) }
@@ -194,6 +197,8 @@ func (in *instance) addr() string { return net.JoinHostPort(in.host, strconv.Ito
 func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	s := &Sentinel{cfg: cfg, log: log, grps: map[string]*group{}, subs: newPubsub(), peers: map[string]*peer{}, alive: map[string]bool{},
 		kick: make(chan struct{}, 1), tickNow: make(chan struct{}, 1), started: time.Now()}
+	pass := cfg.RequirePass
+	s.reqPass.Store(&pass)
 	s.path = filepath.Join(cfg.Dir, "sentinel-state.json")
 	st, err := loadState(s.path)
 	if err != nil {
@@ -214,17 +219,18 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		st.Removed = map[string]bool{}
 	}
 	s.st = st
+	// SENTINEL CONFIG SET's changes win over the flags and the file
+	// (sentinel-user and sentinel-pass are needed by the peers' clients).
+	for name, v := range st.Config {
+		if err := s.cfg.setGlobalOption(name, v); err != nil {
+			return nil, fmt.Errorf("%s: config %s: %w", s.path, name, err)
+		}
+	}
 	// The known sentinels are asked for votes from the start, before
 	// gossip finds them again (they also keep counting as voters).
 	for id, addr := range st.Peers {
 		if id != st.MyID && addr != "" {
 			s.setPeer(id, addr)
-		}
-	}
-	// SENTINEL CONFIG SET's changes win over the flags and the file.
-	for name, v := range st.Config {
-		if err := s.cfg.setGlobalOption(name, v); err != nil {
-			return nil, fmt.Errorf("%s: config %s: %w", s.path, name, err)
 		}
 	}
 	groups := append([]Group(nil), cfg.Groups...)
@@ -243,8 +249,15 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 	sort.Strings(added)
 	for _, name := range added {
 		m := st.Groups[name].Monitor
-		groups = append(groups, Group{Name: name, Host: m.Host, Port: m.Port, Quorum: m.Quorum, DownAfter: DefaultDownAfter,
-			FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1})
+		g := Group{Name: name, Host: m.Host, Port: m.Port, Quorum: m.Quorum, DownAfter: DefaultDownAfter,
+			FailoverTimeout: DefaultFailoverTimeout, ParallelSyncs: 1}
+		if m.DownAfterMs > 0 {
+			g.DownAfter = time.Duration(m.DownAfterMs) * time.Millisecond
+		}
+		if m.FailoverTimeoutMs > 0 {
+			g.FailoverTimeout = time.Duration(m.FailoverTimeoutMs) * time.Millisecond
+		}
+		groups = append(groups, g)
 	}
 	for _, g := range groups {
 		if st.Removed[g.Name] {
@@ -284,7 +297,7 @@ func (s *Sentinel) MyID() string { return s.st.MyID }
 
 // newInstance is a data node of g; under the lock.
 func (s *Sentinel) newInstance(host string, port int, g *group) *instance {
-	in := &instance{host: host, port: port, stop: make(chan struct{})}
+	in := &instance{host: host, port: port, stop: make(chan struct{}), seen: time.Now()}
 	in.client = s.newClient(in.addr(), g)
 	return in
 }
@@ -397,8 +410,13 @@ func (s *Sentinel) setAlive(name string, alive bool) {
 	}
 	if alive {
 		s.alive[name] = true
+		delete(s.peerDown, name)
 	} else {
 		delete(s.alive, name)
+		if s.peerDown == nil {
+			s.peerDown = map[string]time.Time{}
+		}
+		s.peerDown[name] = time.Now()
 	}
 }
 
@@ -475,8 +493,9 @@ func (s *Sentinel) setPeer(id, addr string) {
 		if p != nil {
 			p.client.Close()
 		}
+		user, pass := s.peerAuth()
 		s.peers[id] = &peer{id: id, addr: addr, client: redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
-			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
+			Username: user, Password: pass, DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, PoolSize: 2})}
 	}
 }
 
@@ -561,6 +580,7 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 			s.mu.Lock()
 			doubt := !g.sdownSince.IsZero() || g.failing != nil || g.odown || g.reconf != nil
 			downAfter := g.cfg.DownAfter
+			pingPeriod, infoPeriod, fastPeriod := s.tm.get(paramPing), s.tm.get(paramInfo), s.tm.get(paramAsk)
 			s.mu.Unlock()
 			// Ping at least ten times per down-after period, so a dead
 			// master is noticed within down-after plus a tenth.
@@ -807,11 +827,12 @@ func (s *Sentinel) tick() {
 	if !s.lastTick.IsZero() {
 		stall := now.Sub(s.lastTick)
 		jump := now.Round(0).Sub(s.lastTick.Round(0)) - stall
-		if stall > tiltTrigger || jump > tiltTrigger || jump < -tiltTrigger {
+		trigger := s.tm.get(paramTiltTrigger)
+		if stall > trigger || jump > trigger || jump < -trigger {
 			if !s.tilted(now) {
 				s.event("+tilt", "#tilt mode entered")
 			}
-			s.tiltUntil = now.Add(tiltPeriod)
+			s.tiltUntil = now.Add(s.tm.get(paramTiltPeriod))
 		}
 	}
 	s.lastTick = now
@@ -826,6 +847,7 @@ func (s *Sentinel) tick() {
 			s.drive(g, now)
 		}
 	}
+	s.forget(now, tilt)
 }
 
 // tilted reports whether TILT mode is on; under the lock.
@@ -844,7 +866,7 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	// plus two INFO periods is down too (it was demoted behind our back,
 	// or a failover we lost left it a replica), so a failover can repair
 	// the group instead of sending clients to a read-only node.
-	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*infoPeriod {
+	if m.role == "slave" && now.Sub(m.roleTime) > g.cfg.DownAfter+2*s.tm.get(paramInfo) {
 		down = true
 	}
 	switch {
@@ -864,13 +886,13 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 	if g.sdownSince.IsZero() {
 		return
 	}
-	if now.Sub(g.lastAsk) >= fastPeriod {
+	if now.Sub(g.lastAsk) >= s.tm.get(paramAsk) {
 		g.lastAsk = now
 		s.askPeers(g, "*", s.st.CurrentEpoch)
 	}
 	n := 1
 	for _, at := range g.downVotes {
-		if now.Sub(at) < 5*pingPeriod {
+		if now.Sub(at) < 5*s.tm.get(paramPing) {
 			n++
 		}
 	}
@@ -1049,9 +1071,9 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 				MasterLinkDown: r.linkDown, Disconnected: r.role == "" || r.lastOK.IsZero()})
 			insts = append(insts, r)
 		}
-		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: pingPeriod, InfoPeriod: infoPeriod, DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: s.tm.get(paramPing), InfoPeriod: s.tm.get(paramInfo), DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
 		if failover.AwaitFreshInfo(excluded, now.Sub(f.selectSince), freshInfoWait) {
-			return // the replicas' INFO is polled every fastPeriod meanwhile
+			return // the replicas' INFO is polled every ASK-PERIOD meanwhile
 		}
 		if i < 0 {
 			reasons := make([]string, len(excluded))

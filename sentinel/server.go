@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilkv/vigil/internal/resp"
@@ -45,6 +46,9 @@ type conn struct {
 	// outqueue.go); out and drained are set under s.subs.mu.
 	out     chan []byte
 	drained chan struct{}
+	// authed is set by a successful AUTH or HELLO ... AUTH; without a
+	// requirepass no command needs it.
+	authed atomic.Bool
 }
 
 func (s *Sentinel) serve(ln net.Listener) {
@@ -145,6 +149,12 @@ func argIs(a []byte, s string) bool { return strings.EqualFold(string(a), s) }
 func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 	s := c.s
 	cmd := strings.ToLower(string(args[0]))
+	if !c.authed.Load() && s.requirePass() != "" {
+		if e := preAuthError(args); e != "" {
+			w.Error(e)
+			return false
+		}
+	}
 	switch cmd {
 	case "ping":
 		if len(args) > 1 {
@@ -156,58 +166,12 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		w.OK()
 		return true
 	case "hello":
-		proto := 2
-		if len(args) > 1 {
-			n, err := strconv.Atoi(string(args[1]))
-			if err != nil || n < 2 || n > 3 {
-				w.Error("NOPROTO unsupported protocol version")
-				return false
-			}
-			proto = n
-		}
-		// HELLO's options: AUTH is accepted as AUTH is (no password on the
-		// sentinel port), SETNAME names the connection.
-		for i := 2; i < len(args); i++ {
-			switch {
-			case argIs(args[i], "auth") && i+2 < len(args):
-				i += 2
-			case argIs(args[i], "setname") && i+1 < len(args):
-				if !validClientName(string(args[i+1])) {
-					w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
-					return false
-				}
-				s.clients.mu.Lock()
-				c.meta.name = string(args[i+1])
-				s.clients.mu.Unlock()
-				i++
-			default:
-				w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i]))
-				return false
-			}
-		}
-		s.subs.mu.Lock()
-		c.proto = proto
-		s.subs.mu.Unlock()
-		w.Proto = proto
-		// Redis Sentinel 7's HELLO: no "role" field.
-		w.Map(6)
-		for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}} {
-			w.BulkString(kv[0])
-			w.BulkString(kv[1])
-		}
-		w.BulkString("proto")
-		w.Int(int64(proto))
-		w.BulkString("id")
-		s.clients.mu.Lock()
-		w.Int(c.meta.id)
-		s.clients.mu.Unlock()
-		w.BulkString("mode")
-		w.BulkString("sentinel")
-		w.BulkString("modules")
-		w.Array(0)
+		c.helloCmd(w, args)
 	case "client":
 		c.clientCmd(w, args)
-	case "auth", "select":
+	case "auth":
+		c.authCmd(w, args)
+	case "select":
 		w.OK()
 	case "info":
 		w.BulkString(s.info())
@@ -280,6 +244,77 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 		w.Error(unknownCommand(args))
 	}
 	return false
+}
+
+// helloCmd is HELLO [protover [AUTH user pass] [SETNAME name]]: the
+// options are applied in order, as Redis does (an AUTH before a bad
+// option has authenticated), and without a version the protocol stays
+// as it is.
+func (c *conn) helloCmd(w *resp.Writer, args [][]byte) {
+	s := c.s
+	s.subs.mu.Lock()
+	proto := c.proto
+	s.subs.mu.Unlock()
+	if len(args) > 1 {
+		n, err := strconv.ParseInt(string(args[1]), 10, 64)
+		if err != nil {
+			w.Error("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if n < 2 || n > 3 {
+			w.Error("NOPROTO unsupported protocol version")
+			return
+		}
+		proto = int(n)
+	}
+	for i := 2; i < len(args); i++ {
+		more := len(args) - 1 - i
+		switch {
+		case argIs(args[i], "auth") && more >= 2:
+			if !s.checkPassword(string(args[i+1]), string(args[i+2])) {
+				w.Error(errWrongPass)
+				return
+			}
+			c.authed.Store(true)
+			i += 2
+		case argIs(args[i], "setname") && more >= 1:
+			if !validClientName(string(args[i+1])) {
+				w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+				return
+			}
+			s.clients.mu.Lock()
+			c.meta.name = string(args[i+1])
+			s.clients.mu.Unlock()
+			i++
+		default:
+			w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i]))
+			return
+		}
+	}
+	if !c.authed.Load() && s.requirePass() != "" {
+		w.Error(errHelloNoAuth)
+		return
+	}
+	s.subs.mu.Lock()
+	c.proto = proto
+	s.subs.mu.Unlock()
+	w.Proto = proto
+	// Redis Sentinel 7's HELLO: no "role" field.
+	w.Map(6)
+	for _, kv := range [][2]string{{"server", "redis"}, {"version", "7.0.15"}} {
+		w.BulkString(kv[0])
+		w.BulkString(kv[1])
+	}
+	w.BulkString("proto")
+	w.Int(int64(proto))
+	w.BulkString("id")
+	s.clients.mu.Lock()
+	w.Int(c.meta.id)
+	s.clients.mu.Unlock()
+	w.BulkString("mode")
+	w.BulkString("sentinel")
+	w.BulkString("modules")
+	w.Array(0)
 }
 
 // unknownCommand is Redis's error for a command it does not know,
@@ -388,9 +423,21 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		}
 		peers := s.peerList()
 		w.Array(len(peers))
+		now := time.Now()
 		for _, p := range peers {
 			host, port, _ := net.SplitHostPort(p.addr)
-			writeFields(w, [][2]string{{"name", p.id}, {"ip", host}, {"port", port}, {"runid", p.id}, {"flags", "sentinel"}})
+			// A peer gossip sees gone is listed with how long, as Redis
+			// lists a sentinel in s_down (forget-after, RESET forget it).
+			down := s.peerDownFor(p.id, now)
+			flags := "sentinel"
+			if down > 0 {
+				flags = "s_down,sentinel"
+			}
+			fields := [][2]string{{"name", p.id}, {"ip", host}, {"port", port}, {"runid", p.id}, {"flags", flags}}
+			if down > 0 {
+				fields = append(fields, [2]string{"s-down-time", ms(down)})
+			}
+			writeFields(w, fields)
 		}
 	case "is-master-down-by-addr":
 		if len(args) != 6 {
@@ -478,6 +525,23 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		g.forced = true
 		g.nextAttempt = time.Now()
 		w.OK()
+	case "help":
+		if len(args) != 2 {
+			w.Error("ERR wrong number of arguments for 'sentinel|help' command")
+			return
+		}
+		helpCmd(w)
+	case "pending-scripts":
+		// vigil runs no notification or reconfiguration scripts.
+		if len(args) != 2 {
+			w.Error("ERR wrong number of arguments for 'sentinel|pending-scripts' command")
+			return
+		}
+		w.Array(0)
+	case "debug":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.debugCmd(w, args)
 	case "monitor":
 		s.monitorCmd(w, args) // takes the lock after its DNS lookup
 	case "remove", "set", "config", "flushconfig", "info-cache", "simulate-failure":
@@ -507,13 +571,15 @@ func sortedReplicas(g *group) []*instance {
 func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 	m := g.master
 	now := time.Now()
-	flags := "master"
+	// Redis's order: s_down, o_down, then the role.
+	flags := ""
 	if !g.sdownSince.IsZero() {
-		flags += ",s_down"
+		flags += "s_down,"
 	}
 	if g.odown {
-		flags += ",o_down"
+		flags += "o_down,"
 	}
+	flags += "master"
 	if g.failing != nil || g.reconf != nil {
 		flags += ",failover_in_progress"
 	}
@@ -538,14 +604,22 @@ func (s *Sentinel) writeMaster(w *resp.Writer, g *group) {
 // writeReplica writes one entry of SENTINEL REPLICAS, Redis Sentinel 7's
 // fields in its order; under the lock.
 func (s *Sentinel) writeReplica(w *resp.Writer, g *group, r *instance, now time.Time) {
+	// Redis's order: s_down, the role, disconnected.
 	flags := "slave"
+	down := downFor(g, r, now)
+	if down > 0 {
+		flags = "s_down,slave"
+	}
 	if r.lastOK.IsZero() {
 		flags += ",disconnected"
-	} else if now.Sub(r.lastOK) > g.cfg.DownAfter {
-		flags += ",s_down"
 	}
 	fields := [][2]string{{"name", r.addr()}, {"ip", r.host}, {"port", strconv.Itoa(r.port)}, {"runid", r.runID}, {"flags", flags}}
 	fields = append(fields, linkFields(r, now)...)
+	if down > 0 {
+		// How long it has been unreachable (forget-after, RESET forget
+		// it), where Redis puts it.
+		fields = append(fields, [2]string{"s-down-time", ms(down)})
+	}
 	fields = append(fields, [2]string{"down-after-milliseconds", ms(g.cfg.DownAfter)})
 	fields = append(fields, infoFields(r, "slave", now)...)
 	status := "err"

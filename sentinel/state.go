@@ -65,6 +65,10 @@ type monitorSpec struct {
 	Host   string `json:"host"`
 	Port   int    `json:"port"`
 	Quorum int    `json:"quorum"`
+	// DownAfterMs and FailoverTimeoutMs are the defaults the group
+	// started with when SENTINEL DEBUG had changed them (0: Redis's).
+	DownAfterMs       int64 `json:"down_after_ms,omitempty"`
+	FailoverTimeoutMs int64 `json:"failover_timeout_ms,omitempty"`
 }
 
 // loadState reads the state file, if any.

@@ -59,6 +59,9 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	fs.IntVar(&cfg.AnnouncePort, "announce-port", 0, "port peers and clients reach this sentinel at (0: --port)")
 	fs.BoolVar(&cfg.ResolveHostnames, "resolve-hostnames", false, "let SENTINEL MONITOR take hostnames")
 	fs.BoolVar(&cfg.AnnounceHostnames, "announce-hostnames", false, "announce hostnames (kept for SENTINEL CONFIG GET)")
+	fs.StringVar(&cfg.RequirePass, "requirepass", "", "password clients must give on the sentinel port (AUTH); also given to peers unless --sentinel-pass is set")
+	fs.StringVar(&cfg.SentinelUser, "sentinel-user", "", "user this sentinel authenticates as to its peers")
+	fs.StringVar(&cfg.SentinelPass, "sentinel-pass", "", "password this sentinel gives its peers (default: --requirepass)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
 	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
 	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
@@ -67,6 +70,7 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	parallel := fs.Int("parallel-syncs", 1, "replicas re-pointed at once after a failover")
 	authPass := fs.String("auth-pass", "", "password of the monitored data nodes")
 	authUser := fs.String("auth-user", "", "ACL user of the monitored data nodes")
+	forgetAfter := fs.Int64("forget-after", 0, "forget replicas and sentinels unreachable for longer than this many ms (0: never; forgetting sentinels shrinks the electorate)")
 	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
 	if confFile != "" {
 		// The file's values become the flags' defaults.
@@ -77,7 +81,9 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 		}
 		cfg.Bind, cfg.Port, cfg.Dir, cfg.AnnounceIP = fileCfg.Bind, fileCfg.Port, fileCfg.Dir, fileCfg.AnnounceIP
 		cfg.AnnouncePort, cfg.ResolveHostnames, cfg.AnnounceHostnames = fileCfg.AnnouncePort, fileCfg.ResolveHostnames, fileCfg.AnnounceHostnames
+		cfg.RequirePass, cfg.SentinelUser, cfg.SentinelPass = fileCfg.RequirePass, fileCfg.SentinelUser, fileCfg.SentinelPass
 		cfg.Groups = fileCfg.Groups
+		*forgetAfter = fileCfg.ForgetAfter.Milliseconds()
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -85,6 +91,10 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 		}
 		return cfg, "", usageError{err}
 	}
+	if *forgetAfter < 0 {
+		return cfg, "", fmt.Errorf("--forget-after: %d is negative", *forgetAfter)
+	}
+	cfg.ForgetAfter = time.Duration(*forgetAfter) * time.Millisecond
 	if join != "" {
 		for _, j := range strings.Split(join, ",") {
 			if j = strings.TrimSpace(j); j != "" {

@@ -23,11 +23,18 @@ import (
 // at masterPort (skipped when it is not installed).
 func startRedisSentinel(t *testing.T, masterPort int) *testutil.Proc {
 	t.Helper()
+	return startRedisSentinelConf(t, masterPort, "")
+}
+
+// startRedisSentinelConf is startRedisSentinel with extra lines for its
+// sentinel.conf (requirepass ...).
+func startRedisSentinelConf(t *testing.T, masterPort int, extra string) *testutil.Proc {
+	t.Helper()
 	testutil.RequireBinary(t, "redis-sentinel")
 	path, _ := exec.LookPath("redis-sentinel")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
-	body := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\n", dir, masterPort)
+	body := fmt.Sprintf("bind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 5000\n%s", dir, masterPort, extra)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +141,12 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"SENTINEL", "CONFIG"},
 		{"SENTINEL", "CONFIG", "GET", "announce-*"},
 		{"SENTINEL", "CONFIG", "GET", "nomatch"},
+		{"SENTINEL", "CONFIG", "SET", "sentinel-user", "bob"},
+		{"SENTINEL", "CONFIG", "SET", "sentinel-pass", "peerpass"},
+		{"SENTINEL", "CONFIG", "SET", "requirepass", "x"},
+		{"SENTINEL", "CONFIG", "GET", "sentinel-*"},
+		{"SENTINEL", "CONFIG", "SET", "sentinel-user", ""},
+		{"SENTINEL", "CONFIG", "SET", "sentinel-pass", ""},
 		{"SENTINEL", "FLUSHCONFIG"},
 		{"SENTINEL", "FLUSHCONFIG", "x"},
 		{"SENTINEL", "INFO-CACHE"},
@@ -142,6 +155,14 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"SENTINEL", "SIMULATE-FAILURE", "HELP"},
 		{"SENTINEL", "SIMULATE-FAILURE", "foo"},
 		{"SENTINEL", "SIMULATE-FAILURE"},
+		{"SENTINEL", "PENDING-SCRIPTS"},
+		{"SENTINEL", "PENDING-SCRIPTS", "x"},
+		{"SENTINEL", "HELP", "x"},
+		{"SENTINEL", "DEBUG", "foo", "1"},
+		{"SENTINEL", "DEBUG", "info-period"},
+		{"SENTINEL", "DEBUG", "info-period", "abc"},
+		{"SENTINEL", "DEBUG", "info-period", "0"},
+		{"SENTINEL", "DEBUG", "INFO-PERIOD", "10000", "ping-period", "1000"},
 		{"CLIENT", "ID"},
 		{"CLIENT", "GETNAME"},
 		{"CLIENT", "SETNAME", "a b"},
@@ -165,6 +186,15 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"PUBLISH", "__sentinel__:hello", "x"},
 		{"PUBLISH"},
 		{"NOSUCHCOMMAND", "a", "b"},
+		// Without requirepass: AUTH's one-argument form is an error, the
+		// default user takes any password, no other user exists.
+		{"AUTH", "x"},
+		{"AUTH", "default", "x"},
+		{"AUTH", "bob", "x"},
+		{"AUTH", "a", "b", "c"},
+		{"HELLO", "2", "AUTH", "bob", "x"},
+		{"HELLO", "x"},
+		{"HELLO", "2", "AUTH", "default", "x"},
 	} {
 		r, v := both(cmd...)
 		if os.Getenv("VIGIL_SHOW_SHAPES") != "" {
@@ -200,17 +230,47 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		}
 		return true, ""
 	})
-	// CONFIG GET *: vigil has no sentinel-user/sentinel-pass (it does not
-	// authenticate to its peers); the others, in order, with equal values.
+	// CONFIG GET *: the same settings in the same order, with equal
+	// values.
 	r, v := both("SENTINEL", "CONFIG", "GET", "*")
-	var rk []string
-	for _, k := range keys(r) {
-		if k != "sentinel-user" && k != "sentinel-pass" {
-			rk = append(rk, k)
+	if !slices.Equal(toAny(r), toAny(v)) {
+		t.Errorf("CONFIG GET *: redis-sentinel %v, vigil-sentinel %v", toAny(r), toAny(v))
+	}
+	// SENTINEL HELP: Redis's lines, the subcommands the same (the text
+	// says where vigil differs); SENTINEL DEBUG: vigil's parameters are
+	// Redis's, in its order, less those vigil has no counterpart for.
+	r, v = both("SENTINEL", "HELP")
+	if len(r.Elems) != len(v.Elems) {
+		t.Errorf("SENTINEL HELP: redis-sentinel %d lines, vigil-sentinel %d", len(r.Elems), len(v.Elems))
+	}
+	for i := 0; i < len(r.Elems) && i < len(v.Elems); i++ {
+		rl, vl := string(r.Elems[i].Str), string(v.Elems[i].Str)
+		if v.Elems[i].Kind != resp.KindSimple || (!strings.HasPrefix(rl, " ") && rl != vl) {
+			t.Errorf("SENTINEL HELP line %d: redis-sentinel %q, vigil-sentinel %q (%s)", i, rl, vl, shape(v.Elems[i]))
 		}
 	}
-	if !slices.Equal(rk, keys(v)) {
-		t.Errorf("CONFIG GET *: redis-sentinel %v, vigil-sentinel %v", keys(r), keys(v))
+	// DEFAULT-DOWN-AFTER and DEFAULT-FAILOVER-TIMEOUT are what a group
+	// added with SENTINEL MONITOR starts with, in both.
+	both("SENTINEL", "DEBUG", "default-down-after", "7000", "default-failover-timeout", "70000")
+	both("SENTINEL", "MONITOR", "dbg", "127.0.0.1", mp, "2")
+	r, v = both("SENTINEL", "MASTER", "dbg")
+	for _, k := range []string{"down-after-milliseconds", "failover-timeout"} {
+		if rf, vf := fields(toAny(r)), fields(toAny(v)); rf[k] != vf[k] || vf[k] == "" {
+			t.Errorf("SENTINEL MASTER after SENTINEL DEBUG: %s: redis-sentinel %q, vigil-sentinel %q", k, rf[k], vf[k])
+		}
+	}
+	both("SENTINEL", "REMOVE", "dbg")
+	both("SENTINEL", "DEBUG", "default-down-after", "30000", "default-failover-timeout", "180000")
+	r, v = both("SENTINEL", "DEBUG")
+	rk, vk := keys(r), keys(v)
+	for _, k := range vk {
+		for len(rk) > 0 && rk[0] != k {
+			rk = rk[1:]
+		}
+		if len(rk) == 0 {
+			t.Errorf("SENTINEL DEBUG: vigil-sentinel's %v are not Redis's %v in its order", vk, keys(r))
+			break
+		}
 	}
 	// CLIENT LIST: Redis 7.0's fields, then 7.2's lib-name and lib-ver.
 	r, v = both("CLIENT", "INFO")
