@@ -153,6 +153,9 @@ type instance struct {
 	host   string
 	port   int
 	client *redis.Client
+	// holderVer is the state version that made this node the lease
+	// holder: no renewal is sent before it is on disk.
+	holderVer uint64
 	// probe results
 	lastOK   time.Time
 	infoTime time.Time
@@ -554,11 +557,13 @@ func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
 // margin for clock-rate drift). Until it has run out we do not renew in,
 // so our grants to two nodes never overlap and two majorities can never
 // both hold a lease: two writable masters would need a sentinel in both.
-// A restarted sentinel does not know what it granted before: it renews
-// nothing until a lease from its previous life has run out (a SIGTERM and
-// restart takes about 300 ms, less than a 500 ms lease). Under the lock.
+// A restarted sentinel does not remember its grants' times, only the
+// node they went to (the state file's lease holder): it renews any other
+// node only once a lease from its previous life has run out (a SIGTERM
+// and restart takes about 300 ms, less than a 500 ms lease). Under the
+// lock.
 func (s *Sentinel) grantedElsewhere(g *group, in *instance, lease time.Duration, now time.Time) bool {
-	if now.Before(s.started.Add(lease + lease/10)) {
+	if gc := s.st.Groups[g.cfg.Name]; now.Before(s.started.Add(lease+lease/10)) && (gc == nil || gc.LeaseHolder != in.addr()) {
 		return true
 	}
 	for _, x := range g.instances() {
@@ -617,7 +622,17 @@ func (s *Sentinel) startProbe(g *group, in *instance) {
 				// still have been granted.
 				in.grantEnd = in.tokenAt.Add(lease)
 			}
+			if gc := s.st.Groups[g.cfg.Name]; useLease && gc != nil && gc.LeaseHolder != in.addr() {
+				gc.LeaseHolder = in.addr()
+				s.persist()
+				in.holderVer = s.ver
+			}
+			holderVer := in.holderVer
 			s.mu.Unlock()
+			if useLease && s.saved.Load() < holderVer && s.syncState() != nil {
+				// Not durable yet: a PING instead of a renewal until it is.
+				useLease = false
+			}
 			ctx, cancel := context.WithTimeout(g.ctx, 500*time.Millisecond)
 			var err error
 			renewed := false

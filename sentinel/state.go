@@ -50,6 +50,12 @@ type groupConfig struct {
 	// master's INFO: a master that died while every sentinel was down
 	// could not be failed over otherwise. Absent in older files.
 	Replicas []knownReplica `json:"replicas,omitempty"`
+	// LeaseHolder is the node (host:port) this sentinel renews the lease
+	// of: written, durably, before the first renewal of a node, and only
+	// once every lease granted to the previous one has run out. So after a
+	// restart only grants to LeaseHolder can still be in force, and it can
+	// be renewed at once (see grantedElsewhere). Absent in older files.
+	LeaseHolder string `json:"lease_holder,omitempty"`
 }
 
 // knownReplica is a replica as the state file remembers it.
