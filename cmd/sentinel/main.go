@@ -5,6 +5,11 @@
 //	    --monitor "mymaster 127.0.0.1 6379 2" --down-after-milliseconds 1000 \
 //	    --failover-timeout 10000 --gossip-port 7946 --join "127.0.0.1:7946,127.0.0.1:7947"
 //
+// Every flag may also come from a YAML file (--config FILE, keys named as
+// the flags) or the environment (VIGIL_SENTINEL_<FLAG>, e.g.
+// VIGIL_SENTINEL_DOWN_AFTER_MILLISECONDS); precedence: flags > environment
+// > YAML > sentinel.conf > defaults.
+//
 // Groups may also be added with SENTINEL MONITOR at runtime; the state
 // file in --dir keeps them, and SENTINEL SET/CONFIG SET changes, across
 // restarts.
@@ -29,7 +34,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
 }
 
 type multi []string
@@ -38,10 +43,11 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // parseConfig builds the configuration from a sentinel.conf (first
-// argument, optional) and the flags; the log level comes back apart. It
-// runs again on SIGHUP with the same arguments. A usage problem is
-// reported on stderr and returned as errUsage.
-func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, error) {
+// argument, optional), a YAML file (--config), the environment and the
+// flags; the log level comes back apart. It runs again on SIGHUP with the
+// same arguments. A usage problem is reported on stderr and returned as
+// errUsage.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (sentinel.Config, string, error) {
 	fs := flag.NewFlagSet("vigil-sentinel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg sentinel.Config
@@ -72,6 +78,7 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	authUser := fs.String("auth-user", "", "ACL user of the monitored data nodes")
 	forgetAfter := fs.Int64("forget-after", 0, "forget replicas and sentinels unreachable for longer than this many ms (0: never; forgetting sentinels shrinks the electorate)")
 	level := fs.String("loglevel", "notice", "debug, verbose, notice or warning")
+	yamlFile := fs.String("config", "", "YAML file of settings named as these flags (monitor and join may be lists)")
 	if confFile != "" {
 		// The file's values become the flags' defaults.
 		var fileCfg sentinel.Config
@@ -90,6 +97,9 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 			return cfg, "", err
 		}
 		return cfg, "", usageError{err}
+	}
+	if err := applyYAMLAndEnv(fs, *yamlFile, getenv); err != nil {
+		return cfg, "", err
 	}
 	if *forgetAfter < 0 {
 		return cfg, "", fmt.Errorf("--forget-after: %d is negative", *forgetAfter)
@@ -140,8 +150,8 @@ func parseConfig(args []string, stderr io.Writer) (sentinel.Config, string, erro
 	return cfg, *level, nil
 }
 
-func run(args []string, stderr io.Writer) int {
-	cfg, level, err := parseConfig(args, stderr)
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, level, err := parseConfig(args, getenv, stderr)
 	if err == flag.ErrHelp {
 		return 0
 	}
@@ -170,7 +180,7 @@ func run(args []string, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			next, _, err := parseConfig(args, io.Discard)
+			next, _, err := parseConfig(args, getenv, io.Discard)
 			if err != nil {
 				log.Error("config reload on SIGHUP failed: nothing changed", zap.Error(err))
 				continue

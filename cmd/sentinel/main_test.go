@@ -1,0 +1,92 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSettingsSources checks where settings come from and which wins:
+// flags > environment > YAML > sentinel.conf > defaults.
+func TestSettingsSources(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	yaml := write("sentinel.yaml", `port: 26390
+down-after-milliseconds: 1500
+monitor:
+  - "a 127.0.0.1 6379 2"
+  - "b 127.0.0.1 6380 2"
+join: ["127.0.0.1:7946", "127.0.0.1:7947"]
+resolve-hostnames: true
+`)
+	conf := write("sentinel.conf", "port 26400\nsentinel monitor c 127.0.0.1 6390 2\nsentinel down-after-milliseconds c 9000\n")
+	badKey := write("bad-key.yaml", "down-after: 10\n")
+	badValue := write("bad-value.yaml", "port: many\n")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		// check inspects the result; wantErr is a substring of the error.
+		check   func(t *testing.T, port int, downAfter map[string]time.Duration, join []string, resolve bool)
+		wantErr string
+	}{
+		{name: "YAML", args: []string{"--config", yaml},
+			check: func(t *testing.T, port int, da map[string]time.Duration, join []string, resolve bool) {
+				if port != 26390 || da["a"] != 1500*time.Millisecond || da["b"] != 1500*time.Millisecond || len(join) != 2 || !resolve {
+					t.Errorf("port %d, down-after %v, join %v, resolve-hostnames %v", port, da, join, resolve)
+				}
+			}},
+		{name: "environment over YAML", args: []string{"--config", yaml},
+			env: map[string]string{"VIGIL_SENTINEL_PORT": "26391", "VIGIL_SENTINEL_MONITOR": "x 127.0.0.1 7000 2;y 127.0.0.1 7001 2"},
+			check: func(t *testing.T, port int, da map[string]time.Duration, _ []string, _ bool) {
+				_, hasA := da["a"]
+				if port != 26391 || hasA || da["x"] == 0 || da["y"] == 0 {
+					t.Errorf("port %d, groups %v", port, da)
+				}
+			}},
+		{name: "flag over environment", args: []string{"--config", yaml, "--port", "26392"},
+			env: map[string]string{"VIGIL_SENTINEL_PORT": "26391"},
+			check: func(t *testing.T, port int, _ map[string]time.Duration, _ []string, _ bool) {
+				if port != 26392 {
+					t.Errorf("port %d", port)
+				}
+			}},
+		{name: "YAML over sentinel.conf", args: []string{conf, "--config", yaml},
+			check: func(t *testing.T, port int, da map[string]time.Duration, _ []string, _ bool) {
+				if port != 26390 || da["c"] != 1500*time.Millisecond {
+					t.Errorf("port %d, down-after %v", port, da)
+				}
+			}},
+		{name: "unknown YAML setting", args: []string{"--config", badKey}, wantErr: badKey + ": setting 'down-after': unknown setting"},
+		{name: "bad YAML value", args: []string{"--config", badValue}, wantErr: badValue + ": setting 'port': bad value \"many\""},
+		{name: "bad environment value", env: map[string]string{"VIGIL_SENTINEL_PARALLEL_SYNCS": "x"}, wantErr: "environment variable VIGIL_SENTINEL_PARALLEL_SYNCS: bad value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			da := map[string]time.Duration{}
+			for _, g := range cfg.Groups {
+				da[g.Name] = g.DownAfter
+			}
+			tc.check(t, cfg.Port, da, cfg.Join, cfg.ResolveHostnames)
+		})
+	}
+}
