@@ -66,8 +66,8 @@ resolve-hostnames: true
 					t.Errorf("port %d, down-after %v", port, da)
 				}
 			}},
-		{name: "unknown YAML setting", args: []string{"--config", badKey}, wantErr: badKey + ": setting 'down-after': unknown setting"},
-		{name: "bad YAML value", args: []string{"--config", badValue}, wantErr: badValue + ": setting 'port': bad value \"many\""},
+		{name: "unknown YAML setting", args: []string{"--config", badKey}, wantErr: badKey + ":1: setting 'down-after': unknown setting"},
+		{name: "bad YAML value", args: []string{"--config", badValue}, wantErr: badValue + ":1: setting 'port': bad value \"many\""},
 		{name: "bad environment value", env: map[string]string{"VIGIL_SENTINEL_PARALLEL_SYNCS": "x"}, wantErr: "environment variable VIGIL_SENTINEL_PARALLEL_SYNCS: bad value"},
 	}
 	for _, tc := range tests {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/vigilkv/vigil/node/config"
 )
 
 // envPrefix starts the environment variable of every flag.
@@ -40,7 +42,7 @@ func applyYAMLAndEnv(fs *flag.FlagSet, yamlFile string, getenv func(string) stri
 		keys := v.AllKeys()
 		sort.Strings(keys)
 		for _, k := range keys {
-			source := fmt.Sprintf("%s: setting '%s'", yamlFile, k)
+			source := config.YAMLSource(yamlFile, k)
 			if k == "config" || fs.Lookup(k) == nil {
 				return fmt.Errorf("%s: unknown setting", source)
 			}

@@ -233,11 +233,28 @@ func readYAML(path string, apply func(source, name string, vals []string) error)
 		default:
 			vals = []string{fmt.Sprint(x)}
 		}
-		if err := apply(path+": setting "+k, k, vals); err != nil {
+		if err := apply(YAMLSource(path, k), k, vals); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// YAMLSource names a YAML setting for an error message: "file:line:
+// setting 'key'" (viper keeps no positions, so the line is found by the
+// key at the start of a line; without it, "file: setting 'key'").
+func YAMLSource(path, key string) string {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		last := key[strings.LastIndexByte(key, '.')+1:]
+		for i, line := range strings.Split(string(data), "\n") {
+			t := strings.TrimSpace(line)
+			if name, _, ok := strings.Cut(t, ":"); ok && strings.EqualFold(strings.Trim(strings.TrimSpace(name), `"'`), last) {
+				return fmt.Sprintf("%s:%d: setting '%s'", path, i+1, key)
+			}
+		}
+	}
+	return fmt.Sprintf("%s: setting '%s'", path, key)
 }
 
 // SplitArgs splits a line as Redis's sdssplitargs: spaces separate
