@@ -780,7 +780,13 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 	sane := g.sdownSince.IsZero() && g.master.role == "master"
 	if in != g.master && in.role == "master" && failover.ShouldConvertToReplica(sane, g.failing != nil, now.Sub(in.roleTime)) {
 		m := g.master
-		go in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port))
+		go func() {
+			// The fence a failover may have put on it (CLIENT PAUSE
+			// WRITE) goes once it follows the new master.
+			if in.client.SlaveOf(g.ctx, m.host, strconv.Itoa(m.port)).Err() == nil {
+				in.client.Do(g.ctx, "CLIENT", "UNPAUSE")
+			}
+		}()
 		s.event("+convert-to-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", in.addr(), in.host, in.port, g.cfg.Name, m.host, m.port))
 	}
 	s.fixSlaveConfig(g, in, now)
@@ -1113,6 +1119,22 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 				m.client.Do(context.Background(), "FAILOVER", "TO", p.host, p.port, "TIMEOUT", g.cfg.FailoverTimeout.Milliseconds()/2)
 			}()
 		} else {
+			if m := g.master; m != nil && m != p && m.client != nil {
+				// Fence the old master in case it is still reachable by
+				// some clients (a partition that cut it from the
+				// sentinels): best effort, and not waited for, since it
+				// is usually dead. A redis-server has no lease, so this
+				// is its only fence until it is converted (which
+				// unpauses it, within about a second of it answering).
+				// Bounded, so an attempt that aborts leaves a live
+				// master paused for seconds, not failover-timeout.
+				ms := min(g.cfg.FailoverTimeout, max(2*g.cfg.DownAfter, 2*time.Second)).Milliseconds()
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+					defer cancel()
+					m.client.Do(ctx, "CLIENT", "PAUSE", ms, "WRITE")
+				}()
+			}
 			go p.client.Pipelined(context.Background(), func(pipe redis.Pipeliner) error {
 				// In order on one connection: the lease is required
 				// before the promotion (a redis-server answers the first
