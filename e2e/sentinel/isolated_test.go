@@ -156,6 +156,13 @@ func TestIsolatedSentinel(t *testing.T) {
 		}
 	}
 
+	// Heal only once memberlist has declared the others dead on the
+	// isolated side: it never contacts a dead node again by itself, so
+	// this is what the sentinel's own rejoining must repair.
+	waitFor(t, 20*time.Second, "the isolated sentinel's gossip to declare the others dead", func() (bool, string) {
+		err := iso.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err()
+		return err != nil && strings.Contains(err.Error(), "NOQUORUM 1 usable"), fmt.Sprint(err)
+	})
 	healed := time.Now()
 	if err := ns.Heal(); err != nil {
 		t.Fatal(err)
