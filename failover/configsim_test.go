@@ -145,6 +145,8 @@ type csSim struct {
 	promotions map[uint64][]string
 	events     int
 	violation  string
+	// stats counts what the faults did (logged: the runs exercise them).
+	stats map[string]int
 }
 
 func (m *csSim) after(d time.Duration, fire func()) {
@@ -164,6 +166,7 @@ func (m *csSim) on(s *csSentinel, gen int, fn func()) {
 	switch {
 	case !s.up || (gen >= 0 && gen != s.gen):
 	case m.now < s.stalledUntil:
+		m.stats["work delayed by a stall"]++
 		m.after(s.stalledUntil-m.now, func() { m.on(s, gen, fn) })
 	default:
 		fn()
@@ -203,6 +206,9 @@ func (m *csSim) schedule(s *csSentinel, d time.Duration) {
 
 // attempt is drive(): stand for election if the master is down.
 func (m *csSim) attempt(s *csSentinel) {
+	if m.tilted(s) && m.seesDown(s) {
+		m.stats["attempts held by TILT"]++
+	}
 	if m.tilted(s) || !m.seesDown(s) {
 		m.schedule(s, 100*time.Millisecond)
 		return
@@ -266,11 +272,13 @@ func (m *csSim) count(c *csSentinel) {
 // once it reports role:master, the new configuration.
 func (m *csSim) promote(c *csSentinel, epoch uint64) {
 	if m.tilted(c) {
+		m.stats["promotions held by TILT"]++
 		gen := c.gen
 		m.after(100*time.Millisecond, func() { m.on(c, gen, func() { m.promote(c, epoch) }) })
 		return
 	}
 	if c.conf.epoch >= epoch {
+		m.stats["failovers ended by a newer configuration"]++
 		return // a newer configuration arrived: switchMaster ended the failover
 	}
 	var alive []string
@@ -362,6 +370,10 @@ func (m *csSim) fault() {
 		if !s.up {
 			return
 		}
+		m.stats["crashes"]++
+		if s.won {
+			m.stats["leaders crashed"]++
+		}
 		s.up = false
 		s.gen++
 		s.votes, s.epoch, s.won, s.failed = nil, 0, false, 0
@@ -413,7 +425,7 @@ func runConfigSim(cfg csConfig, seed uint64) (m *csSim) {
 	r := rand.New(rand.NewPCG(seed, uint64(cfg.n)))
 	// The master dies at 0.
 	m = &csSim{cfg: cfg, r: r, side: map[string]int{}, timer: DefaultElectionTiming(csFailoverTimeout), deadSince: map[string]time.Duration{"m0": 0},
-		leaders: map[uint64]string{}, promotions: map[uint64][]string{}}
+		leaders: map[uint64]string{}, promotions: map[uint64][]string{}, stats: map[string]int{}}
 	for i := 0; i < cfg.n; i++ {
 		// Each sentinel's PINGs run at their own phase.
 		s := &csSentinel{id: fmt.Sprint("s", i), up: true, conf: csConf{0, "m0"}, upSince: time.Duration(r.Int64N(int64(100 * time.Millisecond)))}
@@ -480,9 +492,9 @@ func csSeeds() int {
 	case testing.Short():
 		return 50
 	case raceBuild:
-		return 150
+		return 500
 	}
-	return 1000
+	return 3000
 }
 
 // TestConfigSimulation: with loss, delay, partitions, crashes and
@@ -493,6 +505,7 @@ func TestConfigSimulation(t *testing.T) {
 	for _, n := range []int{3, 5} {
 		seeds := csSeeds()
 		events, failovers, epochs := 0, 0, uint64(0)
+		stats := map[string]int{}
 		start := time.Now()
 		for seed := uint64(0); seed < uint64(seeds); seed++ {
 			m := runConfigSim(csWeather(n, seed, csRules{}), seed)
@@ -501,12 +514,15 @@ func TestConfigSimulation(t *testing.T) {
 			}
 			events += m.events
 			failovers += len(m.promotions)
+			for k, v := range m.stats {
+				stats[k] += v
+			}
 			for _, s := range m.s {
 				epochs = max(epochs, s.conf.epoch)
 			}
 		}
-		t.Logf("%d sentinels: %d seeds, %d events, %d promotions (highest config epoch %d), all converged (%v)",
-			n, seeds, events, failovers, epochs, time.Since(start).Round(time.Millisecond))
+		t.Logf("%d sentinels: %d seeds, %d events, %d promotions (highest config epoch %d), all converged (%v); %v",
+			n, seeds, events, failovers, epochs, time.Since(start).Round(time.Millisecond), stats)
 	}
 }
 
