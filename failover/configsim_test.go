@@ -12,14 +12,16 @@ import (
 // The config simulation: N sentinels fail a dead master over to one of
 // three replicas and spread the new configuration by gossip, on a virtual
 // clock with seeded randomness, while the network loses, delays and
-// partitions messages and sentinels crash and restart, stall (their
-// timers and messages wait until they wake up) or see their clock jump.
+// partitions messages, sentinels crash and restart, stall (their timers
+// and messages wait until they wake up) or see their clock jump, and the
+// master of the newest configuration dies in turn (dead nodes come back).
 // It runs the real decision code: Ballot.StartElection / Vote, Tally,
 // Lost and ElectionTiming; what it models is sentinel/sentinel.go's loop
 // around them:
 //
-//   - a sentinel sees the master down (after down-after) as long as its
-//     configuration names the dead master; it stands after FirstAttempt,
+//   - a sentinel sees the master down (down-after after it died, or
+//     after the sentinel started) while its configuration names a dead
+//     node; it stands after FirstAttempt,
 //     gives up at its election's deadline or as soon as Lost says so, and
 //     retries after Retry; a vote request for a newer epoch makes it
 //     yield (YieldTo);
@@ -27,7 +29,7 @@ import (
 //     the election in progress;
 //   - a leader promotes one replica, then writes the configuration (its
 //     epoch, the replica) and gossips it; a sentinel adopts a gossiped
-//     configuration only if its epoch is higher than its own (notifyMeta);
+//     configuration only if its epoch is higher than its own (learn);
 //     gossip is also repeated periodically to one random peer, as
 //     memberlist's push-pull does;
 //   - a stall or a clock jump puts the sentinel in TILT: it keeps
