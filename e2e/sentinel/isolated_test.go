@@ -20,18 +20,29 @@ import (
 
 // TestIsolatedSentinel puts one of three sentinels in its own network
 // namespace and cuts its link (a real partition: its gossip, its probes
-// and its vote requests all stop at the cut veth), then kills the master.
-// The two others fail over. The isolated one sees the master down but
-// must not fail over alone, and must answer GET-MASTER-ADDR-BY-NAME with
-// an error rather than the old address; once healed it adopts the new
-// configuration (the same master and config epoch as the others).
+// and its vote requests all stop at the cut veth), then kills or freezes
+// the master. The two others fail over. The isolated one sees the master
+// down but must not fail over alone, and must answer
+// GET-MASTER-ADDR-BY-NAME with an error rather than the old address; once
+// healed it adopts the new configuration (the same master and config
+// epoch as the others). A frozen master, woken up after the healing, is
+// turned into a replica of the new one.
 func TestIsolatedSentinel(t *testing.T) {
 	if err := netns.Available(); err != nil {
 		t.Skip(err)
 	}
+	for i, frozen := range []bool{false, true} {
+		name := "master killed"
+		if frozen {
+			name = "master frozen"
+		}
+		t.Run(name, func(t *testing.T) { isolatedSentinel(t, frozen, 250+os.Getpid()%3*2+i) })
+	}
+}
+
+func isolatedSentinel(t *testing.T, frozen bool, subnet int) {
 	ctx := context.Background()
 	// Subnets 250-255: the other namespace tests use 20-249.
-	subnet := 250 + os.Getpid()%6
 	ns, err := netns.New(fmt.Sprint("vs", subnet), subnet)
 	if err != nil {
 		t.Skip(err)
@@ -127,10 +138,15 @@ func TestIsolatedSentinel(t *testing.T) {
 	if err := ns.Cut(); err != nil {
 		t.Fatal(err)
 	}
-	master.Kill()
+	if frozen {
+		master.Freeze()
+		t.Cleanup(master.Thaw) // before its Stop (cleanups run last first)
+	} else {
+		master.Kill()
+	}
 	port, epoch := waitFailedOver(t, majority, &dataGroup{name: "mymaster", replicas: replicas})
 	switched := time.Now()
-	t.Logf("the majority failed over to port %s (config epoch %d) %v after the cut and the kill", port, epoch, switched.Sub(cut).Round(time.Millisecond))
+	t.Logf("the majority failed over to port %s (config epoch %d) %v after the cut and the fault", port, epoch, switched.Sub(cut).Round(time.Millisecond))
 	// The isolated sentinel: it sees the master down, and nothing more.
 	waitFor(t, 10*time.Second, "the isolated sentinel to see the master down", func() (bool, string) {
 		f, err := masterInfo(ctx, iso, "mymaster")
@@ -176,6 +192,13 @@ func TestIsolatedSentinel(t *testing.T) {
 		return err == nil && len(a) == 2 && a[1] == port && f["config-epoch"] == strconv.Itoa(epoch), fmt.Sprint(f["port"], "@", f["config-epoch"], " ", a, err)
 	})
 	t.Logf("the isolated sentinel adopted the new configuration %v after healing", time.Since(healed).Round(time.Millisecond))
+	if frozen {
+		master.Thaw()
+		waitFor(t, 10*time.Second, "the old master to become a replica of the new one", func() (bool, string) {
+			info := master.Client().Info(ctx, "replication").Val()
+			return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+port), info
+		})
+	}
 	close(stop)
 	<-done
 
