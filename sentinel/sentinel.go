@@ -64,6 +64,11 @@ type Sentinel struct {
 	// peerDown is when memberlist last saw each peer that is not alive
 	// leave or fail (forget-after, SENTINEL SENTINELS).
 	peerDown map[string]time.Time
+	// gossipAddrs are the peers' gossip addresses (by id) as memberlist
+	// last saw them, and rejoining the ones a rejoin is under way to;
+	// see rejoinLoop.
+	gossipAddrs map[string]string
+	rejoining   map[string]bool
 	// started is when this process began: a lease granted by the
 	// process before it (a restart) may still be in force, and nothing
 	// recorded which node it went to; see grantedElsewhere.
@@ -399,6 +404,7 @@ type events struct{ s *Sentinel }
 // update arrived): liveness is tracked here instead of asking memberlist.
 func (e events) NotifyJoin(n *memberlist.Node) {
 	e.s.setAlive(n.Name, true)
+	e.s.setGossipAddr(n.Name, n.Address())
 	e.s.learn(n.Meta)
 }
 func (e events) NotifyLeave(n *memberlist.Node)  { e.s.setAlive(n.Name, false) }
@@ -423,6 +429,72 @@ func (s *Sentinel) setAlive(name string, alive bool) {
 	}
 }
 
+// setGossipAddr records where peer name gossips, to rejoin it.
+func (s *Sentinel) setGossipAddr(name, addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gossipAddrs == nil {
+		s.gossipAddrs = map[string]string{}
+	}
+	s.gossipAddrs[name] = addr
+}
+
+// rejoinPeriod paces rejoinLoop.
+const rejoinPeriod = 2 * time.Second
+
+// rejoinLoop joins again, every rejoinPeriod, the known sentinels that
+// memberlist does not see alive. memberlist never does it by itself: once
+// it has declared a node dead it no longer probes it or pushes state to
+// it, and it only gossips (to the dead too, for 30 s) when it has news to
+// spread, so after a partition longer than its failure detection the two
+// sides never meet again, and a sentinel that was cut off keeps its old
+// configuration (and refuses to name a master) until restarted. Each
+// address is joined on its own goroutine: a join to an address still cut
+// off waits for the TCP timeout.
+func (s *Sentinel) rejoinLoop(ctx context.Context, ml *memberlist.Memberlist) {
+	t := time.NewTicker(rejoinPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var addrs []string
+		for id := range s.st.Peers {
+			if a := s.gossipAddrs[id]; a != "" && !s.alive[id] && !s.rejoining[a] {
+				addrs = append(addrs, a)
+			}
+		}
+		if s.aliveCount() == 1 && len(addrs) == 0 {
+			// Alone, and no address learnt: the seeds (a restart while
+			// the others were unreachable).
+			for _, a := range s.cfg.Join {
+				if !s.rejoining[a] {
+					addrs = append(addrs, a)
+				}
+			}
+		}
+		if s.rejoining == nil {
+			s.rejoining = map[string]bool{}
+		}
+		for _, a := range addrs {
+			s.rejoining[a] = true
+		}
+		s.mu.Unlock()
+		// Outside the lock: memberlist's callbacks take it.
+		for _, a := range addrs {
+			go func() {
+				ml.Join([]string{a})
+				s.mu.Lock()
+				delete(s.rejoining, a)
+				s.mu.Unlock()
+			}()
+		}
+	}
+}
+
 // aliveCount is how many sentinels memberlist sees alive, this one
 // included; under the lock.
 func (s *Sentinel) aliveCount() int { return len(s.alive) + 1 }
@@ -443,6 +515,7 @@ func (s *Sentinel) startGossip() error {
 		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)
 	}
 	s.ml = ml
+	go s.rejoinLoop(s.ctx, ml)
 	if seeds := s.cfg.Join; len(seeds) > 0 {
 		go func() {
 			for i := 0; i < 50; i++ {
@@ -927,6 +1000,33 @@ func (s *Sentinel) checkDown(g *group, now time.Time) {
 			g.nextAttempt = at
 		}
 	}
+}
+
+// confirmedByMajority reports whether this sentinel may still name g's
+// master to clients: always while it sees the master up; while it sees
+// it subjectively down, only if enough known sentinels to make a
+// majority with this one said within the last pingPeriod that they see
+// it down too (they are asked every fastPeriod then), so that a failover
+// cannot have replaced it behind this sentinel's back. A sentinel cut
+// off from the others when the master dies would otherwise keep naming
+// the old master until memberlist declares the others dead, seconds
+// after the majority may have failed over (TestIsolatedSentinel saw
+// 1.5 s of stale answers), and again after the partition heals until the
+// new configuration arrives (a peer that has moved on answers that the
+// old address is not down). The cost: while the master is down and the
+// others do not agree yet (or see it up: this sentinel alone is cut off
+// from it), this one refuses and clients ask another. Under the lock.
+func (s *Sentinel) confirmedByMajority(g *group, now time.Time) bool {
+	if g.sdownSince.IsZero() {
+		return true
+	}
+	n := 1
+	for id := range s.st.Peers {
+		if at, ok := g.downVotes[id]; ok && now.Sub(at) < s.tm.get(paramPing) {
+			n++
+		}
+	}
+	return n >= (len(s.st.Peers)+1)/2+1
 }
 
 // askPeers sends SENTINEL IS-MASTER-DOWN-BY-ADDR to every peer; runid "*"

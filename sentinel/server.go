@@ -375,7 +375,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.Error("TILT This sentinel is in TILT mode (its timer stalled or its clock jumped); ask another one")
 			return
 		}
-		if !s.inMajority() {
+		if !s.inMajority() || !s.confirmedByMajority(g, time.Now()) {
 			// On the minority side of a partition our answer may be stale:
 			// say so rather than send a client to an old master.
 			w.Error("NOQUORUM This sentinel cannot reach a majority of the known sentinels; ask another one")
