@@ -216,6 +216,9 @@ func New(cfg Config, log *zap.Logger) (*Sentinel, error) {
 		var b [20]byte
 		rand.Read(b[:])
 		st = &persisted{MyID: hex.EncodeToString(b[:]), Groups: map[string]*groupConfig{}, Peers: map[string]string{}}
+		// A new identity granted nothing in a previous life: no wait
+		// before the first renewals (see grantedElsewhere).
+		s.started = time.Time{}
 	}
 	if st.Groups == nil {
 		st.Groups = map[string]*groupConfig{}
