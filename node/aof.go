@@ -82,16 +82,22 @@ type aofState struct {
 	rewriteFrom  int64
 	fsynced      chan struct{}
 
-	consumer     int // replication stream consumer id
-	rewriting    bool
-	rewriteDone  chan struct{} // closed when the rewrite in progress ends
-	rewriteStart time.Time
-	lastRewrite  time.Duration
-	rewriteOK    bool
-	rewrites     int64
-	scheduled    bool
-	stop         bool
-	done         chan struct{}
+	consumer int // replication stream consumer id
+	// Group commit (appendfsync always): waiting counts the clients in
+	// waitDurable, fed the writes since the writer last took the buffer,
+	// released how many clients the last fsync let go and syncTook how
+	// long it took; see gather.
+	waiting, fed, released int
+	syncTook               time.Duration
+	rewriting              bool
+	rewriteDone            chan struct{} // closed when the rewrite in progress ends
+	rewriteStart           time.Time
+	lastRewrite            time.Duration
+	rewriteOK              bool
+	rewrites               int64
+	scheduled              bool
+	stop                   bool
+	done                   chan struct{}
 }
 
 func (a *aofState) init(s *Server) {
@@ -541,8 +547,32 @@ func (a *aofState) feed(chunk []byte) {
 	a.bufEnd += int64(len(chunk))
 	// The chunk ends at the stream's current offset.
 	a.markOffset(a.s.repl.offset)
+	a.fed++
 	a.work.Signal()
 	a.mu.Unlock()
+}
+
+// gather holds an fsync back briefly until the clients the previous one
+// released have sent their next writes (or for at most as long as an
+// fsync takes), so that one fsync covers all of them: without it the
+// first client back starts an fsync alone and every other client waits
+// for the one after, two fsyncs per write. Under a.mu; Redis gets the
+// same batching from its event loop, which fsyncs once per round over
+// every client it served.
+func (a *aofState) gather() {
+	if a.fsync != "always" || a.released < 2 || a.fed >= a.released || a.stop || a.rotateAt >= 0 {
+		return
+	}
+	deadline := time.Now().Add(a.syncTook)
+	t := time.AfterFunc(a.syncTook, func() {
+		a.mu.Lock()
+		a.work.Broadcast()
+		a.mu.Unlock()
+	})
+	defer t.Stop()
+	for a.fed < a.released && !a.stop && a.rotateAt < 0 && time.Now().Before(deadline) {
+		a.work.Wait()
+	}
 }
 
 // aofSizeLocked is the size of the base and incr files (approximate).
@@ -594,6 +624,8 @@ func (a *aofState) writer() {
 				continue
 			}
 		}
+		a.gather()
+		a.fed = 0
 		chunk := a.buf
 		if a.rotateAt >= 0 && a.written+int64(len(chunk)) > a.rotateAt {
 			chunk = chunk[:a.rotateAt-a.written]
@@ -607,10 +639,13 @@ func (a *aofState) writer() {
 		}
 		syncNow := err == nil && (policy == "always" || stop ||
 			(policy == "everysec" && time.Since(a.lastSync) >= time.Second))
+		var took time.Duration
 		if syncNow && a.file != nil {
+			start := time.Now()
 			if serr := fdatasync(a.file); serr != nil {
 				err = fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
 			}
+			took = time.Since(start)
 		}
 		a.mu.Lock()
 		if err != nil {
@@ -632,6 +667,7 @@ func (a *aofState) writer() {
 		if syncNow || policy == "no" {
 			a.synced = a.written
 			a.lastSync = time.Now()
+			a.released, a.syncTook = a.waiting, min(2*took, 2*time.Millisecond)
 			a.durable.Broadcast()
 		}
 		if syncNow {
@@ -852,9 +888,11 @@ func errnoText(err error) string {
 // always), or the AOF stops. Called without the server lock.
 func (a *aofState) waitDurable(offset int64) {
 	a.mu.Lock()
+	a.waiting++
 	for a.on && a.synced < offset && !a.stop {
 		a.durable.Wait()
 	}
+	a.waiting--
 	a.mu.Unlock()
 }
 
