@@ -1,10 +1,12 @@
-package failover
+package failover_test
 
 import (
 	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vigilkv/vigil/failover"
 )
 
 // The lease simulation's tests. VIGIL_LEASESIM_SEEDS=N runs N seeds per
@@ -42,7 +44,7 @@ func lsSeeds(t *testing.T, def int) int {
 		}
 		return n
 	}
-	if raceBuild {
+	if failover.RaceBuild {
 		def /= 30
 	}
 	if testing.Short() {
@@ -179,13 +181,13 @@ func TestLeaseSimFindsBrokenRules(t *testing.T) {
 		{"vigil's first lease rules", firstRules, func(*lsRules) {}, nil, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.slow && (raceBuild || testing.Short()) {
+			if tc.slow && (failover.RaceBuild || testing.Short()) {
 				t.Skip("millions of events: too slow under the race detector or -short")
 			}
 			rules := tc.rules()
 			tc.weaken(&rules)
 			ns := []int{3, 5}
-			if tc.only3 || raceBuild {
+			if tc.only3 || failover.RaceBuild {
 				ns = ns[:1] // the race detector's slowdown: one size is enough
 			}
 			for _, n := range ns {

@@ -1,4 +1,4 @@
-package failover
+package failover_test
 
 import (
 	"container/heap"
@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/failover"
+	"github.com/vigilkv/vigil/node/lease"
 )
 
 // The lease simulation: one master, two replicas and 3 or 5 sentinels,
@@ -13,10 +16,10 @@ import (
 // clock with seeded randomness. Sentinels probe every data node every
 // down-after/10 (the master with LEASE RENEW, the others with PING),
 // mark SDOWN after down-after without a valid reply, ask their peers
-// (ODOWN by quorum), vote once per epoch with Ballot.Vote, count with
+// (ODOWN by quorum), vote once per epoch with failover.Ballot.Vote, count with
 // Tally, pick a replica with SelectReplica, promote it, spread the new
 // config and convert the old master when it answers again. Data nodes
-// hold the real failover.Lease. The network delays, loses and (during a
+// hold the real lease.Lease. The network delays, loses and (during a
 // partition) holds messages; processes freeze (their clock runs, they do
 // nothing, messages queue); every node's clock runs at its own rate.
 //
@@ -162,7 +165,7 @@ type lsNode struct {
 	frozen time.Duration // frozen until (real)
 	// data node
 	master bool
-	lease  Lease
+	lease  lease.Lease
 	// sentinel
 	sn *lsSentinel
 }
@@ -180,7 +183,7 @@ type lsInst struct {
 
 type lsSentinel struct {
 	id          string
-	ballot      Ballot
+	ballot      failover.Ballot
 	curEpoch    uint64
 	cfgEpoch    uint64
 	master      int
@@ -433,11 +436,12 @@ func (m *lsSim) replicaOf(j, target int) {
 
 // freshLease is the lease after a role change: empty, as resetLease
 // makes it, but with uniqueTokens its token numbers go on.
-func (m *lsSim) freshLease(old Lease) Lease {
+func (m *lsSim) freshLease(old lease.Lease) lease.Lease {
 	if m.cfg.rules.uniqueTokens {
-		return Lease{nextToken: old.nextToken}
+		old.Reset() // empty, the token numbers kept
+		return old
 	}
-	return Lease{}
+	return lease.Lease{}
 }
 
 func (m *lsSim) tick(si int) {
@@ -555,7 +559,7 @@ func (m *lsSim) drive(si int, now time.Time) {
 		return
 	}
 	if s.votes != nil {
-		winner, ok := Tally(s.votes, m.cfg.sentinels, m.quorum)
+		winner, ok := failover.Tally(s.votes, m.cfg.sentinels, m.quorum)
 		if s.forced {
 			winner, ok = s.id, true
 		}
@@ -607,7 +611,7 @@ func (m *lsSim) stepFailover(si int, now time.Time) {
 				return
 			}
 		}
-		var cands []Replica
+		var cands []failover.Replica
 		var idx []int
 		var masterDown time.Duration
 		if s.sdown {
@@ -618,12 +622,12 @@ func (m *lsSim) stepFailover(si int, now time.Time) {
 				continue
 			}
 			in := s.inst[j]
-			cands = append(cands, Replica{Addr: m.nodes[j].name, RunID: m.nodes[j].name, Priority: 100,
+			cands = append(cands, failover.Replica{Addr: m.nodes[j].name, RunID: m.nodes[j].name, Priority: 100,
 				Down: now.Sub(in.lastOK) > m.cfg.downAfter, SincePingReply: now.Sub(in.lastOK), InfoAge: now.Sub(in.lastInfo),
 				Disconnected: in.role == "" || in.lastOK.IsZero()})
 			idx = append(idx, j)
 		}
-		i, _ := SelectReplica(cands, Params{PingPeriod: lsPing, InfoPeriod: lsInfo, DownAfter: m.cfg.downAfter, MasterDown: masterDown})
+		i, _ := failover.SelectReplica(cands, failover.Params{PingPeriod: lsPing, InfoPeriod: lsInfo, DownAfter: m.cfg.downAfter, MasterDown: masterDown})
 		if i < 0 {
 			s.failing = nil
 			s.nextAttempt = now.Add(time.Second)

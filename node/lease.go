@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/vigilkv/vigil/failover"
 )
 
 // The master lease (split-brain safety). Vigil sentinels renew it as their
@@ -32,10 +30,6 @@ import (
 // changes nothing, and a master that was frozen finds its lease expired
 // the instant it wakes up. A node no vigil sentinel ever renewed behaves
 // like Redis; master-lease no turns the check off.
-
-// leaseState is the node's lease: the rule itself is failover.Lease,
-// shared with the deterministic simulation that checks it.
-type leaseState = failover.Lease
 
 func leaseCommands() []*Command {
 	return []*Command{

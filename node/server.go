@@ -23,6 +23,7 @@ import (
 	"github.com/vigilkv/vigil/internal/logging"
 	"github.com/vigilkv/vigil/node/config"
 	"github.com/vigilkv/vigil/node/keyspace"
+	"github.com/vigilkv/vigil/node/lease"
 )
 
 // Version is the Redis version vigil reports (redis_version in INFO, HELLO):
@@ -82,7 +83,7 @@ type Server struct {
 	lastSave time.Time
 	persist  persistState
 	aof      aofState
-	lease    leaseState
+	lease    lease.Lease // the master write lease (node/lease holds the rule)
 	// leaseOnPromotion: a sentinel asked for a lease before promoting
 	// this replica (LEASE REQUIRE).
 	leaseOnPromotion bool

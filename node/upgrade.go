@@ -15,9 +15,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/handoff"
 	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/node/lease"
 )
 
 // In-place binary upgrade, the old process's side. The running server
@@ -123,9 +123,9 @@ type upgradeCommit struct {
 	NextClientID int64  `json:"next_client_id"`
 	// SentUnixNano is when the lease figures were read, so the new
 	// process can subtract the time in transit.
-	SentUnixNano int64                   `json:"sent_unix_nano"`
-	Lease        *failover.LeaseSnapshot `json:"lease,omitempty"`
-	Stats        *handedCounts           `json:"stats,omitempty"`
+	SentUnixNano int64           `json:"sent_unix_nano"`
+	Lease        *lease.Snapshot `json:"lease,omitempty"`
+	Stats        *handedCounts   `json:"stats,omitempty"`
 	// AOF: the AOF is on; the new process appends to the same files.
 	AOF bool `json:"aof"`
 	// Config is the running configuration, with CONFIG SET changes.

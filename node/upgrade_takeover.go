@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/handoff"
+	"github.com/vigilkv/vigil/node/lease"
 )
 
 // The new process's side of an in-place upgrade (see upgrade.go).
@@ -284,5 +284,5 @@ func (s *Server) restoreLease(c *upgradeCommit) {
 		return
 	}
 	transit := time.Duration(max(time.Now().UnixNano()-c.SentUnixNano, 0))
-	s.lease = failover.RestoreLease(*c.Lease, time.Now(), transit)
+	s.lease = lease.Restore(*c.Lease, time.Now(), transit)
 }

@@ -1,4 +1,9 @@
-package failover
+// Package lease is the data node's master write lease: the rule that
+// decides whether a master managed by sentinels may take a write. It has
+// no I/O, so the node and the deterministic lease simulation (in
+// failover's tests) run the same code; it knows nothing of sentinels
+// beyond the renewals they send.
+package lease
 
 import (
 	"slices"
@@ -6,16 +11,14 @@ import (
 	"time"
 )
 
-// The master lease, the data node's side (see the README, "Split-brain
-// safety"). Vigil sentinels renew it as their liveness probe of the
-// master: each LEASE RENEW quotes the token of the master's previous
-// reply to that sentinel, and the renewal grants the lease from the
-// moment that token was sent, not from the renewal's arrival. A renewal
-// that sat in a socket buffer (the master was frozen, the network slow)
-// therefore cannot stretch the lease past what its sentinel saw: the
-// lease ends before the sentinel's down-after, measured from when it
-// received that reply, could. The rule lives here, without I/O, so the
-// node and the deterministic simulation run the same code.
+// Vigil sentinels renew the lease as their liveness probe of the master
+// (see the README, "Split-brain safety"): each LEASE RENEW quotes the
+// token of the master's previous reply to that sentinel, and the renewal
+// grants the lease from the moment that token was sent, not from the
+// renewal's arrival. A renewal that sat in a socket buffer (the master
+// was frozen, the network slow) therefore cannot stretch the lease past
+// what its sentinel saw: the lease ends before the sentinel's down-after,
+// measured from when it received that reply, could.
 
 // Lease is a master's write lease: the renewals of the sentinels that
 // manage it and the tokens it handed out. The zero value is a lease no
@@ -23,10 +26,10 @@ import (
 // are passed in by the caller and only compared with each other, so the
 // node passes monotonic readings and the simulation its virtual clock.
 type Lease struct {
-	renewed map[string]LeaseRenewal
+	renewed map[string]Renewal
 	// tokens holds the token last issued to each sentinel, with when it
 	// was sent.
-	tokens    map[string]leaseToken
+	tokens    map[string]issued
 	nextToken int64
 	voters    int
 	epoch     uint64
@@ -38,39 +41,40 @@ type Lease struct {
 	until time.Time
 }
 
-// LeaseRenewal is one sentinel's standing renewal: the lease it granted
+// Renewal is one sentinel's standing renewal: the lease it granted
 // runs from From (when the quoted token was sent) for TTL.
-type LeaseRenewal struct {
+type Renewal struct {
 	ID   string
 	From time.Time
 	TTL  time.Duration
 }
 
-type leaseToken struct {
+// issued is a token handed to a sentinel and when it was sent.
+type issued struct {
 	n  int64
 	at time.Time
 }
 
-// LeaseState is what a lease allows.
-type LeaseState int
+// State is what a lease allows.
+type State int
 
 const (
-	// LeaseOff: no sentinel ever renewed (or no majority yet): writes go
+	// Off: no sentinel ever renewed (or no majority yet): writes go
 	// through, as in Redis.
-	LeaseOff LeaseState = iota
-	// LeaseOK: a majority of the known sentinels renewed in time.
-	LeaseOK
-	// LeaseExpired: the lease was in force and ran out: writes are
+	Off State = iota
+	// OK: a majority of the known sentinels renewed in time.
+	OK
+	// Expired: the lease was in force and ran out: writes are
 	// refused.
-	LeaseExpired
+	Expired
 )
 
 // String is the INFO spelling (master_lease:ok|expired|off).
-func (s LeaseState) String() string {
+func (s State) String() string {
 	switch s {
-	case LeaseOK:
+	case OK:
 		return "ok"
-	case LeaseExpired:
+	case Expired:
 		return "expired"
 	}
 	return "off"
@@ -82,19 +86,19 @@ func (s LeaseState) String() string {
 // Either way a fresh token, sent at now, is returned for the reply.
 func (l *Lease) Renew(id string, token int64, voters int, ttl time.Duration, epoch uint64, now time.Time) int64 {
 	if l.tokens == nil {
-		l.tokens = map[string]leaseToken{}
+		l.tokens = map[string]issued{}
 	}
 	if t, ok := l.tokens[id]; ok && t.n == token {
 		if l.renewed == nil {
-			l.renewed = map[string]LeaseRenewal{}
+			l.renewed = map[string]Renewal{}
 		}
-		l.renewed[id] = LeaseRenewal{ID: id, From: t.at, TTL: ttl}
+		l.renewed[id] = Renewal{ID: id, From: t.at, TTL: ttl}
 		l.voters = max(l.voters, voters)
 		l.epoch = max(l.epoch, epoch)
 		l.recompute()
 	}
 	l.nextToken++
-	l.tokens[id] = leaseToken{n: l.nextToken, at: now}
+	l.tokens[id] = issued{n: l.nextToken, at: now}
 	return l.nextToken
 }
 
@@ -128,7 +132,7 @@ func (l *Lease) StartTokensAt(first int64) { l.nextToken = first }
 // all if it were cut off before its first renewals.
 func (l *Lease) Require() {
 	if l.renewed == nil {
-		l.renewed = map[string]LeaseRenewal{}
+		l.renewed = map[string]Renewal{}
 	}
 	l.managed = true
 }
@@ -137,29 +141,29 @@ func (l *Lease) Require() {
 // first call that finds a majority's lease in force makes the lease
 // managed (from then on it can expire) and reports started, so the
 // caller can log it.
-func (l *Lease) Status(now time.Time) (state LeaseState, left time.Duration, started bool) {
+func (l *Lease) Status(now time.Time) (state State, left time.Duration, started bool) {
 	if l.renewed == nil {
-		return LeaseOff, 0, false
+		return Off, 0, false
 	}
 	left = l.until.Sub(now)
 	if !l.managed {
 		if left <= 0 {
-			return LeaseOff, 0, false
+			return Off, 0, false
 		}
 		l.managed = true
 		started = true
 	}
 	if left <= 0 {
-		return LeaseExpired, 0, started
+		return Expired, 0, started
 	}
-	return LeaseOK, left, started
+	return OK, left, started
 }
 
 // MayWrite reports whether a master under this lease accepts a write at
 // now: unless the lease is expired.
 func (l *Lease) MayWrite(now time.Time) bool {
 	st, _, _ := l.Status(now)
-	return st != LeaseExpired
+	return st != Expired
 }
 
 // Voters is the largest number of known sentinels a renewal reported;
@@ -170,20 +174,20 @@ func (l *Lease) Voters() int { return l.voters }
 func (l *Lease) Need() int { return l.voters/2 + 1 }
 
 // Renewals lists the standing renewals by sentinel id.
-func (l *Lease) Renewals() []LeaseRenewal {
-	out := make([]LeaseRenewal, 0, len(l.renewed))
+func (l *Lease) Renewals() []Renewal {
+	out := make([]Renewal, 0, len(l.renewed))
 	for _, r := range l.renewed {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b LeaseRenewal) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Renewal) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-// LeaseSnapshot is a lease in relative terms, for handing it to another
+// Snapshot is a lease in relative terms, for handing it to another
 // process (an in-place upgrade) whose clock readings cannot be compared
 // with ours: each time is an age in ms at the moment of the snapshot,
 // rounded up so the lease can only get shorter on the way.
-type LeaseSnapshot struct {
+type Snapshot struct {
 	Voters    int                 `json:"voters"`
 	Epoch     uint64              `json:"epoch"`
 	Managed   bool                `json:"managed"`
@@ -193,8 +197,8 @@ type LeaseSnapshot struct {
 }
 
 // Snapshot describes the lease at now.
-func (l *Lease) Snapshot(now time.Time) LeaseSnapshot {
-	s := LeaseSnapshot{Voters: l.voters, Epoch: l.epoch, Managed: l.managed, NextToken: l.nextToken,
+func (l *Lease) Snapshot(now time.Time) Snapshot {
+	s := Snapshot{Voters: l.voters, Epoch: l.epoch, Managed: l.managed, NextToken: l.nextToken,
 		Renewed: map[string][2]int64{}, Tokens: map[string][2]int64{}}
 	for id, r := range l.renewed {
 		s.Renewed[id] = [2]int64{now.Sub(r.From).Milliseconds() + 1, r.TTL.Milliseconds()}
@@ -205,22 +209,22 @@ func (l *Lease) Snapshot(now time.Time) LeaseSnapshot {
 	return s
 }
 
-// RestoreLease rebuilds a lease from a snapshot at now, every age
+// Restore rebuilds a lease from a snapshot at now, every age
 // lengthened by transit (the time the snapshot took to arrive).
-func RestoreLease(s LeaseSnapshot, now time.Time, transit time.Duration) Lease {
+func Restore(s Snapshot, now time.Time, transit time.Duration) Lease {
 	l := Lease{voters: s.Voters, epoch: s.Epoch, managed: s.Managed, nextToken: s.NextToken}
 	if s.Renewed != nil || s.Managed {
-		l.renewed = map[string]LeaseRenewal{}
+		l.renewed = map[string]Renewal{}
 	}
 	for id, v := range s.Renewed {
 		age := time.Duration(v[0])*time.Millisecond + transit
-		l.renewed[id] = LeaseRenewal{ID: id, From: now.Add(-age), TTL: time.Duration(v[1]) * time.Millisecond}
+		l.renewed[id] = Renewal{ID: id, From: now.Add(-age), TTL: time.Duration(v[1]) * time.Millisecond}
 	}
 	if len(s.Tokens) > 0 {
-		l.tokens = map[string]leaseToken{}
+		l.tokens = map[string]issued{}
 	}
 	for id, v := range s.Tokens {
-		l.tokens[id] = leaseToken{n: v[0], at: now.Add(-(time.Duration(v[1])*time.Millisecond + transit))}
+		l.tokens[id] = issued{n: v[0], at: now.Add(-(time.Duration(v[1])*time.Millisecond + transit))}
 	}
 	l.recompute()
 	return l

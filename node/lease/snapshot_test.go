@@ -1,4 +1,4 @@
-package failover
+package lease
 
 import (
 	"testing"
@@ -13,13 +13,13 @@ func TestLeaseSnapshotRoundTrip(t *testing.T) {
 		transit time.Duration
 		// the state at t0+at in the restored lease
 		at   time.Duration
-		want LeaseState
+		want State
 	}{
-		{"never renewed", func(l *Lease) {}, 0, 0, LeaseOff},
-		{"held, read at once", func(l *Lease) { renewAll(l, t0) }, 0, 100 * time.Millisecond, LeaseOK},
-		{"runs out no later than the original", func(l *Lease) { renewAll(l, t0) }, 0, 600 * time.Millisecond, LeaseExpired},
-		{"transit shortens it", func(l *Lease) { renewAll(l, t0) }, 450 * time.Millisecond, 100 * time.Millisecond, LeaseExpired},
-		{"required before any renewal", func(l *Lease) { l.Require() }, 0, 0, LeaseExpired},
+		{"never renewed", func(l *Lease) {}, 0, 0, Off},
+		{"held, read at once", func(l *Lease) { renewAll(l, t0) }, 0, 100 * time.Millisecond, OK},
+		{"runs out no later than the original", func(l *Lease) { renewAll(l, t0) }, 0, 600 * time.Millisecond, Expired},
+		{"transit shortens it", func(l *Lease) { renewAll(l, t0) }, 450 * time.Millisecond, 100 * time.Millisecond, Expired},
+		{"required before any renewal", func(l *Lease) { l.Require() }, 0, 0, Expired},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -28,7 +28,7 @@ func TestLeaseSnapshotRoundTrip(t *testing.T) {
 			snap := l.Snapshot(t0)
 			// The new process reads its own clock; only ages carry over.
 			t1 := time.Unix(5000, 0)
-			r := RestoreLease(snap, t1, tc.transit)
+			r := Restore(snap, t1, tc.transit)
 			got, _, _ := r.Status(t1.Add(tc.at))
 			if got != tc.want {
 				t.Errorf("state %v, want %v", got, tc.want)

@@ -1,4 +1,4 @@
-package failover
+package lease
 
 import (
 	"testing"
@@ -17,22 +17,22 @@ func TestLease(t *testing.T) {
 		ms    int64
 		id    string // "" only checks
 		stale bool   // quote a wrong token
-		want  LeaseState
+		want  State
 		left  int64 // ms, checked when >= 0
 	}{
-		{0, "", false, LeaseOff, -1},
-		{0, "a", false, LeaseOff, -1},   // first contact: a token, no renewal
-		{100, "a", false, LeaseOff, -1}, // renewed from 0, but 1 of 3 is no majority
-		{200, "b", false, LeaseOff, -1},
-		{300, "b", false, LeaseOK, 200}, // a: 0..500, b: 200..700: majority until 500
-		{400, "a", false, LeaseOK, 200}, // a now 100..600, b 200..700: the second latest end counts
-		{650, "", false, LeaseExpired, 0},
-		{700, "c", false, LeaseExpired, 0},
-		{800, "c", true, LeaseExpired, 0}, // a stale token renews nothing
-		{900, "c", false, LeaseExpired, 0},
-		{950, "c", false, LeaseExpired, 0}, // c: 900..1400 alone; a's ran out at 900
-		{960, "a", false, LeaseExpired, 0}, // a's quoted token was sent at 400: 400..900 is over already
-		{1000, "a", false, LeaseOK, 400},   // a 960..1460, c 900..1400: writes resume, no restart
+		{0, "", false, Off, -1},
+		{0, "a", false, Off, -1},   // first contact: a token, no renewal
+		{100, "a", false, Off, -1}, // renewed from 0, but 1 of 3 is no majority
+		{200, "b", false, Off, -1},
+		{300, "b", false, OK, 200}, // a: 0..500, b: 200..700: majority until 500
+		{400, "a", false, OK, 200}, // a now 100..600, b 200..700: the second latest end counts
+		{650, "", false, Expired, 0},
+		{700, "c", false, Expired, 0},
+		{800, "c", true, Expired, 0}, // a stale token renews nothing
+		{900, "c", false, Expired, 0},
+		{950, "c", false, Expired, 0}, // c: 900..1400 alone; a's ran out at 900
+		{960, "a", false, Expired, 0}, // a's quoted token was sent at 400: 400..900 is over already
+		{1000, "a", false, OK, 400},   // a 960..1460, c 900..1400: writes resume, no restart
 	} {
 		now := at(step.ms)
 		if step.id != "" {
@@ -49,7 +49,7 @@ func TestLease(t *testing.T) {
 		if st != step.want || (step.left >= 0 && left != time.Duration(step.left)*time.Millisecond) {
 			t.Fatalf("step %d at %d ms: %v with %v left, want %v with %d ms", i, step.ms, st, left, step.want, step.left)
 		}
-		if l.MayWrite(now) != (st != LeaseExpired) {
+		if l.MayWrite(now) != (st != Expired) {
 			t.Fatalf("step %d: MayWrite disagrees with %v", i, st)
 		}
 	}
