@@ -236,7 +236,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 				oldKeys = 1001
 			case "synced":
 				rc.SlaveOf(ctx, host, port)
-				waitInfo(t, rc, "master_link_status:up")
+				testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 				waitSynced(t, rc, mc)
 				oldKeys = masterKeys + 1
 				// Keep the replica away while more than the backlog is
@@ -244,7 +244,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 				// history.
 				proxy.setRefuse(true)
 				proxy.cut()
-				waitInfo(t, rc, "master_link_status:down")
+				testutil.WaitInfo(t, rc, "replication", "master_link_status:down")
 				for i := 0; i < 300; i++ {
 					mc.Set(ctx, "filler", strings.Repeat("x", 100), 0)
 				}
@@ -314,7 +314,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 				proxy.setRefuse(true)
 				proxy.cut()
 				release()
-				waitInfo(t, rc, "master_sync_in_progress:0")
+				testutil.WaitInfo(t, rc, "replication", "master_sync_in_progress:0")
 				if v := infoField(t, rc, "persistence", "loading") + infoField(t, rc, "persistence", "async_loading"); v != "00" {
 					t.Fatalf("loading/async_loading %s after the failed transfer", v)
 				}
@@ -337,7 +337,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 				master.Freeze()
 				// The replica gives up on the silent master after
 				// repl-timeout; its old dataset is intact meanwhile.
-				waitInfo(t, rc, "master_sync_in_progress:0")
+				testutil.WaitInfo(t, rc, "replication", "master_sync_in_progress:0")
 				if v := infoField(t, rc, "persistence", "loading") + infoField(t, rc, "persistence", "async_loading"); v != "00" {
 					t.Fatalf("loading/async_loading %s after the replica gave up", v)
 				}
@@ -353,7 +353,7 @@ func TestDisklessLoadKeepsOldDataset(t *testing.T) {
 				master.Thaw()
 			}
 			release()
-			waitInfo(t, rc, "master_link_status:up")
+			testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 			waitSynced(t, rc, mc)
 			if v, err := rc.Get(ctx, "marker").Result(); v != "new" {
 				t.Fatalf("marker %q %v after the full sync", v, err)

@@ -41,7 +41,7 @@ func TestReplicaKilledMidFullSync(t *testing.T) {
 	mc.Set(ctx, "after-kill", "1", 0)
 	replica.Restart()
 	replica.Client().SlaveOf(ctx, host, port)
-	waitInfo(t, replica.Client(), "master_link_status:up")
+	testutil.WaitInfo(t, replica.Client(), "replication", "master_link_status:up")
 	waitSynced(t, replica.Client(), mc)
 	digestsEqual(t, master, replica)
 }
@@ -61,7 +61,7 @@ func TestBacklogOverflowForcesFullSync(t *testing.T) {
 		mc.Set(ctx, "k"+strings.Repeat("x", i%10), strings.Repeat("v", 100), 0)
 	}
 	replica.Thaw()
-	waitInfo(t, replica.Client(), "master_link_status:up")
+	testutil.WaitInfo(t, replica.Client(), "replication", "master_link_status:up")
 	waitSynced(t, replica.Client(), mc)
 	digestsEqual(t, master, replica)
 	if n := infoInt(mc.Info(ctx, "stats").Val(), "sync_full"); n != 2 {
@@ -91,7 +91,7 @@ func TestMasterKilledMidTransfer(t *testing.T) {
 	}
 	master.Kill()
 	master.Restart()
-	waitInfo(t, replica.Client(), "master_link_status:up")
+	testutil.WaitInfo(t, replica.Client(), "replication", "master_link_status:up")
 	waitSynced(t, replica.Client(), master.Client())
 	digestsEqual(t, master, replica)
 }

@@ -64,9 +64,9 @@ func TestReplicaCutOff(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.midSync {
-				waitInfo(t, rc, "master_sync_in_progress:1")
+				testutil.WaitInfo(t, rc, "replication", "master_sync_in_progress:1")
 			} else {
-				waitInfo(t, rc, "master_link_status:up")
+				testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 				waitSynced(t, rc, mc)
 				before = infoInt(mc.Info(ctx, "stats").Val(), tc.wantSync)
 			}
@@ -82,7 +82,7 @@ func TestReplicaCutOff(t *testing.T) {
 				t.Fatal(err)
 			}
 			mc.Set(ctx, "after", "1", 0)
-			waitInfo(t, rc, "master_link_status:up")
+			testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 			waitSynced(t, rc, mc)
 			if x, y := mc.Do(ctx, "DEBUG", "DIGEST").Val(), rc.Do(ctx, "DEBUG", "DIGEST").Val(); x != y {
 				t.Fatalf("datasets differ after healing: digest %v vs %v", x, y)

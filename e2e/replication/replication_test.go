@@ -30,24 +30,12 @@ func replicate(t *testing.T, replica, master *testutil.Proc) {
 	if err := replica.Client().SlaveOf(ctx, host, port).Err(); err != nil {
 		t.Fatalf("REPLICAOF: %v", err)
 	}
-	waitInfo(t, replica.Client(), "master_link_status:up")
+	testutil.WaitInfo(t, replica.Client(), "replication", "master_link_status:up")
 }
 
 func splitAddr(addr string) (string, string) {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
-}
-
-func waitInfo(t *testing.T, c *redis.Client, line string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(c.Info(context.Background(), "replication").Val(), line) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("INFO replication never showed %q:\n%s", line, c.Info(context.Background(), "replication").Val())
 }
 
 // waitSynced waits until the replica's link is up and its offset reaches
@@ -189,7 +177,7 @@ func TestPartialResyncAfterLinkDrop(t *testing.T) {
 	replicate(t, replica, master)
 	mc.Do(ctx, "CLIENT", "KILL", "TYPE", "replica")
 	populate(ctx, mc, 500)
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 	waitSynced(t, rc, mc)
 	stats := mc.Info(ctx, "stats").Val()
 	if infoInt(stats, "sync_full") != 1 || infoInt(stats, "sync_partial_ok") != 1 {
@@ -263,7 +251,7 @@ func TestInteropWithRedis(t *testing.T) {
 			mc.IncrByFloat(ctx, "float", 1.25)
 			mc.Do(ctx, "CLIENT", "KILL", "TYPE", "replica")
 			mc.Set(ctx, "after-drop", "1", 0)
-			waitInfo(t, rc, "master_link_status:up")
+			testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 			waitSynced(t, rc, mc)
 			if want, got := dataset(t, mc), dataset(t, rc); !reflect.DeepEqual(want, got) {
 				t.Fatal("datasets differ")
@@ -286,14 +274,14 @@ func TestReplicaRestartResumesPartially(t *testing.T) {
 	replica := testutil.StartVigil(t, append([]string{"--replicaof", host + " " + port}, debugArgs...)...)
 	mc, rc := master.Client(), replica.Client()
 	populate(ctx, mc, 2000)
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 	waitSynced(t, rc, mc)
 	// The replica saves on the way down (SHUTDOWN SAVE) and restarts.
 	rc.Do(ctx, "SHUTDOWN", "SAVE")
 	populate(ctx, mc, 300)
 	replica.Restart()
 	rc = replica.Client()
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 	waitSynced(t, rc, mc)
 	stats := mc.Info(ctx, "stats").Val()
 	if infoInt(stats, "sync_full") != 1 || infoInt(stats, "sync_partial_ok") != 1 {
@@ -304,9 +292,9 @@ func TestReplicaRestartResumesPartially(t *testing.T) {
 	}
 	// The master dies: the link goes down, and comes back with it.
 	master.Kill()
-	waitInfo(t, rc, "master_link_status:down")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:down")
 	master.Restart()
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 }
 
 // A replica with appendonly yes killed -9 and restarted must not apply
@@ -319,7 +307,7 @@ func TestAOFReplicaRestartAppliesWritesOnce(t *testing.T) {
 	host, port := splitAddr(master.Addr)
 	replica := testutil.StartVigil(t, append([]string{"--replicaof", host + " " + port, "--appendonly", "yes"}, debugArgs...)...)
 	mc, rc := master.Client(), replica.Client()
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 	for i := 0; i < 100; i++ {
 		mc.Incr(ctx, "ctr")
 	}
@@ -330,7 +318,7 @@ func TestAOFReplicaRestartAppliesWritesOnce(t *testing.T) {
 	}
 	replica.Restart()
 	rc = replica.Client()
-	waitInfo(t, rc, "master_link_status:up")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 	waitSynced(t, rc, mc)
 	if want, got := mc.Get(ctx, "ctr").Val(), rc.Get(ctx, "ctr").Val(); want != got {
 		t.Fatalf("counter %s on the master, %s on the restarted replica", want, got)

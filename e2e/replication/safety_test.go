@@ -112,7 +112,7 @@ func TestMinReplicasAndStaleData(t *testing.T) {
 	}
 	master.Kill()
 	rc := replica.Client()
-	waitInfo(t, rc, "master_link_status:down")
+	testutil.WaitInfo(t, rc, "replication", "master_link_status:down")
 	if err := rc.Get(ctx, "k").Err(); err == nil || !strings.HasPrefix(err.Error(), "MASTERDOWN") {
 		t.Fatalf("read on a replica with its link down: %v", err)
 	}
@@ -151,8 +151,8 @@ func TestCoordinatedFailover(t *testing.T) {
 	if err := master.Client().Do(ctx, "FAILOVER", "TIMEOUT", "5000").Err(); err != nil {
 		t.Fatalf("FAILOVER: %v", err)
 	}
-	waitInfo(t, replica.Client(), "role:master")
-	waitInfo(t, master.Client(), "master_link_status:up")
+	testutil.WaitInfo(t, replica.Client(), "replication", "role:master")
+	testutil.WaitInfo(t, master.Client(), "replication", "master_link_status:up")
 	time.Sleep(100 * time.Millisecond)
 	close(stop)
 	<-done
