@@ -93,7 +93,9 @@ func (s *Server) leaseStatus() (string, time.Duration) {
 	state, left, started := s.lease.Status(time.Now())
 	if started {
 		s.log.Info("master lease in force: a majority of the sentinels renewed it")
-		s.markManaged()
+		// A file write with fsyncs: not under the lock, on the write
+		// path. A restart within the moment it takes is not fenced.
+		go s.markManaged(s.cfg.Dir)
 	}
 	return state.String(), left
 }
@@ -106,10 +108,10 @@ const leaseMarker = "vigil-managed"
 // restart it takes no write before they renew its lease: an old master
 // killed and restarted with its original command line would otherwise
 // start unmanaged and take writes until the sentinels demote it (the kill
-// drill saw 290 such writes, all lost). Under the lock; rare (once per
-// lease coming into force).
-func (s *Server) markManaged() {
-	path := filepath.Join(s.cfg.Dir, leaseMarker)
+// drill saw 290 such writes, all lost). Without the lock; once per lease
+// coming into force.
+func (s *Server) markManaged(dir string) {
+	path := filepath.Join(dir, leaseMarker)
 	if _, err := os.Stat(path); err == nil {
 		return
 	}
