@@ -223,7 +223,11 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 			}
 			rs.takeSide(db)
 			deadline := time.Now().Add(snapshotSlice)
-			for steps := 0; len(rs.enc.Buf) < snapshotChunk; steps++ {
+			// At least one step: preserved records taken above may fill
+			// the chunk already, and a walk that did not step would read
+			// its cursor 0 as the db done (a db whose walk began after
+			// many writes was skipped, found by TestBgsaveIsPointInTime).
+			for steps := 0; steps == 0 || len(rs.enc.Buf) < snapshotChunk; steps++ {
 				cursor = snap.Scan(db, cursor, func(key string, v *keyspace.Value, expireMs int64) {
 					rs.keyValue(&rs.enc, key, v, expireMs)
 					rs.keys++

@@ -51,6 +51,50 @@ func readRDB(t *testing.T, path string) map[string]string {
 	return out
 }
 
+// TestSnapshotWalksDBAfterFullSide: writes ahead of a snapshot's walk
+// preserve more than a chunk of old values before the walk of a database
+// begins; the walk must still visit every key (it once took the full
+// chunk for a finished walk and skipped the database).
+func TestSnapshotWalksDBAfterFullSide(t *testing.T) {
+	s, _ := newTestServer(t)
+	const keys = 5000
+	// Random bytes, which LZF does not shrink.
+	raw := make([]byte, 1024)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	big := keyspace.NewString(string(raw))
+	s.mu.Lock()
+	db := s.ks.DBs[0]
+	for i := 0; i < keys; i++ {
+		db.Set("k"+strconv.Itoa(i), big, false)
+	}
+	rs := s.beginSnapshot(false)
+	for i := 0; i < 2*snapshotChunk/1024; i++ {
+		db.Set("k"+strconv.Itoa(i), keyspace.NewString("new"), false)
+	}
+	s.mu.Unlock()
+	path := filepath.Join(t.TempDir(), "dump.rdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.stream(f, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got := readRDB(t, path)
+	if len(got) != keys {
+		t.Fatalf("snapshot has %d keys, want %d", len(got), keys)
+	}
+	for k, v := range got {
+		if len(v) != 1024 {
+			t.Fatalf("%s has a value of %d bytes, want the 1024 of the snapshot's start", k, len(v))
+		}
+	}
+}
+
 // TestBgsaveIsPointInTime runs BGSAVE in the middle of a pipelined stream
 // of writes on one connection (so which writes precede it is known) and
 // checks the file holds exactly the dataset as of the BGSAVE: later sets,
