@@ -208,7 +208,7 @@ func cmdExec(c *Ctx) {
 	}
 	// A replica that became read-only since the commands were queued.
 	if cl.tx.flags&FlagWrite != 0 && cl.Flags&ClientMaster == 0 {
-		if msg := s.writeRefusal(); msg != "" {
+		if msg := s.writeRefusal(c.start); msg != "" {
 			s.endMulti(cl)
 			c.Error("EXECABORT Transaction discarded because of: " + msg)
 			return
@@ -222,8 +222,9 @@ func cmdExec(c *Ctx) {
 	s.repl.beginExec()
 	var sub Ctx
 	for _, q := range queued {
-		s.ks.UpdateTime()
+		start := s.beginCommand()
 		sub.reset()
+		sub.start = start
 		sub.Srv, sub.Client, sub.Cmd, sub.Args = s, cl, q.cmd, q.args
 		sub.DB = s.ks.DBs[cl.DB]
 		sub.W = cl.W

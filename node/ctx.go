@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/vigilkv/vigil/internal/resp"
@@ -56,6 +57,9 @@ type Ctx struct {
 	// because a key it waits for became ready.
 	Reprocessing bool
 
+	// start is when the command began (its duration for SLOWLOG and
+	// commandstats); zero means execute reads the clock.
+	start     time.Time
 	changes   int64
 	rewritten [][][]byte
 	blocked   *blockState
@@ -69,6 +73,7 @@ func (c *Ctx) reset() {
 	c.failed = false
 	c.InMulti = false
 	c.Reprocessing = false
+	c.start = time.Time{}
 }
 
 // Key returns argument i as a string without copying: valid only during

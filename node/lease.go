@@ -86,11 +86,14 @@ func cmdLease(c *Ctx) {
 }
 
 // leaseStatus is ok, expired or off, and how long the lease still holds.
-func (s *Server) leaseStatus() (string, time.Duration) {
+func (s *Server) leaseStatus() (string, time.Duration) { return s.leaseStatusAt(time.Now()) }
+
+// leaseStatusAt is leaseStatus at now, a monotonic reading.
+func (s *Server) leaseStatusAt(now time.Time) (string, time.Duration) {
 	if !s.cfg.MasterLease || s.repl.isReplica() {
 		return "off", 0
 	}
-	state, left, started := s.lease.Status(time.Now())
+	state, left, started := s.lease.Status(now)
 	if started {
 		s.log.Info("master lease in force: a majority of the sentinels renewed it")
 		// A file write with fsyncs: not under the lock, on the write
@@ -137,8 +140,8 @@ func (s *Server) requireLeaseIfManaged() {
 }
 
 // leaseRefusal refuses writes on a managed master whose lease expired.
-func (s *Server) leaseRefusal() string {
-	if state, _ := s.leaseStatus(); state == "expired" {
+func (s *Server) leaseRefusal(now time.Time) string {
+	if state, _ := s.leaseStatusAt(now); state == "expired" {
 		if s.lease.Voters() == 0 {
 			return "NOLEASE This master takes no write until a majority of its sentinels renews its write lease (it was just promoted or restarted)"
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigilkv/vigil/internal/resp"
 	"github.com/vigilkv/vigil/node/keyspace"
+	"github.com/vigilkv/vigil/node/procs"
 	"github.com/vigilkv/vigil/node/rdb"
 )
 
@@ -103,6 +104,8 @@ type rdbSnapshot struct {
 	// cmds writes commands (an AOF base without the RDB preamble)
 	// instead of RDB records.
 	cmds bool
+	// release gives back the processor the snapshot holds.
+	release func()
 }
 
 func (rs *rdbSnapshot) selectDB(e *rdb.Encoder, db int) {
@@ -126,7 +129,7 @@ func (rs *rdbSnapshot) keyValue(e *rdb.Encoder, key string, v *keyspace.Value, e
 // aof-use-rdb-preamble is off.
 func (s *Server) beginSnapshot(aofBase bool) *rdbSnapshot {
 	cmds := aofBase && !s.cfg.AOFUseRDBPreamble
-	rs := &rdbSnapshot{s: s, sideDB: -1, cmds: cmds}
+	rs := &rdbSnapshot{s: s, sideDB: -1, cmds: cmds, release: s.procs.Hold(procs.Snapshot)}
 	rs.enc.Compress = s.cfg.RDBCompression
 	rs.side.Compress = s.cfg.RDBCompression
 	rs.snap = s.ks.BeginSnapshot(func(db int, key string, v *keyspace.Value, expireMs int64) {
@@ -154,7 +157,10 @@ func (s *Server) beginSnapshot(aofBase bool) *rdbSnapshot {
 }
 
 // abort ends the snapshot without streaming it; under the lock.
-func (rs *rdbSnapshot) abort() { rs.snap.End() }
+func (rs *rdbSnapshot) abort() {
+	rs.snap.End()
+	rs.release()
+}
 
 // takeSide moves preserved records into the output; the walk's db (if
 // any) is selected again after them.
@@ -180,6 +186,7 @@ func (rs *rdbSnapshot) stream(w io.Writer, locked bool, done *atomic.Int64) (err
 		lock, unlock = func() {}, func() {}
 	}
 	snap := rs.snap
+	defer rs.release()
 	defer func() {
 		if err != nil {
 			lock()
@@ -520,6 +527,7 @@ func (s *Server) loadRDBInto(r io.Reader, size int64, name string, opts rdbLoadO
 	// those are replayed (found by the full-restart drill: the replica
 	// got the base only).
 	wasLoading := flag.Swap(true)
+	defer s.procs.Hold(procs.Load)()
 	p.loadStart = s.clock()
 	p.loadTotal = size
 	p.loadRead.Store(0)

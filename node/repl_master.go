@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/node/procs"
 )
 
 // The master side of replication (Redis's PSYNC protocol). A replica is a
@@ -28,16 +29,18 @@ import (
 
 // replicaInfo is the master's view of one replica.
 type replicaInfo struct {
-	cl         *Client
-	consumer   int
-	state      string // wait_bgsave, send_bulk, online
-	syncing    bool   // the RDB is being sent; the stream waits in pending
-	pending    []byte
-	listenPort int
-	ip         string
-	capaEOF    bool
-	capaPsync2 bool
-	ackOffset  int64
+	cl *Client
+	// releaseProc gives back the processor held for feeding replicas.
+	releaseProc func()
+	consumer    int
+	state       string // wait_bgsave, send_bulk, online
+	syncing     bool   // the RDB is being sent; the stream waits in pending
+	pending     []byte
+	listenPort  int
+	ip          string
+	capaEOF     bool
+	capaPsync2  bool
+	ackOffset   int64
 	// aofAckOffset is what the replica's AOF has fsynced (REPLCONF ACK
 	// ... FACK, for WAITAOF); -1 until it says (its AOF is off).
 	aofAckOffset int64
@@ -267,6 +270,7 @@ func cmdPsync(c *Ctx) {
 	}
 	ri.state = "wait_bgsave"
 	ri.syncStarted = s.clock()
+	ri.releaseProc = s.procs.Hold(procs.Replicas)
 	s.repl.replicas = append(s.repl.replicas, ri)
 	s.tryStartFullSyncs()
 }
@@ -285,6 +289,7 @@ func (s *Server) partialResync(ri *replicaInfo, offset int64) {
 	ri.state = "online"
 	ri.ackOffset = offset - 1
 	ri.consumer = r.addConsumer(func(chunk []byte) { cl.push(chunk) })
+	ri.releaseProc = s.procs.Hold(procs.Replicas)
 	r.replicas = append(r.replicas, ri)
 	s.stats.SyncPartialOK.Add(1)
 	s.log.Info("partial resynchronization accepted", zap.String("addr", cl.Addr()), zap.Int64("offset", offset), zap.Int64("bytes", r.offset-offset+1))
@@ -479,6 +484,7 @@ func (s *Server) removeReplica(cl *Client) {
 				r.removeConsumer(ri.consumer)
 			}
 			r.replicas = append(r.replicas[:i], r.replicas[i+1:]...)
+			ri.releaseProc()
 			s.log.Info("replica disconnected", zap.String("addr", cl.Addr()))
 			return
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/vigilkv/vigil/node/config"
 	"github.com/vigilkv/vigil/node/keyspace"
 	"github.com/vigilkv/vigil/node/lease"
+	"github.com/vigilkv/vigil/node/procs"
 )
 
 // Version is the Redis version vigil reports (redis_version in INFO, HELLO):
@@ -48,6 +49,8 @@ type Options struct {
 	// in-place upgrade to start the new binary the same way.
 	Executable string
 	Args       []string
+	// Procs sizes GOMAXPROCS to the node's work; nil leaves it alone.
+	Procs *procs.Governor
 }
 
 // Server is one data node.
@@ -96,6 +99,7 @@ type Server struct {
 	upgrade upgradeState
 	exe     string
 	args    []string
+	procs   *procs.Governor
 
 	// INFO's sampled figures.
 	peakMemory   int64
@@ -154,6 +158,7 @@ func New(opts Options) (*Server, error) {
 		clients:   make(map[int64]*Client),
 		shutdown:  make(chan struct{}),
 		exe:       opts.Executable,
+		procs:     opts.Procs,
 		args:      opts.Args,
 	}
 	s.lastSave = s.startTime

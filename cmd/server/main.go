@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	"github.com/vigilkv/vigil/internal/resp"
 	"github.com/vigilkv/vigil/node"
 	"github.com/vigilkv/vigil/node/config"
+	"github.com/vigilkv/vigil/node/procs"
 )
 
 func main() {
@@ -94,7 +96,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(ignored) > 0 {
 		log.Info("configuration directives accepted but ignored by vigil", zap.Strings("directives", ignored))
 	}
-	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level, Executable: executable(), Args: args})
+	// The operator's GOMAXPROCS wins; otherwise the node sizes it.
+	var gov *procs.Governor
+	if getenv("GOMAXPROCS") == "" {
+		gov = procs.New(cfg.IOThreads, runtime.GOMAXPROCS(0), runtime.GOMAXPROCS) // the default follows a container's CPU quota
+	}
+	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level, Executable: executable(), Args: args, Procs: gov})
 	if err != nil {
 		log.Error("starting server", zap.Error(err))
 		return 1

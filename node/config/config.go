@@ -72,16 +72,19 @@ type Config struct {
 	AOFTimestampEnabled      bool
 
 	// Replication.
-	ReplicaOf           string
-	ReplicaReadOnly     bool
-	ReplicaPriority     int
-	ReplicaServeStale   bool
-	ReplBacklogSize     int64
-	ReplBacklogTTL      int
-	MinReplicasToWrite  int
-	MinReplicasMaxLag   int
-	SyncReplicas        int
-	MasterLease         bool
+	ReplicaOf          string
+	ReplicaReadOnly    bool
+	ReplicaPriority    int
+	ReplicaServeStale  bool
+	ReplBacklogSize    int64
+	ReplBacklogTTL     int
+	MinReplicasToWrite int
+	MinReplicasMaxLag  int
+	SyncReplicas       int
+	MasterLease        bool
+	// IOThreads is how many processors serve clients (GOMAXPROCS
+	// outside background work; see node/procs).
+	IOThreads           int
 	SyncReplicasTimeout int
 	// UpgradePauseTimeout bounds, in ms, how long an in-place binary upgrade
 	// holds commands while the new process catches up and takes over.
@@ -147,6 +150,7 @@ func Default() *Config {
 		SyncReplicasTimeout:               1000,
 		UpgradePauseTimeout:               2000,
 		MasterLease:                       true,
+		IOThreads:                         1,
 		ReplPingPeriod:                    10,
 		ReplTimeout:                       60,
 		ReplDisklessSync:                  true,

@@ -47,7 +47,7 @@ func TestLoadRedisConfAndPrecedence(t *testing.T) {
 	conf := filepath.Join(dir, "redis.conf")
 	inc := filepath.Join(dir, "extra.conf")
 	os.WriteFile(inc, []byte("maxmemory 10mb\n"), 0o644)
-	os.WriteFile(conf, []byte("# comment\nport 7000\nsave 900 1\nsave 300 10\ninclude extra.conf\nhash-max-ziplist-entries 64\nio-threads 4\nmaxmemory-policy allkeys-lru\n"), 0o644)
+	os.WriteFile(conf, []byte("# comment\nport 7000\nsave 900 1\nsave 300 10\ninclude extra.conf\nhash-max-ziplist-entries 64\nio-threads-do-reads yes\nio-threads 4\nmaxmemory-policy allkeys-lru\n"), 0o644)
 	yaml := filepath.Join(dir, "v.yaml")
 	os.WriteFile(yaml, []byte("maxmemory-policy: allkeys-lfu\ntimeout: 30\n"), 0o644)
 	env := map[string]string{"VIGIL_TIMEOUT": "40", "VIGIL_HZ": "20"}
@@ -64,7 +64,10 @@ func TestLoadRedisConfAndPrecedence(t *testing.T) {
 			t.Errorf("%s = %v, want %q", k, got, want)
 		}
 	}
-	if len(ignored) != 1 || ignored[0] != "io-threads" {
+	if cfg.IOThreads != 4 {
+		t.Errorf("io-threads = %d, want 4", cfg.IOThreads)
+	}
+	if len(ignored) != 1 || ignored[0] != "io-threads-do-reads" {
 		t.Errorf("ignored = %v", ignored)
 	}
 }

@@ -199,6 +199,7 @@ func directives() []*Directive {
 			return fmt.Sprintf("normal 0 0 0 slave %d %d 60 pubsub %d %d 60", c.ClientOutputBufferLimitReplica, c.ClientOutputBufferLimitReplica/4, c.ClientOutputBufferLimitPubSubHard, c.ClientOutputBufferLimitPubSubHard/4)
 		}, Set: setOutputBufferLimits},
 		imm(intDir("databases", 1, math.MaxInt32, func(c *Config) *int { return &c.Databases })),
+		imm(intDir("io-threads", 1, 128, func(c *Config) *int { return &c.IOThreads })),
 		intDir("hz", 0, math.MaxInt32, func(c *Config) *int { return &c.Hz }),
 		boolDir("activerehashing", func(c *Config) *bool { return &c.ActiveRehashing }),
 		memDir("maxmemory", 0, func(c *Config) *int64 { return &c.MaxMemory }),

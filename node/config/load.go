@@ -23,7 +23,7 @@ var ignoredDirectives = []string{
 	"repl-diskless-sync-max-replicas", "repl-disable-tcp-nodelay",
 	"replica-lazy-flush", "slave-lazy-flush",
 	"lazyfree-lazy-eviction", "lazyfree-lazy-expire", "lazyfree-lazy-server-del", "lazyfree-lazy-user-del",
-	"lazyfree-lazy-user-flush", "io-threads", "io-threads-do-reads", "oom-score-adj", "oom-score-adj-values",
+	"lazyfree-lazy-user-flush", "io-threads-do-reads", "oom-score-adj", "oom-score-adj-values",
 	"disable-thp", "no-appendfsync-on-rewrite", "auto-aof-rewrite-percentage",
 	"aof-timestamp-enabled",
 	"aof-rewrite-incremental-fsync", "rdb-save-incremental-fsync", "lua-time-limit", "busy-reply-threshold",

@@ -50,7 +50,10 @@ type Keyspace struct {
 	Config Config
 	Rand   *rand.Rand
 	clock  func() time.Time
-	nowMs  int64
+	// wallClock: clock is time.Now, so a reading the server already took
+	// for the command can stand in for a fresh one.
+	wallClock bool
+	nowMs     int64
 	// NoTouch disables LRU/LFU updates for the current command
 	// (CLIENT NO-TOUCH, OBJECT, DEBUG).
 	NoTouch bool
@@ -67,13 +70,14 @@ type Keyspace struct {
 
 // New creates n empty databases. clock may be nil for the wall clock.
 func New(n int, clock func() time.Time, rng *rand.Rand) *Keyspace {
-	if clock == nil {
+	wall := clock == nil
+	if wall {
 		clock = time.Now
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	ks := &Keyspace{clock: clock, Rand: rng, Config: Config{LFULogFactor: 10, LFUDecayTime: 1}}
+	ks := &Keyspace{clock: clock, wallClock: wall, Rand: rng, Config: Config{LFULogFactor: 10, LFUDecayTime: 1}}
 	for i := 0; i < n; i++ {
 		ks.DBs = append(ks.DBs, newDB(ks, i))
 	}
@@ -84,6 +88,17 @@ func New(n int, clock func() time.Time, rng *rand.Rand) *Keyspace {
 // UpdateTime refreshes the cached time. The server calls it once per
 // command so that a command (or a MULTI block) sees one instant.
 func (ks *Keyspace) UpdateTime() { ks.nowMs = ks.clock().UnixMilli() }
+
+// UpdateTimeAt is UpdateTime given a wall-clock reading the caller just
+// took: a command reads the clock once for its expiry checks, its lease
+// check and its duration. An injected clock is still read.
+func (ks *Keyspace) UpdateTimeAt(now time.Time) {
+	if ks.wallClock {
+		ks.nowMs = now.UnixMilli()
+		return
+	}
+	ks.UpdateTime()
+}
 
 // NowMs is the cached command time in Unix milliseconds.
 func (ks *Keyspace) NowMs() int64 { return ks.nowMs }
