@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
-	"github.com/vigilkv/vigil/node/procs"
 )
 
 // The append-only file, in Redis 7's multi-part layout: a directory
@@ -594,13 +593,6 @@ func (s *Server) aofSizeLocked() int64 {
 // policy. It owns the file.
 func (a *aofState) writer() {
 	s := a.s
-	// Under appendfsync always the node gets a processor for the fsyncs.
-	var releaseProc func()
-	defer func() {
-		if releaseProc != nil {
-			releaseProc()
-		}
-	}()
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	go func() {
@@ -641,14 +633,6 @@ func (a *aofState) writer() {
 		policy := a.fsync
 		stop := a.stop
 		a.mu.Unlock()
-		if always := policy == "always"; always != (releaseProc != nil) {
-			if always {
-				releaseProc = s.procs.Hold(procs.Fsync)
-			} else {
-				releaseProc()
-				releaseProc = nil
-			}
-		}
 		var err error
 		if len(chunk) > 0 {
 			err = a.write(chunk)

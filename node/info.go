@@ -151,6 +151,7 @@ func (s *Server) writeInfoSection(b *strings.Builder, name string, self *Client)
 		field("io_threads_active", 0)
 		field("vigil_version", VigilVersion)
 		field("go_version", runtime.Version())
+		field("go_maxprocs", runtime.GOMAXPROCS(0))
 		s.writeInfoUpgrade(field)
 	case "clients":
 		field("connected_clients", len(s.clients))

@@ -17,7 +17,7 @@ func TestGovernor(t *testing.T) {
 			{Snapshot, -1, 2}, {Snapshot, -1, 2}, {Replicas, -1, 3}, {0, 0, 3}, {0, 1, 2}, {0, 2, 1},
 		}},
 		{"never above the CPUs", 2, 2, []step{
-			{Load, -1, 2}, {Fsync, -1, 2}, {0, 0, 2}, {0, 1, 2},
+			{Load, -1, 2}, {Replicas, -1, 2}, {0, 0, 2}, {0, 1, 2},
 		}},
 		{"base is clamped to the CPUs", 4, 2, nil},
 	}
