@@ -580,10 +580,9 @@ func (s *Server) loadRDBInto(r io.Reader, size int64, name string, opts rdbLoadO
 			}
 			// The decoder's key bytes are fresh and not reused: adopt them.
 			key := unsafe.String(unsafe.SliceData(it.key), len(it.key))
-			if db.Peek(key) != nil {
+			if !db.AddOwnedIfAbsent(key, it.v) {
 				return fmt.Errorf("duplicate key %q in DB %d", key, it.db)
 			}
-			db.AddOwned(key, it.v)
 			if it.expire >= 0 {
 				db.SetExpire(key, it.expire)
 			}

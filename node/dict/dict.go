@@ -181,7 +181,11 @@ func (d *Dict[V]) find(key string) *entry[V] {
 		return nil
 	}
 	d.step()
-	h := d.hash(key)
+	return d.findHashed(key, d.hash(key))
+}
+
+// findHashed is find given key's hash, without a rehash step.
+func (d *Dict[V]) findHashed(key string, h uint64) *entry[V] {
 	for i := 0; i < 2; i++ {
 		t := &d.ht[i]
 		if len(t.buckets) == 0 {
@@ -221,11 +225,27 @@ func (d *Dict[V]) Ref(key string) *V {
 // A new key's string is stored as given: callers that pass a string backed
 // by reused memory must clone it first.
 func (d *Dict[V]) Set(key string, val V) bool {
-	if e := d.find(key); e != nil {
+	d.step()
+	h := d.hash(key)
+	if e := d.findHashed(key, h); e != nil {
 		e.val = val
 		return false
 	}
-	d.insert(key, val)
+	d.expandIfNeeded()
+	d.insertHashed(key, h, val)
+	return true
+}
+
+// InsertIfAbsent adds key unless it is present, hashing it once (RDB
+// loading checks every key for a duplicate); it reports whether it did.
+func (d *Dict[V]) InsertIfAbsent(key string, val V) bool {
+	d.step()
+	h := d.hash(key)
+	if d.Len() > 0 && d.findHashed(key, h) != nil {
+		return false
+	}
+	d.expandIfNeeded()
+	d.insertHashed(key, h, val)
 	return true
 }
 
@@ -233,11 +253,16 @@ func (d *Dict[V]) Set(key string, val V) bool {
 // stored value.
 func (d *Dict[V]) insert(key string, val V) *V {
 	d.expandIfNeeded()
+	return d.insertHashed(key, d.hash(key), val)
+}
+
+// insertHashed is insert given key's hash; the table must have room.
+func (d *Dict[V]) insertHashed(key string, h uint64, val V) *V {
 	t := &d.ht[0]
 	if d.rehashIdx >= 0 {
 		t = &d.ht[1]
 	}
-	idx := d.hash(key) & t.mask()
+	idx := h & t.mask()
 	e := &entry[V]{key: key, val: val, next: t.buckets[idx]}
 	t.buckets[idx] = e
 	t.used++

@@ -249,14 +249,6 @@ func (db *DB) Set(key string, val Value, keepTTL bool) {
 	db.add(strings.Clone(key), val)
 }
 
-// AddOwned is Add for a key string the keyspace may keep as it is (RDB
-// loading, where every key is freshly allocated): no copy is made.
-func (db *DB) AddOwned(key string, val Value) {
-	val.refresh()
-	db.ks.initLRU(&val)
-	db.add(key, val)
-}
-
 // Add stores val under key, which must be absent. key is copied.
 func (db *DB) Add(key string, val Value) {
 	val.refresh()
@@ -267,6 +259,26 @@ func (db *DB) Add(key string, val Value) {
 func (db *DB) add(key string, val Value) {
 	val.gen = db.ks.currentGen()
 	db.keys.Insert(key, val)
+	db.added(key, val)
+}
+
+// AddOwnedIfAbsent adds key unless it is present (a duplicate in an RDB
+// file) and reports whether it did. key is kept as it is, not copied (RDB
+// loading, where every key is freshly allocated). One hash and one walk of the
+// bucket instead of a lookup and an insert: a third of loading's CPU.
+func (db *DB) AddOwnedIfAbsent(key string, val Value) bool {
+	val.refresh()
+	db.ks.initLRU(&val)
+	val.gen = db.ks.currentGen()
+	if !db.keys.InsertIfAbsent(key, val) {
+		return false
+	}
+	db.added(key, val)
+	return true
+}
+
+// added does the bookkeeping of a new key.
+func (db *DB) added(key string, val Value) {
 	db.mem += int64(val.memoryCost(key))
 	if db.ks.Hooks.Added != nil {
 		db.ks.Hooks.Added(db, key)

@@ -138,16 +138,17 @@ func lzfCompress(in []byte, maxOut int, sc *lzfScratch) []byte {
 
 // lzfDecompress expands in, which must decode to exactly n bytes.
 func lzfDecompress(in []byte, n int) ([]byte, error) {
-	out := make([]byte, 0, n)
+	out := make([]byte, n)
+	op := 0
 	for ip := 0; ip < len(in); {
 		ctrl := int(in[ip])
 		ip++
 		if ctrl < 1<<5 {
 			l := ctrl + 1
-			if ip+l > len(in) || len(out)+l > n {
+			if ip+l > len(in) || op+l > n {
 				return nil, ErrLZFCorrupt
 			}
-			out = append(out, in[ip:ip+l]...)
+			op += copy(out[op:], in[ip:ip+l])
 			ip += l
 			continue
 		}
@@ -162,18 +163,19 @@ func lzfDecompress(in []byte, n int) ([]byte, error) {
 		if ip >= len(in) {
 			return nil, ErrLZFCorrupt
 		}
-		ref := len(out) - (ctrl&0x1f)<<8 - int(in[ip]) - 1
+		ref := op - (ctrl&0x1f)<<8 - int(in[ip]) - 1
 		ip++
 		l += 2
-		if ref < 0 || len(out)+l > n {
+		if ref < 0 || op+l > n {
 			return nil, ErrLZFCorrupt
 		}
-		// Byte by byte: the reference may overlap the bytes being written.
-		for i := 0; i < l; i++ {
-			out = append(out, out[ref+i])
+		// The reference may overlap the bytes being written (a run):
+		// copy what is there, which doubles what the next copy can take.
+		for end := op + l; op < end; {
+			op += copy(out[op:end], out[ref:op])
 		}
 	}
-	if len(out) != n {
+	if op != n {
 		return nil, ErrLZFCorrupt
 	}
 	return out, nil
