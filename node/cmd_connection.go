@@ -109,15 +109,11 @@ func cmdReset(c *Ctx) {
 }
 
 func cmdSelect(c *Ctx) {
-	id, ok := c.Int(1)
+	id, ok := c.DBIndex(1, "")
 	if !ok {
 		return
 	}
-	if id < 0 || id >= int64(len(c.Srv.ks.DBs)) {
-		c.Error(ErrDBIndex)
-		return
-	}
-	c.Client.DB = int(id)
+	c.Client.DB = id
 	c.DB = c.Srv.ks.DBs[id]
 	c.W.OK()
 }

@@ -264,12 +264,8 @@ func cmdCopy(c *Ctx) {
 		case c.ArgIs(i, "replace"):
 			replace = true
 		case c.ArgIs(i, "db") && i+1 < len(c.Args):
-			id, ok := c.Int(i + 1)
+			id, ok := c.DBIndex(i+1, "")
 			if !ok {
-				return
-			}
-			if id < 0 || id >= int64(len(c.Srv.ks.DBs)) {
-				c.Error(ErrDBIndex)
 				return
 			}
 			dstDB = c.Srv.ks.DBs[id]
@@ -301,12 +297,8 @@ func cmdCopy(c *Ctx) {
 
 func cmdMove(c *Ctx) {
 	key := c.Key(1)
-	id, ok := c.IntErr(2, ErrNotInt)
+	id, ok := c.DBIndex(2, "")
 	if !ok {
-		return
-	}
-	if id < 0 || id >= int64(len(c.Srv.ks.DBs)) {
-		c.Error(ErrDBIndex)
 		return
 	}
 	dstDB := c.Srv.ks.DBs[id]

@@ -768,37 +768,17 @@ func listMPop(c *Ctx, numIdx int, blocking bool) {
 			return
 		}
 	}
-	numkeys, ok := ParseInt(c.Args[numIdx])
-	if !ok || numkeys <= 0 {
-		c.Error("ERR numkeys should be greater than 0")
-		return
-	}
-	whereIdx := int64(numIdx) + numkeys + 1
-	if whereIdx >= int64(len(c.Args)) {
-		c.SyntaxError()
-		return
-	}
-	head, ok := listWhere(c, int(whereIdx))
+	whereIdx, ok := mpopKeys(c, numIdx)
 	if !ok {
 		return
 	}
-	count := int64(-1)
-	for j := int(whereIdx) + 1; j < len(c.Args); j++ {
-		if count == -1 && c.ArgIs(j, "count") && j < len(c.Args)-1 {
-			j++
-			v, ok := ParseInt(c.Args[j])
-			if !ok || v <= 0 {
-				c.Error("ERR count should be greater than 0")
-				return
-			}
-			count = v
-			continue
-		}
-		c.SyntaxError()
+	head, ok := listWhere(c, whereIdx)
+	if !ok {
 		return
 	}
-	if count == -1 {
-		count = 1
+	count, ok := mpopCount(c, whereIdx)
+	if !ok {
+		return
 	}
 	first := numIdx + 1
 	for i := first; i < int(whereIdx); i++ {

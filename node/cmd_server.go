@@ -134,11 +134,12 @@ func flushGeneric(c *Ctx, all bool) {
 }
 
 func cmdSwapDB(c *Ctx) {
-	a, ok := c.IntErr(1, "ERR invalid first DB index")
+	// Both parsed before either is range-checked, as in Redis.
+	a, ok := c.Int32Err(1, "ERR invalid first DB index")
 	if !ok {
 		return
 	}
-	b, ok := c.IntErr(2, "ERR invalid second DB index")
+	b, ok := c.Int32Err(2, "ERR invalid second DB index")
 	if !ok {
 		return
 	}

@@ -303,7 +303,7 @@ func cmdSRandMember(c *Ctx) {
 		return
 	}
 	if n == math.MinInt64 {
-		c.Error("ERR value is out of range")
+		c.Error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
 		return
 	}
 	if s == nil || n == 0 {

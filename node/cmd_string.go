@@ -501,6 +501,10 @@ func cmdSetRange(c *Ctx) {
 		return
 	}
 	val := c.Args[3]
+	end := off + int64(len(val))
+	if end < off {
+		end = math.MaxInt64 // overflowed: too big for any limit
+	}
 	v, ok := stringGet(c, key, true)
 	if !ok {
 		return
@@ -510,7 +514,7 @@ func cmdSetRange(c *Ctx) {
 			c.W.Int(0)
 			return
 		}
-		if c.stringTooBig(off + int64(len(val))) {
+		if c.stringTooBig(end) {
 			return
 		}
 		b := make([]byte, off+int64(len(val)))
@@ -522,7 +526,7 @@ func cmdSetRange(c *Ctx) {
 			c.W.Int(int64(v.Len()))
 			return
 		}
-		if c.stringTooBig(off + int64(len(val))) {
+		if c.stringTooBig(end) {
 			return
 		}
 		b := v.MutableBytes()

@@ -853,42 +853,22 @@ func zmpopGeneric(c *Ctx, numIdx int, blocking bool) {
 			return
 		}
 	}
-	numkeys, ok := ParseInt(c.Args[numIdx])
-	if !ok || numkeys <= 0 || numkeys > math.MaxInt32 {
-		c.Error("ERR numkeys should be greater than 0")
-		return
-	}
-	whereIdx := int64(numIdx) + numkeys + 1
-	if whereIdx >= int64(len(c.Args)) {
-		c.SyntaxError()
+	whereIdx, ok := mpopKeys(c, numIdx)
+	if !ok {
 		return
 	}
 	var max bool
 	switch {
-	case c.ArgIs(int(whereIdx), "min"):
-	case c.ArgIs(int(whereIdx), "max"):
+	case c.ArgIs(whereIdx, "min"):
+	case c.ArgIs(whereIdx, "max"):
 		max = true
 	default:
 		c.SyntaxError()
 		return
 	}
-	count := int64(-1)
-	for j := int(whereIdx) + 1; j < len(c.Args); j++ {
-		if count == -1 && c.ArgIs(j, "count") && j < len(c.Args)-1 {
-			j++
-			v, ok := ParseInt(c.Args[j])
-			if !ok || v <= 0 {
-				c.Error("ERR count should be greater than 0")
-				return
-			}
-			count = v
-			continue
-		}
-		c.SyntaxError()
+	count, ok := mpopCount(c, whereIdx)
+	if !ok {
 		return
-	}
-	if count == -1 {
-		count = 1
 	}
 	first := numIdx + 1
 	for i := first; i < int(whereIdx); i++ {

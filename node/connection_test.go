@@ -145,3 +145,27 @@ func TestSentinelReconfigTransaction(t *testing.T) {
 		t.Fatalf("EXEC: %q", got)
 	}
 }
+
+// TestCommandPanicIsContained: a handler that panics (a bug some input
+// found) must fail that command with an error, drop its partial reply and
+// leave the server serving; it once left the keyspace lock held and hung
+// every client.
+func TestCommandPanicIsContained(t *testing.T) {
+	s, addr := newTestServer(t)
+	s.mu.Lock()
+	s.cmds.lookup([]byte("echo")).Handler = func(c *Ctx) {
+		c.W.Simple("partial")
+		panic("boom")
+	}
+	s.mu.Unlock()
+	conn := dialRaw(t, addr)
+	if got, want := conn.Do("ECHO", "x"), "-ERR internal error executing 'echo' (a bug in vigil; the server logged it)\r\n"; got != want {
+		t.Fatalf("ECHO = %q, want %q", got, want)
+	}
+	if got := conn.Do("SET", "k", "v"); got != "+OK\r\n" {
+		t.Fatalf("SET after the panic = %q", got)
+	}
+	if got := dialRaw(t, addr).Do("GET", "k"); got != "$1\r\nv\r\n" {
+		t.Fatalf("GET from another client = %q", got)
+	}
+}

@@ -121,6 +121,38 @@ func (c *Ctx) Int(i int) (int64, bool) {
 	return n, ok
 }
 
+// DBIndex parses argument i as a database number the way Redis does: an
+// integer that fits 32 bits, then one of the databases. msg, if set,
+// replaces both parse errors (SWAPDB's "invalid first DB index").
+func (c *Ctx) DBIndex(i int, msg string) (int, bool) {
+	n, ok := c.Int32Err(i, msg)
+	if !ok {
+		return 0, false
+	}
+	if n < 0 || n >= int64(len(c.Srv.ks.DBs)) {
+		c.Error(ErrDBIndex)
+		return 0, false
+	}
+	return int(n), true
+}
+
+// Int32Err parses argument i as an integer that fits 32 bits (Redis's
+// getIntFromObjectOrReply), replying msg, if set, on either failure.
+func (c *Ctx) Int32Err(i int, msg string) (int64, bool) {
+	n, ok := ParseInt(c.Args[i])
+	switch {
+	case !ok && msg == "":
+		c.Error(ErrNotInt)
+	case (n < math.MinInt32 || n > math.MaxInt32) && msg == "":
+		c.Error("ERR value is out of range, value must between -2147483648 and 2147483647")
+	case !ok || n < math.MinInt32 || n > math.MaxInt32:
+		c.Error(msg)
+	default:
+		return n, true
+	}
+	return 0, false
+}
+
 // IntErr parses argument i as an int64, replying msg on failure.
 func (c *Ctx) IntErr(i int, msg string) (int64, bool) {
 	n, ok := ParseInt(c.Args[i])

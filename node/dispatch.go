@@ -3,6 +3,8 @@ package node
 import (
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 type cmdStatus int
@@ -163,7 +165,7 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	mark := cl.W.Len()
 	cl.LastCmd = cmd.Name
-	cmd.Handler(ctx)
+	s.runHandler(ctx, mark)
 	s.ks.NoTouch = prevNoTouch
 	if cl.Flags&(ClientReplyOff|ClientReplySkip|ClientReplySkipNext) != 0 {
 		applyReplyMode(cl, mark)
@@ -218,6 +220,27 @@ func (s *Server) execute(ctx *Ctx) {
 		cl.push(cl.W.Buf)
 		cl.W.Reset()
 	}
+}
+
+// runHandler runs the command's handler. A panic there is a bug in vigil,
+// found by some input: rather than take every client down with the
+// process (or, the lock held, hang them all), the command fails with an
+// error reply, its partial reply dropped, and the stack goes to the log.
+func (s *Server) runHandler(ctx *Ctx, mark int) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		s.log.Error("a command panicked (a bug in vigil): the client gets an error and the server goes on",
+			zap.String("command", ctx.Cmd.FullName()), zap.Int64("client", ctx.Client.ID), zap.Any("panic", r), zap.Stack("stack"))
+		if ctx.W.Len() >= mark {
+			ctx.W.Buf = ctx.W.Buf[:mark]
+		}
+		ctx.blocked = nil
+		ctx.Error("ERR internal error executing '" + ctx.Cmd.FullName() + "' (a bug in vigil; the server logged it)")
+	}()
+	ctx.Cmd.Handler(ctx)
 }
 
 // applyReplyMode implements CLIENT REPLY OFF|SKIP: drop the reply the
