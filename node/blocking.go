@@ -198,6 +198,7 @@ func (b *blockingState) retry(s *Server, cl *Client) bool {
 	ctx.DB = s.ks.DBs[bs.db]
 	ctx.W = cl.W
 	ctx.Reprocessing = true
+	ctx.start = time.Now()
 	s.execute(ctx)
 	if ctx.blocked != nil {
 		return false

@@ -109,7 +109,7 @@ func cmdReset(c *Ctx) {
 }
 
 func cmdSelect(c *Ctx) {
-	id, ok := c.DBIndex(1, "")
+	id, ok := c.DBIndex(1)
 	if !ok {
 		return
 	}

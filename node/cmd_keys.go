@@ -264,7 +264,7 @@ func cmdCopy(c *Ctx) {
 		case c.ArgIs(i, "replace"):
 			replace = true
 		case c.ArgIs(i, "db") && i+1 < len(c.Args):
-			id, ok := c.DBIndex(i+1, "")
+			id, ok := c.DBIndex(i + 1)
 			if !ok {
 				return
 			}
@@ -297,7 +297,7 @@ func cmdCopy(c *Ctx) {
 
 func cmdMove(c *Ctx) {
 	key := c.Key(1)
-	id, ok := c.DBIndex(2, "")
+	id, ok := c.DBIndex(2)
 	if !ok {
 		return
 	}

@@ -517,7 +517,7 @@ func cmdSetRange(c *Ctx) {
 		if c.stringTooBig(end) {
 			return
 		}
-		b := make([]byte, off+int64(len(val)))
+		b := make([]byte, end)
 		copy(b[off:], val)
 		c.DB.Set(key, keyspace.NewRawString(b), false)
 		c.W.Int(int64(len(b)))
@@ -530,7 +530,7 @@ func cmdSetRange(c *Ctx) {
 			return
 		}
 		b := v.MutableBytes()
-		if need := int(off) + len(val); need > len(*b) {
+		if need := int(end); need > len(*b) {
 			*b = append(*b, make([]byte, need-len(*b))...)
 		}
 		copy((*b)[off:], val)

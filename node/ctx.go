@@ -58,7 +58,7 @@ type Ctx struct {
 	Reprocessing bool
 
 	// start is when the command began (its duration for SLOWLOG and
-	// commandstats); zero means execute reads the clock.
+	// commandstats).
 	start     time.Time
 	changes   int64
 	rewritten [][][]byte
@@ -122,10 +122,9 @@ func (c *Ctx) Int(i int) (int64, bool) {
 }
 
 // DBIndex parses argument i as a database number the way Redis does: an
-// integer that fits 32 bits, then one of the databases. msg, if set,
-// replaces both parse errors (SWAPDB's "invalid first DB index").
-func (c *Ctx) DBIndex(i int, msg string) (int, bool) {
-	n, ok := c.Int32Err(i, msg)
+// integer that fits 32 bits, then one of the databases.
+func (c *Ctx) DBIndex(i int) (int, bool) {
+	n, ok := c.Int32Err(i, "")
 	if !ok {
 		return 0, false
 	}

@@ -156,9 +156,6 @@ func (s *Server) execute(ctx *Ctx) {
 	cmd := ctx.Cmd
 	cl := ctx.Client
 	start := ctx.start
-	if start.IsZero() {
-		start = time.Now()
-	}
 	prevNoTouch := s.ks.NoTouch
 	if cl.Flags&ClientNoTouch != 0 && cmd.Name != "touch" {
 		s.ks.NoTouch = true

@@ -270,8 +270,7 @@ func cmdPsync(c *Ctx) {
 	}
 	ri.state = "wait_bgsave"
 	ri.syncStarted = s.clock()
-	ri.releaseProc = s.procs.Hold(procs.Replicas)
-	s.repl.replicas = append(s.repl.replicas, ri)
+	s.addReplica(ri)
 	s.tryStartFullSyncs()
 }
 
@@ -289,8 +288,7 @@ func (s *Server) partialResync(ri *replicaInfo, offset int64) {
 	ri.state = "online"
 	ri.ackOffset = offset - 1
 	ri.consumer = r.addConsumer(func(chunk []byte) { cl.push(chunk) })
-	ri.releaseProc = s.procs.Hold(procs.Replicas)
-	r.replicas = append(r.replicas, ri)
+	s.addReplica(ri)
 	s.stats.SyncPartialOK.Add(1)
 	s.log.Info("partial resynchronization accepted", zap.String("addr", cl.Addr()), zap.Int64("offset", offset), zap.Int64("bytes", r.offset-offset+1))
 }
@@ -473,6 +471,13 @@ func (s *Server) startStreaming(ri *replicaInfo) {
 	ri.cl.enableAsync()
 	ri.cl.push(ri.pending)
 	ri.pending = nil
+}
+
+// addReplica starts feeding a replica, which holds a processor until
+// removeReplica; under the lock.
+func (s *Server) addReplica(ri *replicaInfo) {
+	ri.releaseProc = s.procs.Hold(procs.Replicas)
+	s.repl.replicas = append(s.repl.replicas, ri)
 }
 
 // removeReplica forgets a disconnected replica; under the lock.

@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +96,21 @@ func TestMasterKilledMidTransfer(t *testing.T) {
 	testutil.WaitInfo(t, replica.Client(), "replication", "master_link_status:up")
 	waitSynced(t, replica.Client(), master.Client())
 	digestsEqual(t, master, replica)
+}
+
+// TestProcessorsFollowReplicas: a master serves clients on one processor
+// and takes a second while it feeds replicas; when its only replica is
+// killed (kill -9), it gives the processor back.
+func TestProcessorsFollowReplicas(t *testing.T) {
+	if runtime.NumCPU() < 2 || os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("needs two CPUs and no GOMAXPROCS override")
+	}
+	master := testutil.StartVigil(t, debugArgs...)
+	mc := master.Client()
+	testutil.WaitInfo(t, mc, "server", "go_maxprocs:1")
+	replica := testutil.StartVigil(t, debugArgs...)
+	replicate(t, replica, master)
+	testutil.WaitInfo(t, mc, "server", "go_maxprocs:2")
+	replica.Kill()
+	testutil.WaitInfo(t, mc, "server", "go_maxprocs:1")
 }

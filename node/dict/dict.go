@@ -241,7 +241,7 @@ func (d *Dict[V]) Set(key string, val V) bool {
 func (d *Dict[V]) InsertIfAbsent(key string, val V) bool {
 	d.step()
 	h := d.hash(key)
-	if d.Len() > 0 && d.findHashed(key, h) != nil {
+	if d.findHashed(key, h) != nil {
 		return false
 	}
 	d.expandIfNeeded()
