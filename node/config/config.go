@@ -25,7 +25,10 @@ type Config struct {
 	ClientOutputBufferLimitReplica    int64
 
 	// Keyspace.
-	Databases           int
+	Databases int
+	// IOThreads is how many processors serve clients (GOMAXPROCS
+	// outside background work; see node/procs).
+	IOThreads           int
 	Hz                  int
 	ActiveRehashing     bool
 	MaxMemory           int64
@@ -72,19 +75,16 @@ type Config struct {
 	AOFTimestampEnabled      bool
 
 	// Replication.
-	ReplicaOf          string
-	ReplicaReadOnly    bool
-	ReplicaPriority    int
-	ReplicaServeStale  bool
-	ReplBacklogSize    int64
-	ReplBacklogTTL     int
-	MinReplicasToWrite int
-	MinReplicasMaxLag  int
-	SyncReplicas       int
-	MasterLease        bool
-	// IOThreads is how many processors serve clients (GOMAXPROCS
-	// outside background work; see node/procs).
-	IOThreads           int
+	ReplicaOf           string
+	ReplicaReadOnly     bool
+	ReplicaPriority     int
+	ReplicaServeStale   bool
+	ReplBacklogSize     int64
+	ReplBacklogTTL      int
+	MinReplicasToWrite  int
+	MinReplicasMaxLag   int
+	SyncReplicas        int
+	MasterLease         bool
 	SyncReplicasTimeout int
 	// UpgradePauseTimeout bounds, in ms, how long an in-place binary upgrade
 	// holds commands while the new process catches up and takes over.
