@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/node/dict"
 )
 
 // Client flags, for CLIENT LIST and dispatch decisions.
@@ -113,6 +114,8 @@ type Client struct {
 	requeue []byte
 	// adopted is the state an upgrade handed over, until the commit.
 	adopted *handedClient
+	// peek holds the keys of pipelined requests read ahead.
+	peek [][]byte
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -209,6 +212,7 @@ func (s *Server) serveClient(cl *Client) {
 		locked := false
 		more := false
 		parkNow := false
+		ahead := 0 // requests whose keys were read ahead
 		for !cl.killed.Load() {
 			before := cl.rd.Buffered()
 			args, err := cl.rd.Next()
@@ -240,6 +244,11 @@ func (s *Server) serveClient(cl *Client) {
 				cl.rd.Unconsume(before - cl.rd.Buffered())
 				parkNow = true
 				break
+			}
+			if ahead > 0 {
+				ahead--
+			} else if cl.rd.Buffered() >= prefetchMinBuffered {
+				ahead = s.prefetchPipeline(cl)
 			}
 			st := s.processCommand(cl, args)
 			batch++
@@ -325,6 +334,22 @@ func (s *Server) serveClient(cl *Client) {
 			return
 		}
 	}
+}
+
+// prefetchMinBuffered is how much unparsed input makes reading ahead worth
+// it: about one more small request.
+const prefetchMinBuffered = 32
+
+// prefetchPipeline reads ahead the memory that the keys of the next
+// pipelined requests will need (keyspace.DB.Prefetch) and returns how many
+// requests it covered. Under the lock.
+func (s *Server) prefetchPipeline(cl *Client) int {
+	cl.peek = cl.rd.PeekKeys(cl.peek[:0], dict.PrefetchMax)
+	if len(cl.peek) == 0 {
+		return 0
+	}
+	s.prefetchSink += s.ks.DBs[cl.DB].Prefetch(cl.peek)
+	return len(cl.peek)
 }
 
 // fillClient reads more input, applying the idle timeout.

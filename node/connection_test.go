@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,50 @@ func TestCommandPanicIsContained(t *testing.T) {
 	}
 	if got := dialRaw(t, addr).Do("GET", "k"); got != "$1\r\nv\r\n" {
 		t.Fatalf("GET from another client = %q", got)
+	}
+}
+
+// A deep pipeline is run with its keys read ahead (prefetchPipeline); the
+// replies must be those of running the commands one by one, across SELECT
+// and keys that change under it.
+func TestDeepPipelineReplies(t *testing.T) {
+	_, addr := newTestServer(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: 0})
+	defer rdb.Close()
+	pipe := rdb.Pipeline()
+	const n = 300
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("key:%d", i%37)
+		pipe.Set(ctx, k, i, 0)
+		pipe.Get(ctx, k)
+		if i%50 == 0 {
+			pipe.Do(ctx, "SELECT", i/50%3)
+		}
+		if i%11 == 0 {
+			pipe.Del(ctx, k)
+			pipe.Exists(ctx, k)
+		}
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for _, c := range cmds {
+		switch c := c.(type) {
+		case *redis.StringCmd:
+			if c.Val() != strconv.Itoa(i) {
+				t.Fatalf("GET after SET %d = %q", i, c.Val())
+			}
+			i++
+		case *redis.IntCmd:
+			if c.Name() == "exists" && c.Val() != 0 {
+				t.Fatalf("EXISTS after DEL = %d", c.Val())
+			}
+		}
+	}
+	if i != n {
+		t.Fatalf("checked %d GETs, want %d", i, n)
 	}
 }

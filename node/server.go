@@ -66,6 +66,8 @@ type Server struct {
 	mu   sync.Mutex
 	ks   *keyspace.Keyspace
 	cmds *commandTable
+	// prefetchSink keeps what reading ahead read (prefetchPipeline).
+	prefetchSink uintptr
 
 	clients   map[int64]*Client
 	nextID    atomic.Int64

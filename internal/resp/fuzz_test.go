@@ -31,7 +31,15 @@ func FuzzRequestReader(f *testing.F) {
 		r.MaxBulkLen = 1 << 20
 		r.MaxQueryBuf = 4 << 20
 		total := 0
+		var peek [][]byte
 		for steps := 0; steps < 100000; steps++ {
+			// Reading ahead must never fail or point outside the input.
+			peek = r.PeekKeys(peek[:0], 8)
+			for _, k := range peek {
+				if !bytes.Contains(data, k) {
+					t.Fatalf("peeked key %q is not in the input", k)
+				}
+			}
 			args, err := r.Next()
 			if err == ErrIncomplete {
 				if ferr := r.Fill(); ferr != nil {

@@ -390,3 +390,52 @@ func hexVal(c byte) byte {
 		return c - 'A' + 10
 	}
 }
+
+// PeekKeys appends to dst the first argument after the command name of
+// each whole multibulk request buffered, up to max requests, without
+// consuming anything: a server reads ahead the keys a pipeline will touch.
+// It stops at the first request that is inline, incomplete or malformed
+// (Next reports those).
+func (r *RequestReader) PeekKeys(dst [][]byte, max int) [][]byte {
+	data := r.buf[r.r:r.w]
+	pos := 0
+	for n := 0; n < max && pos < len(data) && data[pos] == '*'; n++ {
+		count, next, ok := peekLen(data, pos)
+		if !ok || count < 0 || count > 1<<20 {
+			return dst
+		}
+		pos = next
+		for i := int64(0); i < count; i++ {
+			if pos >= len(data) || data[pos] != '$' {
+				return dst
+			}
+			blen, next, ok := peekLen(data, pos)
+			if !ok || blen < 0 || blen > int64(len(data)-next) || int64(len(data)-next)-blen < 2 {
+				return dst
+			}
+			if i == 1 {
+				dst = append(dst, data[next:next+int(blen):next+int(blen)])
+			}
+			pos = next + int(blen) + 2
+		}
+	}
+	return dst
+}
+
+// peekLen parses the length after the type byte at data[pos] and returns
+// it with the position after its CRLF.
+func peekLen(data []byte, pos int) (int64, int, bool) {
+	var v int64
+	i := pos + 1
+	for ; i < len(data) && data[i] != '\r'; i++ {
+		c := data[i]
+		if c < '0' || c > '9' || i-pos > 18 {
+			return 0, 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if i == pos+1 || i+1 >= len(data) || data[i+1] != '\n' {
+		return 0, 0, false
+	}
+	return v, i + 2, true
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -221,5 +222,42 @@ func TestWriterShapes(t *testing.T) {
 				t.Errorf("%s RESP%d: got %q, want %q", tt.name, proto, w.Buf, want)
 			}
 		}
+	}
+}
+
+func TestPeekKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want []string
+	}{
+		{"pipeline", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n", 8, []string{"a", "bb"}},
+		{"max", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", 1, []string{"a"}},
+		{"no key", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 8, []string{"k"}},
+		{"incomplete", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$5\r\nab", 8, []string{"a"}},
+		{"inline stops", "GET a\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", 8, nil},
+		{"malformed stops", "*2\r\n$x\r\n", 8, nil},
+		{"empty key", "*2\r\n$3\r\nGET\r\n$0\r\n\r\n", 8, []string{""}},
+		{"huge length", "*2\r\n$3\r\nGET\r\n$99999999999999999999\r\n", 8, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRequestReader(strings.NewReader(tt.in))
+			if err := r.Fill(); err != nil {
+				t.Fatal(err)
+			}
+			before := r.Buffered()
+			var got []string
+			for _, k := range r.PeekKeys(nil, tt.max) {
+				got = append(got, string(k))
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("PeekKeys = %q, want %q", got, tt.want)
+			}
+			if r.Buffered() != before {
+				t.Fatalf("PeekKeys consumed input: %d -> %d", before, r.Buffered())
+			}
+		})
 	}
 }

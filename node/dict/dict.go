@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"unsafe"
 )
 
 const (
@@ -516,4 +517,48 @@ func (d *Dict[V]) sample(r *rand.Rand, out []*entry[V]) int {
 		i = (i + 1) & maxMask
 	}
 	return stored
+}
+
+// PrefetchMax is the most hashes one Prefetch call reads for.
+const PrefetchMax = 32
+
+// Prefetch reads what lookups of keys with these hashes will read first
+// (the bucket, the chain's first entry, its key's bytes), so that the
+// lookups that follow find it in cache. Reading it for a batch of keys in
+// passes lets the processor overlap the cache misses that one lookup after
+// another would take in turn: a pipeline of commands on a large keyspace
+// spends most of its time waiting on them. val, if not nil, reads what a
+// value points to, a last pass. It returns a value made of what it read;
+// the caller keeps it so the reads are not optimised away.
+func (d *Dict[V]) Prefetch(hashes []uint64, val func(*V) uintptr) uintptr {
+	t := &d.ht[0]
+	if len(t.buckets) == 0 || d.rehashIdx >= 0 {
+		return 0
+	}
+	n := min(len(hashes), PrefetchMax)
+	var heads [PrefetchMax]*entry[V]
+	m := t.mask()
+	for i := 0; i < n; i++ {
+		heads[i] = t.buckets[hashes[i]&m]
+	}
+	var sink uintptr
+	var keys [PrefetchMax]*byte
+	for i := 0; i < n; i++ {
+		if e := heads[i]; e != nil && len(e.key) > 0 {
+			keys[i] = unsafe.StringData(e.key)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if p := keys[i]; p != nil {
+			sink += uintptr(*p)
+		}
+	}
+	if val != nil {
+		for i := 0; i < n; i++ {
+			if e := heads[i]; e != nil {
+				sink += val(&e.val)
+			}
+		}
+	}
+	return sink
 }

@@ -1,11 +1,12 @@
 package keyspace
 
 import (
+	"hash/maphash"
 	"math/rand/v2"
-
-	"github.com/vigilkv/vigil/node/dict"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/node/dict"
 )
 
 // Hooks lets the server react to changes made inside the keyspace without
@@ -490,4 +491,26 @@ func (v *Value) refresh() {
 		}
 		v.n = uint32(c)
 	}
+}
+
+// Prefetch reads ahead what looking up these keys will read, for a batch
+// of pipelined commands (see dict.Prefetch). It returns a value to keep so
+// the reads are not optimised away.
+func (db *DB) Prefetch(keys [][]byte) uintptr {
+	var hashes [dict.PrefetchMax]uint64
+	n := min(len(keys), dict.PrefetchMax)
+	seed := db.keys.Seed()
+	for i := 0; i < n; i++ {
+		hashes[i] = maphash.Bytes(seed, keys[i])
+	}
+	return db.keys.Prefetch(hashes[:n], prefetchValue)
+}
+
+// prefetchValue reads the first byte a value points to: a string's bytes
+// or a collection's header.
+func prefetchValue(v *Value) uintptr {
+	if v.ptr == nil {
+		return 0
+	}
+	return uintptr(*(*byte)(v.ptr))
 }
