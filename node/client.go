@@ -52,7 +52,9 @@ type Client struct {
 	ID   int64
 	srv  *Server
 	conn net.Conn
-	rd   *resp.RequestReader
+	// io reads and writes conn (see connIO).
+	io *connIO
+	rd *resp.RequestReader
 	// W is the reply buffer. Written by the client's goroutine while it
 	// executes, or under the server lock while the client waits blocked.
 	W   *resp.Writer
@@ -119,11 +121,13 @@ type Client struct {
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
+	cio := newConnIO(conn)
 	cl := &Client{
 		ID:       s.nextID.Add(1),
 		srv:      s,
 		conn:     conn,
-		rd:       resp.NewRequestReader(conn),
+		io:       cio,
+		rd:       resp.NewRequestReader(cio),
 		W:        resp.NewWriter(),
 		Created:  s.clock(),
 		User:     "default",
@@ -395,7 +399,7 @@ func (cl *Client) flush() error {
 		cl.W.Reset()
 		return nil
 	}
-	n, err := cl.conn.Write(cl.W.Buf)
+	n, err := cl.io.Write(cl.W.Buf)
 	cl.srv.stats.NetOutputBytes.Add(int64(n))
 	cl.W.Reset()
 	return err
@@ -471,7 +475,7 @@ func (cl *Client) asyncWriter() {
 		buf := cl.out
 		cl.out = cl.outSpare[:0]
 		cl.outMu.Unlock()
-		n, err := cl.conn.Write(buf)
+		n, err := cl.io.Write(buf)
 		cl.srv.stats.NetOutputBytes.Add(int64(n))
 		cl.outMu.Lock()
 		if cap(buf) <= 1<<20 {

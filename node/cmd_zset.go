@@ -245,7 +245,7 @@ parsed:
 	for j := 0; z != nil && j < elems; j++ {
 		member := c.Args[i+2*j+1]
 		score = scores[j]
-		cur, exists := z.Score(member)
+		cur, pos, exists := z.Find(member)
 		switch {
 		case exists:
 			if nx {
@@ -264,7 +264,7 @@ parsed:
 			}
 			processed++
 			if score != cur {
-				z.Set(member, score, maxEntries, maxValue)
+				z.SetAt(pos, member, score)
 				updated++
 			}
 		case !xx:

@@ -222,7 +222,9 @@ func (s *Server) linkOnce(ctx context.Context, l *replicaLink, addr string) erro
 	l.conn = conn
 	l.connMu.Unlock()
 	defer conn.Close()
-	br := bufio.NewReaderSize(conn, 64<<10)
+	// The stream from the master is read without scheduler hand-offs, as
+	// clients are (see connIO).
+	br := bufio.NewReaderSize(newConnIO(conn), 64<<10)
 	cmd := func(args ...string) (string, error) {
 		conn.SetDeadline(time.Now().Add(timeout))
 		if _, err := conn.Write(resp.AppendCommandStrings(nil, args...)); err != nil {

@@ -236,53 +236,72 @@ func (z *ZSet) slInsert(member string, score float64) {
 
 // Score returns member's score.
 func (z *ZSet) Score(member []byte) (float64, bool) {
+	score, _, ok := z.Find(member)
+	return score, ok
+}
+
+// ZPos is where Find found a member, so that SetAt changes its score
+// without looking it up again. It is valid until the set next changes.
+type ZPos struct {
+	lp  int       // listpack: the member's position
+	ref **zslNode // skiplist: the dict's value for the member
+}
+
+// Find returns member's score and place, or false if it is absent.
+func (z *ZSet) Find(member []byte) (float64, ZPos, bool) {
 	if z.isListpack() {
 		p := z.lpFind(member)
 		if p < 0 {
-			return 0, false
+			return 0, ZPos{}, false
 		}
-		return lpScore(&z.lp, z.lp.Next(p)), true
+		return lpScore(&z.lp, z.lp.Next(p)), ZPos{lp: p}, true
 	}
-	n, ok := z.d.Get(bytesStr(member))
-	if !ok {
-		return 0, false
+	ref := z.d.Ref(bytesStr(member))
+	if ref == nil {
+		return 0, ZPos{}, false
 	}
-	return n.score, true
+	return (*ref).score, ZPos{ref: ref}, true
+}
+
+// SetAt gives the member Find found at pos a new score.
+func (z *ZSet) SetAt(pos ZPos, member []byte, score float64) {
+	if z.isListpack() {
+		if lpScore(&z.lp, z.lp.Next(pos.lp)) == score {
+			return
+		}
+		z.lp.DeleteRange(pos.lp, 2)
+		z.lpInsert(member, score)
+		return
+	}
+	n := *pos.ref
+	if n.score == score {
+		return
+	}
+	// A new score that keeps the node between its neighbours is set in
+	// place, as Redis's zslUpdateScore does.
+	prev, next := n.backward, n.lvl(0).forward
+	if (prev == nil || prev.score < score) && (next == nil || next.score > score) {
+		n.score = score
+		return
+	}
+	z.zsl.delete(n.score, n.member)
+	*pos.ref = z.zsl.insert(score, n.member)
 }
 
 // Set gives member the score, adding it if absent, and reports whether
 // it was added. It converts the set as the thresholds require.
 func (z *ZSet) Set(member []byte, score float64, maxEntries, maxValue int) bool {
+	if _, pos, ok := z.Find(member); ok {
+		z.SetAt(pos, member, score)
+		return false
+	}
 	if z.isListpack() {
-		if p := z.lpFind(member); p >= 0 {
-			if lpScore(&z.lp, z.lp.Next(p)) == score {
-				return false
-			}
-			z.lp.DeleteRange(p, 2)
-			z.lpInsert(member, score)
-			return false
-		}
 		if z.Len()+1 > maxEntries || len(member) > maxValue || z.lp.Size()+len(member) > listpackSafetySize {
 			z.convert()
 		} else {
 			z.lpInsert(member, score)
 			return true
 		}
-	}
-	if n, ok := z.d.Get(bytesStr(member)); ok {
-		if n.score == score {
-			return false
-		}
-		// A new score that keeps the node between its neighbours is set
-		// in place, as Redis's zslUpdateScore does.
-		prev, next := n.backward, n.lvl(0).forward
-		if (prev == nil || prev.score < score) && (next == nil || next.score > score) {
-			n.score = score
-			return false
-		}
-		z.zsl.delete(n.score, n.member)
-		*z.d.Ref(n.member) = z.zsl.insert(score, n.member)
-		return false
 	}
 	z.slInsert(string(member), score)
 	return true
