@@ -116,8 +116,9 @@ type Client struct {
 	requeue []byte
 	// adopted is the state an upgrade handed over, until the commit.
 	adopted *handedClient
-	// peek holds the keys of pipelined requests read ahead.
-	peek [][]byte
+	// peek and peekMembers hold the keys, and the arguments after them,
+	// of pipelined requests read ahead.
+	peek, peekMembers [][]byte
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -348,11 +349,13 @@ const prefetchMinBuffered = 32
 // pipelined requests will need (keyspace.DB.Prefetch) and returns how many
 // requests it covered. Under the lock.
 func (s *Server) prefetchPipeline(cl *Client) int {
-	cl.peek = cl.rd.PeekKeys(cl.peek[:0], dict.PrefetchMax)
+	cl.peek, cl.peekMembers = cl.rd.PeekKeys(cl.peek[:0], cl.peekMembers[:0], dict.PrefetchMax)
 	if len(cl.peek) == 0 {
 		return 0
 	}
-	s.prefetchSink += s.ks.DBs[cl.DB].Prefetch(cl.peek)
+	db := s.ks.DBs[cl.DB]
+	s.prefetchSink += db.Prefetch(cl.peek)
+	s.prefetchSink += db.PrefetchMembers(cl.peek, cl.peekMembers)
 	return len(cl.peek)
 }
 

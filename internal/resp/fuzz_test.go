@@ -31,11 +31,14 @@ func FuzzRequestReader(f *testing.F) {
 		r.MaxBulkLen = 1 << 20
 		r.MaxQueryBuf = 4 << 20
 		total := 0
-		var peek [][]byte
+		var peek, peek2 [][]byte
 		for steps := 0; steps < 100000; steps++ {
 			// Reading ahead must never fail or point outside the input.
-			peek = r.PeekKeys(peek[:0], 8)
-			for _, k := range peek {
+			peek, peek2 = r.PeekKeys(peek[:0], peek2[:0], 8)
+			if len(peek) != len(peek2) {
+				t.Fatalf("PeekKeys gave %d keys and %d second arguments", len(peek), len(peek2))
+			}
+			for _, k := range append(peek, peek2...) {
 				if !bytes.Contains(data, k) {
 					t.Fatalf("peeked key %q is not in the input", k)
 				}

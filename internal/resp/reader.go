@@ -391,35 +391,45 @@ func hexVal(c byte) byte {
 	}
 }
 
-// PeekKeys appends to dst the first argument after the command name of
-// each whole multibulk request buffered, up to max requests, without
-// consuming anything: a server reads ahead the keys a pipeline will touch.
-// It stops at the first request that is inline, incomplete or malformed
+// PeekKeys appends to keys the first argument after the command name of
+// each whole multibulk request buffered, up to max requests, and to
+// seconds the argument after that (nil when there is none), without
+// consuming anything: a server reads ahead the keys, and the members or
+// fields, a pipeline will touch. Requests without a key are skipped. It
+// stops at the first request that is inline, incomplete or malformed
 // (Next reports those).
-func (r *RequestReader) PeekKeys(dst [][]byte, max int) [][]byte {
+func (r *RequestReader) PeekKeys(keys, seconds [][]byte, max int) ([][]byte, [][]byte) {
 	data := r.buf[r.r:r.w]
 	pos := 0
 	for n := 0; n < max && pos < len(data) && data[pos] == '*'; n++ {
 		count, next, ok := peekLen(data, pos)
-		if !ok || count < 0 || count > 1<<20 {
-			return dst
+		if !ok || count > 1<<20 {
+			return keys, seconds
 		}
 		pos = next
+		var key, second []byte
 		for i := int64(0); i < count; i++ {
 			if pos >= len(data) || data[pos] != '$' {
-				return dst
+				return keys, seconds
 			}
 			blen, next, ok := peekLen(data, pos)
-			if !ok || blen < 0 || blen > int64(len(data)-next) || int64(len(data)-next)-blen < 2 {
-				return dst
+			if !ok || blen > int64(len(data)-next) || int64(len(data)-next)-blen < 2 {
+				return keys, seconds
 			}
-			if i == 1 {
-				dst = append(dst, data[next:next+int(blen):next+int(blen)])
+			switch i {
+			case 1:
+				key = data[next : next+int(blen) : next+int(blen)]
+			case 2:
+				second = data[next : next+int(blen) : next+int(blen)]
 			}
 			pos = next + int(blen) + 2
 		}
+		if count >= 2 {
+			keys = append(keys, key)
+			seconds = append(seconds, second)
+		}
 	}
-	return dst
+	return keys, seconds
 }
 
 // peekLen parses the length after the type byte at data[pos] and returns

@@ -232,7 +232,7 @@ func TestPeekKeys(t *testing.T) {
 		max  int
 		want []string
 	}{
-		{"pipeline", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n", 8, []string{"a", "bb"}},
+		{"pipeline", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n", 8, []string{"a", "bb", "+v"}},
 		{"max", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", 1, []string{"a"}},
 		{"no key", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 8, []string{"k"}},
 		{"incomplete", "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$5\r\nab", 8, []string{"a"}},
@@ -249,8 +249,12 @@ func TestPeekKeys(t *testing.T) {
 			}
 			before := r.Buffered()
 			var got []string
-			for _, k := range r.PeekKeys(nil, tt.max) {
+			keys, seconds := r.PeekKeys(nil, nil, tt.max)
+			for i, k := range keys {
 				got = append(got, string(k))
+				if seconds[i] != nil {
+					got = append(got, "+"+string(seconds[i]))
+				}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("PeekKeys = %q, want %q", got, tt.want)

@@ -562,3 +562,13 @@ func (d *Dict[V]) Prefetch(hashes []uint64, val func(*V) uintptr) uintptr {
 	}
 	return sink
 }
+
+// PrefetchKeys is Prefetch for keys given as bytes, hashed here.
+func (d *Dict[V]) PrefetchKeys(keys [][]byte, val func(*V) uintptr) uintptr {
+	var hashes [PrefetchMax]uint64
+	n := min(len(keys), PrefetchMax)
+	for i := 0; i < n; i++ {
+		hashes[i] = maphash.Bytes(d.seed, keys[i])
+	}
+	return d.Prefetch(hashes[:n], val)
+}

@@ -1,10 +1,10 @@
 package keyspace
 
 import (
-	"hash/maphash"
 	"math/rand/v2"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/vigilkv/vigil/node/dict"
 )
@@ -497,13 +497,31 @@ func (v *Value) refresh() {
 // of pipelined commands (see dict.Prefetch). It returns a value to keep so
 // the reads are not optimised away.
 func (db *DB) Prefetch(keys [][]byte) uintptr {
-	var hashes [dict.PrefetchMax]uint64
-	n := min(len(keys), dict.PrefetchMax)
-	seed := db.keys.Seed()
-	for i := 0; i < n; i++ {
-		hashes[i] = maphash.Bytes(seed, keys[i])
+	return db.keys.PrefetchKeys(keys, prefetchValue)
+}
+
+// PrefetchMembers reads ahead, for pipelined commands on keys[i] naming a
+// member or field members[i] (nil when a command has none), what looking
+// the member up in a large hash or set will read. Consecutive commands on
+// one key share a lookup of the key.
+func (db *DB) PrefetchMembers(keys, members [][]byte) uintptr {
+	var sink uintptr
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && string(keys[j]) == string(keys[i]) {
+			j++
+		}
+		if v := db.keys.Ref(unsafe.String(unsafe.SliceData(keys[i]), len(keys[i]))); v != nil {
+			switch v.typ {
+			case TypeHash:
+				sink += v.Hash().Prefetch(members[i:j])
+			case TypeSet:
+				sink += v.Set().Prefetch(members[i:j])
+			}
+		}
+		i = j
 	}
-	return db.keys.Prefetch(hashes[:n], prefetchValue)
+	return sink
 }
 
 // prefetchValue reads the first byte a value points to: a string's bytes

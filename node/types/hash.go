@@ -101,6 +101,15 @@ func hashEntryCost(field, value string) int {
 	return hashEntryOverhead + allocClass(len(field)) + allocClass(len(value))
 }
 
+// Prefetch reads ahead what looking these fields up will read (see
+// dict.Prefetch); a listpack is one block and needs none.
+func (h *Hash) Prefetch(fields [][]byte) uintptr {
+	if h.d == nil {
+		return 0
+	}
+	return h.d.PrefetchKeys(fields, nil)
+}
+
 func bytesStr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // convert moves a listpack-encoded hash to a hashtable.

@@ -68,6 +68,15 @@ func NewHashSet() *Set {
 
 func (s *Set) isIntset() bool { return !s.table }
 
+// Prefetch reads ahead what looking these members up will read (see
+// dict.Prefetch); an intset is one small block and needs none.
+func (s *Set) Prefetch(members [][]byte) uintptr {
+	if !s.table {
+		return 0
+	}
+	return s.tbl().d.PrefetchKeys(members, nil)
+}
+
 // Encoding is what OBJECT ENCODING reports.
 func (s *Set) Encoding() string {
 	if s.isIntset() {
