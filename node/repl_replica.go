@@ -760,44 +760,21 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 			}
 		}
 	}()
+	needInput := false // a primed stream may hold whole commands
 	for ctx.Err() == nil {
-		before := cl.rd.Unread()
-		args, err := cl.rd.Next()
-		if err == resp.ErrIncomplete {
+		if needInput {
 			conn.SetReadDeadline(time.Now().Add(timeout))
 			if err := cl.rd.Fill(); err != nil {
 				return fmt.Errorf("reading from the master: %w", err)
 			}
-			s.mu.Lock()
-			l.lastIO = s.clock()
-			s.mu.Unlock()
-			continue
 		}
+		// Apply what is buffered as one batch under the lock, the way a
+		// client's pipeline runs, reading its keys ahead.
+		getack, more, err := s.applyFromMaster(ctx, l, cl)
 		if err != nil {
-			return fmt.Errorf("bad data from the master: %w", err)
+			return err
 		}
-		raw := before[:len(before)-cl.rd.Buffered()]
-		if len(args) == 0 {
-			s.mu.Lock()
-			s.repl.append(raw)
-			s.mu.Unlock()
-			continue
-		}
-		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
-		s.mu.Lock()
-		if ctx.Err() != nil {
-			// The link was stopped (REPLICAOF, an upgrade's commit): what
-			// was read after that is not applied.
-			s.mu.Unlock()
-			return ctx.Err()
-		}
-		if !getack {
-			s.processCommand(cl, args)
-			cl.W.Reset()
-		}
-		// Forwarded verbatim: offsets match the master's.
-		s.repl.append(raw)
-		s.mu.Unlock()
+		needInput = !getack && !more
 		if getack {
 			if err := sendAck(); err != nil {
 				return err
@@ -805,6 +782,50 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 		}
 	}
 	return ctx.Err()
+}
+
+// applyFromMaster applies the whole commands buffered from the master, up
+// to a batch, forwarding each verbatim to this node's own stream. It stops
+// after a REPLCONF GETACK (reporting it, for the ack to go out after the
+// lock is released), reports whether it stopped at the batch's end with
+// whole commands left, and returns ctx's error once the link is stopped.
+func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client) (getack, more bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.lastIO = s.clock()
+	ahead := 0
+	for n := 0; n < maxBatch; n++ {
+		if ctx.Err() != nil {
+			// The link was stopped (REPLICAOF, an upgrade's commit): what
+			// was read after that is not applied.
+			return false, false, ctx.Err()
+		}
+		before := cl.rd.Unread()
+		args, err := cl.rd.Next()
+		if err == resp.ErrIncomplete {
+			return false, false, nil
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("bad data from the master: %w", err)
+		}
+		raw := before[:len(before)-cl.rd.Buffered()]
+		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
+		if len(args) > 0 && !getack {
+			if ahead > 0 {
+				ahead--
+			} else if cl.rd.Buffered() >= prefetchMinBuffered {
+				ahead = s.prefetchPipeline(cl)
+			}
+			s.processCommand(cl, args)
+			cl.W.Reset()
+		}
+		// Forwarded verbatim: offsets match the master's.
+		s.repl.append(raw)
+		if getack {
+			return true, false, nil
+		}
+	}
+	return false, true, nil
 }
 
 // replicaLinkCron: nothing periodic yet beyond the link goroutine's own
