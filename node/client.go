@@ -116,6 +116,11 @@ type Client struct {
 	requeue []byte
 	// adopted is the state an upgrade handed over, until the commit.
 	adopted *handedClient
+	// batching is set while the connection runs a batch of requests under
+	// the lock; batchClock is then where the last command ended (zero
+	// before the first), the next one's start (see beginCommand).
+	batching   bool
+	batchClock time.Time
 	// peek and peekMembers hold the keys, and the arguments after them,
 	// of pipelined requests read ahead.
 	peek, peekMembers [][]byte
@@ -242,6 +247,7 @@ func (s *Server) serveClient(cl *Client) {
 			if !locked {
 				s.mu.Lock()
 				locked = true
+				cl.batchClock = time.Time{}
 			}
 			if s.upgrade.parking.Load() && s.parkable(cl) {
 				// An upgrade is committing: this request runs in the new
@@ -255,7 +261,9 @@ func (s *Server) serveClient(cl *Client) {
 			} else if cl.rd.Buffered() >= prefetchMinBuffered {
 				ahead = s.prefetchPipeline(cl)
 			}
+			cl.batching = true
 			st := s.processCommand(cl, args)
+			cl.batching = false
 			batch++
 			if st == cmdPaused {
 				s.mu.Unlock()

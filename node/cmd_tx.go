@@ -222,7 +222,7 @@ func cmdExec(c *Ctx) {
 	s.repl.beginExec()
 	var sub Ctx
 	for _, q := range queued {
-		start := s.beginCommand()
+		start := s.beginCommand(cl)
 		sub.reset()
 		sub.start = start
 		sub.Srv, sub.Client, sub.Cmd, sub.Args = s, cl, q.cmd, q.args

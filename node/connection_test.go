@@ -216,3 +216,24 @@ func TestDeepPipelineReplies(t *testing.T) {
 		t.Fatalf("checked %d GETs, want %d", i, n)
 	}
 }
+
+// Commands of one batch take their start time from where the previous one
+// ended; a slow command in the middle must move that time on, or keys
+// would outlive their TTL within the batch.
+func TestBatchClockFollowsSlowCommands(t *testing.T) {
+	_, addr := newTestServer(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	pipe := rdb.Pipeline()
+	pipe.Set(ctx, "k", "v", 100*time.Millisecond)
+	pipe.Do(ctx, "DEBUG", "SLEEP", "0.2")
+	get := pipe.Get(ctx, "k")
+	pttl := pipe.PTTL(ctx, "k")
+	if _, err := pipe.Exec(ctx); err != redis.Nil {
+		t.Fatalf("pipeline: %v (GET %q, PTTL %v)", err, get.Val(), pttl.Val())
+	}
+	if get.Err() != redis.Nil {
+		t.Fatalf("GET 200 ms after a 100 ms TTL = %q, %v; want nil", get.Val(), get.Err())
+	}
+}

@@ -542,7 +542,7 @@ func (s *Server) fullSyncSwapdb(ctx context.Context, r io.Reader, mark []byte, t
 	flag.Store(true)
 	// A keyspace of its own (no hooks: nothing here is visible to
 	// clients until the swap), with the live one's settings.
-	tmp := keyspace.New(len(s.ks.DBs), s.clock, nil)
+	tmp := keyspace.New(len(s.ks.DBs), s.ksClock, nil)
 	tmp.Config = s.ks.Config
 	s.mu.Unlock()
 	leftover, err := s.loadRDBInto(r, total, "the master's payload", rdbLoadOpts{into: tmp, async: async})
@@ -791,7 +791,11 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 // whole commands left, and returns ctx's error once the link is stopped.
 func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client) (getack, more bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	cl.batching, cl.batchClock = true, time.Time{}
+	defer func() {
+		cl.batching = false
+		s.mu.Unlock()
+	}()
 	l.lastIO = s.clock()
 	ahead := 0
 	for n := 0; n < maxBatch; n++ {

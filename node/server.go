@@ -55,10 +55,13 @@ type Options struct {
 
 // Server is one data node.
 type Server struct {
-	cfg       *config.Config
-	log       *zap.Logger
-	logLevel  *zap.AtomicLevel
-	clock     func() time.Time
+	cfg      *config.Config
+	log      *zap.Logger
+	logLevel *zap.AtomicLevel
+	clock    func() time.Time
+	// ksClock is the clock given to keyspaces: nil unless one was
+	// injected (see keyspace.New).
+	ksClock   func() time.Time
 	startTime time.Time
 	runID     string
 
@@ -167,7 +170,10 @@ func New(opts Options) (*Server, error) {
 	// Token numbers of this process never repeat an earlier one's.
 	s.lease.StartTokensAt(int64(rng.Uint64() >> 24))
 	s.persist.lastSaveOK = true
-	s.ks = keyspace.New(cfg.Databases, clock, rng)
+	// An injected clock only: with nil the keyspace knows its clock is
+	// time.Now and takes the reading each command already made.
+	s.ksClock = opts.Clock
+	s.ks = keyspace.New(cfg.Databases, s.ksClock, rng)
 	s.ks.Hooks = keyspace.Hooks{
 		Expired:  s.onKeyExpired,
 		Modified: s.onKeyModified,
