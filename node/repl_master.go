@@ -568,6 +568,9 @@ func cmdWait(c *Ctx) {
 	if !ok {
 		return
 	}
+	// Redis keeps numreplicas in an int: WAIT 2147483648 asks for a
+	// negative count and answers at once.
+	n = int64(int32(n))
 	ms, ok := c.Int(2)
 	if !ok {
 		return
