@@ -278,13 +278,15 @@ func (s *Sentinel) simulateCmd(w *resp.Writer, args [][]byte) {
 		wrongArgs(w, "simulate-failure")
 		return
 	}
-	var flags simulateFlags
+	// As in Redis, the flags are cleared first and set argument by
+	// argument: HELP, or an unknown name, leaves those named before it.
+	s.simulate = 0
 	for _, a := range args[2:] {
 		switch strings.ToLower(string(a)) {
 		case "crash-after-election":
-			flags |= simCrashAfterElection
+			s.simulate |= simCrashAfterElection
 		case "crash-after-promotion":
-			flags |= simCrashAfterPromotion
+			s.simulate |= simCrashAfterPromotion
 		case "help":
 			w.BulkStrings([]string{"crash-after-election", "crash-after-promotion"})
 			return
@@ -293,7 +295,6 @@ func (s *Sentinel) simulateCmd(w *resp.Writer, args [][]byte) {
 			return
 		}
 	}
-	s.simulate = flags
 	w.OK()
 }
 
