@@ -17,90 +17,6 @@ import (
 
 // --- helpers shared by the list, hash and sort tests ---
 
-// lhSplitArgs splits a compat-script line the way redis-cli does
-// (sdssplitargs): whitespace separated, "double quotes" with \n \r \t \b
-// \a \\ \" \xHH escapes, 'single quotes' with \' only.
-func lhSplitArgs(line string) ([]string, error) {
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-			i++
-		}
-		if i >= len(line) {
-			return out, nil
-		}
-		var cur strings.Builder
-		switch line[i] {
-		case '"':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unbalanced quotes")
-				}
-				ch := line[i]
-				if ch == '"' {
-					i++
-					break
-				}
-				if ch == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur.WriteByte('\n')
-					case 'r':
-						cur.WriteByte('\r')
-					case 't':
-						cur.WriteByte('\t')
-					case 'b':
-						cur.WriteByte('\b')
-					case 'a':
-						cur.WriteByte('\a')
-					case 'x':
-						var v byte
-						if i+2 < len(line) {
-							if _, err := fmt.Sscanf(line[i+1:i+3], "%02x", &v); err == nil {
-								cur.WriteByte(v)
-								i += 2
-								break
-							}
-						}
-						cur.WriteByte('x')
-					default:
-						cur.WriteByte(line[i])
-					}
-					i++
-					continue
-				}
-				cur.WriteByte(ch)
-				i++
-			}
-		case '\'':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unbalanced quotes")
-				}
-				if line[i] == '\'' {
-					i++
-					break
-				}
-				if line[i] == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					i++
-				}
-				cur.WriteByte(line[i])
-				i++
-			}
-		default:
-			for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-				cur.WriteByte(line[i])
-				i++
-			}
-		}
-		out = append(out, cur.String())
-	}
-}
-
 // lhScript is a parsed compat script line.
 type lhScript struct {
 	lineNo    int
@@ -133,9 +49,9 @@ func lhLoadScript(t *testing.T, name string) []lhScript {
 			s.noCompare = true
 			line = rest
 		}
-		args, err := lhSplitArgs(line)
-		if err != nil {
-			t.Fatalf("line %d: %v", i+1, err)
+		args, ok := config.SplitArgs(line)
+		if !ok {
+			t.Fatalf("line %d: unbalanced quotes", i+1)
 		}
 		s.args = args
 		out = append(out, s)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/vigilkv/vigil/internal/resp"
 )
 
 // ignoredDirectives are redis.conf directives vigil accepts and ignores:
@@ -257,101 +259,19 @@ func YAMLSource(path, key string) string {
 	return fmt.Sprintf("%s: setting '%s'", path, key)
 }
 
-// SplitArgs splits a line as Redis's sdssplitargs: spaces separate
-// arguments; "double quotes" support \n \r \t \b \a \\ \" and \xHH;
-// 'single quotes' support \'. It reports false on unbalanced quotes.
+// SplitArgs splits a config line into arguments with sdssplitargs's
+// rules (resp.SplitArgs, which inline commands use too). It reports false
+// on unbalanced quotes.
 func SplitArgs(line string) ([]string, bool) {
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r') {
-			i++
-		}
-		if i >= len(line) {
-			return out, true
-		}
-		var cur []byte
-		inDQ, inSQ := false, false
-		for done := false; !done; {
-			if i >= len(line) {
-				if inDQ || inSQ {
-					return nil, false
-				}
-				break
-			}
-			ch := line[i]
-			switch {
-			case inDQ:
-				if ch == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					cur = append(cur, hexVal(line[i+2])<<4|hexVal(line[i+3]))
-					i += 3
-				} else if ch == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, line[i])
-					}
-				} else if ch == '"' {
-					// The closing quote must be followed by a space or the end.
-					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
-						return nil, false
-					}
-					done = true
-				} else {
-					cur = append(cur, ch)
-				}
-			case inSQ:
-				if ch == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					cur = append(cur, '\'')
-				} else if ch == '\'' {
-					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
-						return nil, false
-					}
-					done = true
-				} else {
-					cur = append(cur, ch)
-				}
-			default:
-				switch ch {
-				case ' ', '\n', '\r', '\t':
-					done = true
-				case '"':
-					inDQ = true
-				case '\'':
-					inSQ = true
-				default:
-					cur = append(cur, ch)
-				}
-			}
-			i++
-		}
-		out = append(out, string(cur))
+	args, ok := resp.SplitArgs([]byte(line), nil)
+	if !ok {
+		return nil, false
 	}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func hexVal(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = string(a)
 	}
-	return c - 'A' + 10
+	return out, true
 }
 
 // Rewrite writes the live settings back to the config file (CONFIG
