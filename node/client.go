@@ -117,8 +117,8 @@ type Client struct {
 	// adopted is the state an upgrade handed over, until the commit.
 	adopted *handedClient
 	// batching is set while the connection runs a batch of requests under
-	// the lock; batchClock is then where the last command ended (zero
-	// before the first), the next one's start (see beginCommand).
+	// the lock; batchClock is then where the last command ended, for the
+	// next one to start at (see beginCommand), zero when there is none.
 	batching   bool
 	batchClock time.Time
 	// peek and peekMembers hold the keys, and the arguments after them,

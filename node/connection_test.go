@@ -237,3 +237,33 @@ func TestBatchClockFollowsSlowCommands(t *testing.T) {
 		t.Fatalf("GET 200 ms after a 100 ms TTL = %q, %v; want nil", get.Val(), get.Err())
 	}
 }
+
+// A command held by CLIENT PAUSE runs later with a fresh clock, and so do
+// the commands after it in the same batch: a key that expired during the
+// pause must read as gone.
+func TestBatchClockAfterPause(t *testing.T) {
+	_, addr := newTestServer(t)
+	ctx := context.Background()
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	// Only the lookup may find the key expired, not the expiry cycle.
+	if err := admin.Do(ctx, "DEBUG", "SET-ACTIVE-EXPIRE", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Set(ctx, "short", "v", 150*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", 400, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	pipe := rdb.Pipeline()
+	pipe.Ping(ctx)
+	pipe.Set(ctx, "other", "v", 0) // held until the pause ends
+	get := pipe.Get(ctx, "short")
+	pipe.Exec(ctx)
+	if get.Err() != redis.Nil {
+		t.Fatalf("GET of a key whose TTL ran out during the pause = %q, %v; want nil", get.Val(), get.Err())
+	}
+}

@@ -109,10 +109,13 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 // command ended, which measuring that command's duration already read;
 // otherwise the clock is read. Reading the wall and monotonic clocks once
 // or twice per command was an eighth of the CPU of a pipelined LPUSH on
-// a virtual machine's clock.
+// a virtual machine's clock. The end is taken, not just read: a command
+// that does not finish (held by a pause, blocked) leaves none, so the one
+// after it reads the clock.
 func (s *Server) beginCommand(cl *Client) time.Time {
 	now := cl.batchClock
-	if !cl.batching || now.IsZero() {
+	cl.batchClock = time.Time{}
+	if now.IsZero() {
 		now = time.Now()
 	}
 	s.ks.UpdateTimeAt(now)
