@@ -122,8 +122,10 @@ type Client struct {
 	batching   bool
 	batchClock time.Time
 	// peek and peekMembers hold the keys, and the arguments after them,
-	// of pipelined requests read ahead.
+	// of pipelined requests read ahead; aheadLeft is how many of those
+	// requests are still to run (see readAhead).
 	peek, peekMembers [][]byte
+	aheadLeft         int
 }
 
 func newClient(s *Server, conn net.Conn) *Client {
@@ -222,7 +224,6 @@ func (s *Server) serveClient(cl *Client) {
 		locked := false
 		more := false
 		parkNow := false
-		ahead := 0 // requests whose keys were read ahead
 		for !cl.killed.Load() {
 			before := cl.rd.Buffered()
 			args, err := cl.rd.Next()
@@ -256,11 +257,7 @@ func (s *Server) serveClient(cl *Client) {
 				parkNow = true
 				break
 			}
-			if ahead > 0 {
-				ahead--
-			} else if cl.rd.Buffered() >= prefetchMinBuffered {
-				ahead = s.prefetchPipeline(cl)
-			}
+			s.readAhead(cl)
 			cl.batching = true
 			st := s.processCommand(cl, args)
 			cl.batching = false
@@ -353,18 +350,26 @@ func (s *Server) serveClient(cl *Client) {
 // it: about one more small request.
 const prefetchMinBuffered = 32
 
-// prefetchPipeline reads ahead the memory that the keys of the next
-// pipelined requests will need (keyspace.DB.Prefetch) and returns how many
-// requests it covered. Under the lock.
-func (s *Server) prefetchPipeline(cl *Client) int {
+// readAhead is called before each request of a batch runs. When the
+// requests read ahead last time are used up and more are buffered, it
+// reads ahead the memory the keys (and members or fields) of the next
+// ones will need (keyspace.DB.Prefetch, PrefetchMembers). Under the lock.
+func (s *Server) readAhead(cl *Client) {
+	if cl.aheadLeft > 0 {
+		cl.aheadLeft--
+		return
+	}
+	if cl.rd.Buffered() < prefetchMinBuffered {
+		return
+	}
 	cl.peek, cl.peekMembers = cl.rd.PeekKeys(cl.peek[:0], cl.peekMembers[:0], dict.PrefetchMax)
 	if len(cl.peek) == 0 {
-		return 0
+		return
 	}
 	db := s.ks.DBs[cl.DB]
 	s.prefetchSink += db.Prefetch(cl.peek)
 	s.prefetchSink += db.PrefetchMembers(cl.peek, cl.peekMembers)
-	return len(cl.peek)
+	cl.aheadLeft = len(cl.peek)
 }
 
 // fillClient reads more input, applying the idle timeout.

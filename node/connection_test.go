@@ -172,7 +172,7 @@ func TestCommandPanicIsContained(t *testing.T) {
 	}
 }
 
-// A deep pipeline is run with its keys read ahead (prefetchPipeline); the
+// A deep pipeline is run with its keys read ahead (readAhead); the
 // replies must be those of running the commands one by one, across SELECT
 // and keys that change under it.
 func TestDeepPipelineReplies(t *testing.T) {

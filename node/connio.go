@@ -90,7 +90,7 @@ func (c *connIO) Read(p []byte) (int, error) {
 		// A deadline or a closed connection, as conn.Read reports them.
 		return 0, err
 	case c.rerr != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.conn.RemoteAddr(), Err: c.rerr}
+		return 0, c.opError("read", c.rerr)
 	case c.rn == 0:
 		return 0, io.EOF
 	}
@@ -107,7 +107,12 @@ func (c *connIO) Write(p []byte) (int, error) {
 	n := len(p) - len(c.wp)
 	c.wp = nil
 	if err == nil && c.werr != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Addr: c.conn.RemoteAddr(), Err: c.werr}
+		err = c.opError("write", c.werr)
 	}
 	return n, err
+}
+
+// opError wraps a system call's error as net.Conn's methods do.
+func (c *connIO) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(), Err: err}
 }

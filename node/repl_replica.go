@@ -797,7 +797,6 @@ func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client
 		s.mu.Unlock()
 	}()
 	l.lastIO = s.clock()
-	ahead := 0
 	for n := 0; n < maxBatch; n++ {
 		if ctx.Err() != nil {
 			// The link was stopped (REPLICAOF, an upgrade's commit): what
@@ -815,11 +814,7 @@ func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client
 		raw := before[:len(before)-cl.rd.Buffered()]
 		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
 		if len(args) > 0 && !getack {
-			if ahead > 0 {
-				ahead--
-			} else if cl.rd.Buffered() >= prefetchMinBuffered {
-				ahead = s.prefetchPipeline(cl)
-			}
+			s.readAhead(cl)
 			s.processCommand(cl, args)
 			cl.W.Reset()
 		}

@@ -69,7 +69,7 @@ type Server struct {
 	mu   sync.Mutex
 	ks   *keyspace.Keyspace
 	cmds *commandTable
-	// prefetchSink keeps what reading ahead read (prefetchPipeline).
+	// prefetchSink keeps what reading ahead read (readAhead).
 	prefetchSink uintptr
 
 	clients   map[int64]*Client

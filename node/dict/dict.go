@@ -519,10 +519,10 @@ func (d *Dict[V]) sample(r *rand.Rand, out []*entry[V]) int {
 	return stored
 }
 
-// PrefetchMax is the most hashes one Prefetch call reads for.
+// PrefetchMax is the most keys one PrefetchKeys call reads for.
 const PrefetchMax = 32
 
-// Prefetch reads what lookups of keys with these hashes will read first
+// PrefetchKeys reads what lookups of these keys will read first
 // (the bucket, the chain's first entry, its key's bytes), so that the
 // lookups that follow find it in cache. Reading it for a batch of keys in
 // passes lets the processor overlap the cache misses that one lookup after
@@ -530,26 +530,26 @@ const PrefetchMax = 32
 // spends most of its time waiting on them. val, if not nil, reads what a
 // value points to, a last pass. It returns a value made of what it read;
 // the caller keeps it so the reads are not optimised away.
-func (d *Dict[V]) Prefetch(hashes []uint64, val func(*V) uintptr) uintptr {
+func (d *Dict[V]) PrefetchKeys(keys [][]byte, val func(*V) uintptr) uintptr {
 	t := &d.ht[0]
 	if len(t.buckets) == 0 || d.rehashIdx >= 0 {
 		return 0
 	}
-	n := min(len(hashes), PrefetchMax)
+	n := min(len(keys), PrefetchMax)
 	var heads [PrefetchMax]*entry[V]
 	m := t.mask()
 	for i := 0; i < n; i++ {
-		heads[i] = t.buckets[hashes[i]&m]
+		heads[i] = t.buckets[maphash.Bytes(d.seed, keys[i])&m]
 	}
 	var sink uintptr
-	var keys [PrefetchMax]*byte
+	var keyBytes [PrefetchMax]*byte
 	for i := 0; i < n; i++ {
 		if e := heads[i]; e != nil && len(e.key) > 0 {
-			keys[i] = unsafe.StringData(e.key)
+			keyBytes[i] = unsafe.StringData(e.key)
 		}
 	}
 	for i := 0; i < n; i++ {
-		if p := keys[i]; p != nil {
+		if p := keyBytes[i]; p != nil {
 			sink += uintptr(*p)
 		}
 	}
@@ -561,14 +561,4 @@ func (d *Dict[V]) Prefetch(hashes []uint64, val func(*V) uintptr) uintptr {
 		}
 	}
 	return sink
-}
-
-// PrefetchKeys is Prefetch for keys given as bytes, hashed here.
-func (d *Dict[V]) PrefetchKeys(keys [][]byte, val func(*V) uintptr) uintptr {
-	var hashes [PrefetchMax]uint64
-	n := min(len(keys), PrefetchMax)
-	for i := 0; i < n; i++ {
-		hashes[i] = maphash.Bytes(d.seed, keys[i])
-	}
-	return d.Prefetch(hashes[:n], val)
 }

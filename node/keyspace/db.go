@@ -502,8 +502,9 @@ func (db *DB) Prefetch(keys [][]byte) uintptr {
 
 // PrefetchMembers reads ahead, for pipelined commands on keys[i] naming a
 // member or field members[i] (nil when a command has none), what looking
-// the member up in a large hash or set will read. Consecutive commands on
-// one key share a lookup of the key.
+// the member up in a large hash or set will read. Only runs of commands on
+// one key are worth it: the run shares one lookup of the key, done here
+// ahead of them, where a single command's lookup would only be done twice.
 func (db *DB) PrefetchMembers(keys, members [][]byte) uintptr {
 	var sink uintptr
 	for i := 0; i < len(keys); {
@@ -511,7 +512,11 @@ func (db *DB) PrefetchMembers(keys, members [][]byte) uintptr {
 		for j < len(keys) && string(keys[j]) == string(keys[i]) {
 			j++
 		}
-		if v := db.keys.Ref(unsafe.String(unsafe.SliceData(keys[i]), len(keys[i]))); v != nil {
+		if j-i < 2 {
+			i = j
+			continue
+		}
+		if v := db.Peek(unsafe.String(unsafe.SliceData(keys[i]), len(keys[i]))); v != nil {
 			switch v.typ {
 			case TypeHash:
 				sink += v.Hash().Prefetch(members[i:j])
