@@ -680,17 +680,35 @@ func (s *Server) replicasAcked(offset int64) int {
 	return n
 }
 
-// waitAcked wakes WAITing clients and sync-replicas writers after an ack;
-// under the lock. (WAIT blocks on a pseudo key in its client's database.)
+// waitAcked wakes WAITing clients and sync-replicas writers after an ack
+// or a change of what counts; under the lock. (WAIT blocks on a pseudo
+// key in its client's database.)
 func (s *Server) waitAcked() {
 	for db := range s.ks.DBs {
 		s.blocking.signalReady(db, waitKey)
 	}
+	s.releaseSyncWriters()
+}
+
+// releaseSyncWriters lets go the sync-replicas writers whose writes enough
+// replicas have acked; under the lock. Only those: waking every writer on
+// every ack had each of them take the lock again to find out.
+func (s *Server) releaseSyncWriters() {
 	r := &s.repl
-	r.ackMu.Lock()
-	close(r.ackCh)
-	r.ackCh = make(chan struct{})
-	r.ackMu.Unlock()
+	if len(r.syncWriters) == 0 {
+		return
+	}
+	confirmed := s.confirmedOffset(s.cfg.SyncReplicas)
+	keep := r.syncWriters[:0]
+	for _, w := range r.syncWriters {
+		if w.target <= confirmed {
+			close(w.done)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(r.syncWriters[len(keep):])
+	r.syncWriters = keep
 }
 
 // replyMark locates the reply of one write in a client's output, for
@@ -714,33 +732,39 @@ func (s *Server) waitReplicaAcks(cl *Client) {
 	n := s.cfg.SyncReplicas
 	timeout := time.Duration(s.cfg.SyncReplicasTimeout) * time.Millisecond
 	r := &s.repl
-	if s.replicasAcked(target) < n && r.getackOffset < target {
+	if s.confirmedOffset(n) >= target {
+		s.mu.Unlock()
+		return
+	}
+	if r.getackOffset < target {
 		// One GETACK covers every write before it: writers waiting
 		// together share it.
 		r.append(resp.AppendCommandStrings(nil, "REPLCONF", "GETACK", "*"))
 		r.getackOffset = r.offset
 	}
+	// Registered under the lock, which acks are taken under too: none
+	// can slip by between the check above and the wait.
+	done := make(chan struct{})
+	r.syncWriters = append(r.syncWriters, syncWriter{target, done})
 	s.mu.Unlock()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	var confirmed int64
-	for {
-		r.ackMu.Lock()
-		ch := r.ackCh
-		r.ackMu.Unlock()
-		s.mu.Lock()
-		confirmed = s.confirmedOffset(n)
-		s.mu.Unlock()
-		if confirmed >= target {
-			return
-		}
-		select {
-		case <-ch:
-			continue
-		case <-deadline.C:
-		}
-		break
+	select {
+	case <-done:
+		return
+	case <-deadline.C:
 	}
+	s.mu.Lock()
+	select {
+	case <-done:
+		// Released just as the time ran out.
+		s.mu.Unlock()
+		return
+	default:
+	}
+	r.syncWriters = slices.DeleteFunc(r.syncWriters, func(w syncWriter) bool { return w.done == done })
+	confirmed := s.confirmedOffset(s.cfg.SyncReplicas)
+	s.mu.Unlock()
 	s.log.Debug("writes not confirmed by enough replicas in time", zap.Int64("id", cl.ID), zap.Int("sync_replicas", n))
 	msg := fmt.Sprintf("-NOTCONFIRMED The write was applied on the master but not confirmed by %d replica(s) within %d ms\r\n", n, timeout.Milliseconds())
 	out := make([]byte, 0, len(cl.W.Buf))
@@ -762,7 +786,8 @@ func (s *Server) confirmedOffset(n int) int64 {
 	if n <= 0 {
 		return s.repl.offset
 	}
-	acks := make([]int64, 0, len(s.repl.replicas))
+	var buf [8]int64
+	acks := buf[:0]
 	for _, ri := range s.repl.replicas {
 		if !ri.hidden {
 			acks = append(acks, ri.ackOffset)

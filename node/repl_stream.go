@@ -2,7 +2,6 @@ package node
 
 import (
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/vigilkv/vigil/internal/resp"
@@ -39,12 +38,19 @@ type replStream struct {
 	backlogConsumer int
 	secondOffset    int64 // second_repl_offset: where replID2's history ends
 	lastPing        time.Time
-	// ackCh is closed (and replaced) on every replica ack, waking
-	// sync-replicas writers; getackOffset is where the last GETACK went.
+	// syncWriters are the sync-replicas writers waiting for acks;
+	// getackOffset is where the last GETACK went.
 	failover     failoverState
-	ackMu        sync.Mutex
-	ackCh        chan struct{}
+	syncWriters  []syncWriter
 	getackOffset int64
+}
+
+// syncWriter is a client waiting, without the lock, for enough replicas
+// to ack the stream up to target (sync-replicas); done is closed when
+// they have.
+type syncWriter struct {
+	target int64
+	done   chan struct{}
 }
 
 func (r *replStream) init(s *Server) {
@@ -53,7 +59,6 @@ func (r *replStream) init(s *Server) {
 	r.replID2 = "0000000000000000000000000000000000000000"
 	r.secondOffset = -1
 	r.lastDB = -1
-	r.ackCh = make(chan struct{})
 }
 
 // feed appends one command executed against db to the stream.

@@ -232,6 +232,8 @@ func (s *Server) applyConfig() {
 	s.ks.Config.LFULogFactor = cfg.LFULogFactor
 	s.ks.Config.LFUDecayTime = cfg.LFUDecayTime
 	s.applyAOFConfig()
+	// sync-replicas may have fallen to what writers waiting have.
+	s.releaseSyncWriters()
 	s.pubsub.applyConfig(cfg.NotifyKeyspaceEvent)
 	if s.logLevel != nil {
 		if lvl, err := logging.Level(cfg.LogLevel); err == nil {

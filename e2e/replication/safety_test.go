@@ -81,6 +81,26 @@ func TestSyncReplicasNoLoss(t *testing.T) {
 	if d := time.Since(start); d < 400*time.Millisecond || d > 5*time.Second {
 		t.Errorf("the unconfirmed write returned after %v, sync-replicas-timeout is 500ms", d)
 	}
+
+	// Lowering sync-replicas lets writes already waiting go at once.
+	mc.ConfigSet(ctx, "sync-replicas-timeout", "20000")
+	released := make(chan error, 1)
+	go func() { released <- mc.Set(ctx, "lowered", "1", 0).Err() }()
+	time.Sleep(200 * time.Millisecond)
+	if err := master.Client().ConfigSet(ctx, "sync-replicas", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-released:
+		if err != nil {
+			t.Fatalf("write waiting when sync-replicas fell to 0: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting write was not let go when sync-replicas fell to 0")
+	}
+	mc.ConfigSet(ctx, "sync-replicas", "1")
+	mc.ConfigSet(ctx, "sync-replicas-timeout", "500")
+
 	replica.Thaw()
 	deadline := time.Now().Add(10 * time.Second)
 	for mc.Set(ctx, "thawed", "1", 0).Err() != nil {
