@@ -88,6 +88,7 @@ type aofState struct {
 	// released how many clients the last fsync let go and syncTook how
 	// long it took; see gather.
 	waiting, fed, released int
+	gathering              bool
 	syncTook               time.Duration
 	rewriting              bool
 	rewriteDone            chan struct{} // closed when the rewrite in progress ends
@@ -548,7 +549,9 @@ func (a *aofState) feed(chunk []byte) {
 	// The chunk ends at the stream's current offset.
 	a.markOffset(a.s.repl.offset)
 	a.fed++
-	a.work.Signal()
+	if !a.gathering || a.fed >= a.released {
+		a.work.Signal()
+	}
 	a.mu.Unlock()
 }
 
@@ -570,6 +573,8 @@ func (a *aofState) gather() {
 		a.mu.Unlock()
 	})
 	defer t.Stop()
+	a.gathering = true
+	defer func() { a.gathering = false }()
 	for a.fed < a.released && !a.stop && a.rotateAt < 0 && time.Now().Before(deadline) {
 		a.work.Wait()
 	}
