@@ -641,20 +641,11 @@ func (a *aofState) writer() {
 		policy := a.fsync
 		stop := a.stop
 		a.mu.Unlock()
-		var err error
-		if len(chunk) > 0 {
-			err = a.write(chunk)
-		}
-		syncNow := err == nil && (policy == "always" || stop ||
-			(policy == "everysec" && time.Since(a.lastSync) >= time.Second))
-		var took time.Duration
-		if syncNow && a.file != nil {
-			start := time.Now()
-			if serr := flush.sync(a.file); serr != nil {
-				err = fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
-			}
-			took = time.Since(start)
-		}
+		syncNow := policy == "always" || stop ||
+			(policy == "everysec" && time.Since(a.lastSync) >= time.Second)
+		start := time.Now()
+		err := a.write(chunk, syncNow, flush)
+		took := time.Since(start)
 		a.mu.Lock()
 		if err != nil {
 			a.failed(err)
@@ -719,6 +710,30 @@ func (a *aofState) flusher() *aofFlusher {
 	return fl
 }
 
+// write appends p to f and, if sync, flushes f to disk, reporting how much
+// of p it wrote and each step's error.
+func (fl *aofFlusher) write(f *os.File, p []byte, sync bool) (n int, writeErr, syncErr error) {
+	if len(p) == 0 {
+		if sync {
+			syncErr = fl.sync(f)
+		}
+		return 0, nil, syncErr
+	}
+	if fl.ring != nil {
+		n, writeErr, syncErr = fl.ring.WriteSync(f.Fd(), p, sync)
+		if !errors.Is(writeErr, uring.ErrRing) {
+			return n, writeErr, syncErr
+		}
+		fl.fallBack(writeErr)
+	}
+	m, writeErr := f.Write(p[n:])
+	n += m
+	if writeErr == nil && sync {
+		syncErr = fdatasync(f)
+	}
+	return n, writeErr, syncErr
+}
+
 // sync flushes f's written data (and its size) to disk.
 func (fl *aofFlusher) sync(f *os.File) error {
 	if fl.ring != nil {
@@ -726,10 +741,14 @@ func (fl *aofFlusher) sync(f *os.File) error {
 		if !errors.Is(err, uring.ErrRing) {
 			return err
 		}
-		fl.log.Warn("io_uring failed: the AOF fsyncs with fdatasync from now on", zap.Error(err))
-		fl.close()
+		fl.fallBack(err)
 	}
 	return fdatasync(f)
+}
+
+func (fl *aofFlusher) fallBack(err error) {
+	fl.log.Warn("io_uring failed: the AOF writes and fsyncs with system calls from now on", zap.Error(err))
+	fl.close()
 }
 
 func (fl *aofFlusher) close() {
@@ -748,18 +767,25 @@ func (a *aofState) failed(err error) {
 	a.durable.Broadcast()
 }
 
-// write appends chunk to the incr file, undoing a partial write.
-func (a *aofState) write(chunk []byte) error {
+// write appends chunk to the incr file and, if sync, flushes the file to
+// disk. On an error it cuts the file back to where it was, so that no torn
+// command is left behind and the retry writes the chunk once.
+func (a *aofState) write(chunk []byte, sync bool, fl *aofFlusher) error {
 	if a.file == nil {
+		if len(chunk) == 0 {
+			return nil
+		}
 		return errors.New("no AOF file open")
 	}
-	n, err := a.file.Write(chunk)
-	if err != nil {
+	n, werr, serr := fl.write(a.file, chunk, sync)
+	if werr != nil || serr != nil {
 		if n > 0 {
-			// Leave no torn command behind: cut back to the last good size.
 			a.file.Truncate(a.fileSize)
 		}
-		return fmt.Errorf("writing %s: %w", a.file.Name(), err)
+		if werr != nil {
+			return fmt.Errorf("writing %s: %w", a.file.Name(), werr)
+		}
+		return fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
 	}
 	a.fileSize += int64(n)
 	return nil

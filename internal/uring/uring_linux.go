@@ -3,7 +3,9 @@ package uring
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +17,8 @@ import (
 // Kernel ABI (include/uapi/linux/io_uring.h).
 const (
 	opFsync        = 3
+	opWrite        = 23
+	sqeIOLink      = 1 << 2
 	fsyncDatasync  = 1
 	registerEvent  = 4
 	offSQRing      = 0
@@ -71,17 +75,18 @@ var ErrRing = errors.New("io_uring failed")
 // Ring submits flushes one at a time; it is safe for concurrent use (calls
 // queue behind each other).
 type Ring struct {
-	mu      sync.Mutex
-	fd      int
-	event   *os.File // eventfd the kernel signals on each completion
-	sqRing  []byte
-	cqRing  []byte // same memory as sqRing with a single mmap
-	sqes    []byte
-	params  params
-	seq     uint64
-	broken  error
-	closed  bool
-	scratch [8]byte
+	mu        sync.Mutex
+	fd        int
+	event     *os.File // eventfd the kernel signals on each completion
+	eventConn syscall.RawConn
+	sqRing    []byte
+	cqRing    []byte // same memory as sqRing with a single mmap
+	sqes      []byte
+	params    params
+	seq       uint64
+	broken    error
+	closed    bool
+	scratch   [8]byte
 }
 
 // New sets up a ring, or fails where io_uring is missing or forbidden (old
@@ -105,6 +110,10 @@ func New() (*Ring, error) {
 	}
 	// Non-blocking, so os.NewFile registers it with the network poller.
 	r.event = os.NewFile(uintptr(efd), "io_uring-eventfd")
+	if r.eventConn, err = r.event.SyscallConn(); err != nil {
+		r.release()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
 	fd32 := int32(efd)
 	if _, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), registerEvent, uintptr(unsafe.Pointer(&fd32)), 1, 0, 0); errno != 0 {
 		r.release()
@@ -145,60 +154,152 @@ func (r *Ring) u32(ring []byte, off uint32) *uint32 {
 func (r *Ring) Fdatasync(fd uintptr) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return err
+	}
+	res, err := r.run(sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync})
+	if err != nil {
+		return err
+	}
+	return errnoOf(res[0])
+}
+
+// WriteSync writes p at the end of fd (a file open for appending) and, if
+// sync, flushes it to disk in the same submission, blocking only the
+// calling goroutine. It reports how much of p was written, the write's
+// error and the flush's; a failure of the ring itself comes as ErrRing in
+// writeErr, with n telling what is already written.
+func (r *Ring) WriteSync(fd uintptr, p []byte, sync bool) (n int, writeErr, syncErr error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return 0, err, nil
+	}
+	for n < len(p) {
+		rest := p[n:]
+		w := sqe{opcode: opWrite, fd: int32(fd), off: ^uint64(0), addr: uint64(uintptr(unsafe.Pointer(&rest[0]))), len: uint32(min(len(rest), 1<<30))}
+		var res []int32
+		var err error
+		if sync {
+			// The flush runs only once the write has completed whole; a
+			// short write cancels it and the loop goes again.
+			w.flags = sqeIOLink
+			res, err = r.run(w, sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync})
+		} else {
+			res, err = r.run(w)
+		}
+		runtime.KeepAlive(p)
+		if err != nil {
+			return n, err, nil
+		}
+		switch {
+		case res[0] < 0:
+			return n, errnoOf(res[0]), nil
+		case res[0] == 0:
+			return n, io.ErrShortWrite, nil
+		}
+		n += int(res[0])
+		if n == len(p) && sync {
+			return n, nil, errnoOf(res[1])
+		}
+	}
+	return n, nil, nil
+}
+
+func (r *Ring) usable() error {
 	if r.closed {
 		return os.ErrClosed
 	}
-	if r.broken != nil {
-		return r.broken
-	}
-	err := r.fdatasync(fd)
-	if errors.Is(err, ErrRing) {
-		r.broken = err
-	}
-	return err
+	return r.broken
 }
 
-func (r *Ring) fdatasync(fd uintptr) error {
+func errnoOf(res int32) error {
+	if res < 0 {
+		return syscall.Errno(-res)
+	}
+	return nil
+}
+
+// run submits entries (at most the ring's size) and waits for all their
+// completions, returning each one's result in order. Under r.mu.
+func (r *Ring) run(entries ...sqe) ([]int32, error) {
+	res, err := r.submitAndWait(entries)
+	if err != nil {
+		r.broken = err
+	}
+	return res, err
+}
+
+func (r *Ring) submitAndWait(entries []sqe) ([]int32, error) {
 	p := &r.params
-	// One operation in flight at a time: the ring always has room.
 	tail := atomic.LoadUint32(r.u32(r.sqRing, p.sqOff.tail))
 	mask := *r.u32(r.sqRing, p.sqOff.ringMask)
-	idx := tail & mask
-	r.seq++
-	e := (*sqe)(unsafe.Pointer(&r.sqes[idx*sqeSize]))
-	*e = sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync, userData: r.seq}
-	*(*uint32)(unsafe.Pointer(&r.sqRing[p.sqOff.array+idx*4])) = idx
-	atomic.StoreUint32(r.u32(r.sqRing, p.sqOff.tail), tail+1)
+	first := r.seq + 1
+	for _, e := range entries {
+		// Only this call's entries are ever in the ring: there is room.
+		idx := tail & mask
+		r.seq++
+		e.userData = r.seq
+		*(*sqe)(unsafe.Pointer(&r.sqes[idx*sqeSize])) = e
+		*(*uint32)(unsafe.Pointer(&r.sqRing[p.sqOff.array+idx*4])) = idx
+		tail++
+	}
+	atomic.StoreUint32(r.u32(r.sqRing, p.sqOff.tail), tail)
 	for {
 		// Submit without waiting: the wait happens in the poller below.
-		n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 1, 0, 0, 0, 0)
+		// A raw system call: a buffered write the kernel can do at once
+		// runs inline, briefly, and anything that would block goes to
+		// its workers, so this never holds the thread for long, and the
+		// runtime has no reason to hand the processor to another thread.
+		n, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(len(entries)), 0, 0, 0, 0)
 		if errno == syscall.EINTR {
 			continue
 		}
 		if errno != 0 {
-			return fmt.Errorf("%w: io_uring_enter: %w", ErrRing, errno)
+			return nil, fmt.Errorf("%w: io_uring_enter: %w", ErrRing, errno)
 		}
-		if n != 1 {
-			return fmt.Errorf("%w: io_uring_enter submitted %d of 1", ErrRing, n)
+		if int(n) != len(entries) {
+			return nil, fmt.Errorf("%w: io_uring_enter submitted %d of %d", ErrRing, n, len(entries))
 		}
 		break
 	}
-	for {
+	res := make([]int32, len(entries))
+	for left := len(entries); left > 0; {
 		if c, ok := r.reap(); ok {
-			if c.userData != r.seq {
-				return fmt.Errorf("%w: completion for operation %d, want %d", ErrRing, c.userData, r.seq)
+			i := int(c.userData - first)
+			if c.userData < first || i >= len(entries) {
+				return nil, fmt.Errorf("%w: completion for operation %d, want %d to %d", ErrRing, c.userData, first, r.seq)
 			}
-			if c.res < 0 {
-				return syscall.Errno(-c.res)
-			}
-			return nil
+			res[i] = c.res
+			left--
+			continue
 		}
-		// The eventfd counts completions since it was last read; one
-		// posted before this read makes it return at once.
-		if _, err := r.event.Read(r.scratch[:]); err != nil && !errors.Is(err, syscall.EAGAIN) {
-			return fmt.Errorf("%w: waiting for a completion: %w", ErrRing, err)
+		if err := r.waitEvent(); err != nil {
+			return nil, fmt.Errorf("%w: waiting for a completion: %w", ErrRing, err)
 		}
 	}
+	return res, nil
+}
+
+// waitEvent waits for the kernel to signal a completion. The eventfd
+// counts completions since it was last read, so one posted before this
+// read makes it return at once. The read is a raw system call, waiting in
+// the poller: a plain one wakes the runtime's monitor thread out of its
+// deep sleep, which then polls every 20 µs for a millisecond, on every
+// fsync.
+func (r *Ring) waitEvent() error {
+	var errno syscall.Errno
+	err := r.eventConn.Read(func(fd uintptr) bool {
+		_, _, errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.scratch[0])), uintptr(len(r.scratch)))
+		return errno != syscall.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	if errno != 0 && errno != syscall.EINTR {
+		return errno
+	}
+	return nil
 }
 
 // reap takes one completion if there is one.

@@ -91,3 +91,60 @@ func TestFdatasyncErrors(t *testing.T) {
 		t.Fatalf("flush on a closed ring: %v", err)
 	}
 }
+
+func TestWriteSync(t *testing.T) {
+	r := newRing(t)
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var want []byte
+	for i, c := range []struct {
+		data string
+		sync bool
+	}{
+		{"first,", true},
+		{"second,", false},
+		{string(make([]byte, 300_000)), true}, // many pages in one write
+		{"last", true},
+	} {
+		n, werr, serr := r.WriteSync(f.Fd(), []byte(c.data), c.sync)
+		if n != len(c.data) || werr != nil || serr != nil {
+			t.Fatalf("write %d: %d of %d bytes, write error %v, sync error %v", i, n, len(c.data), werr, serr)
+		}
+		want = append(want, c.data...)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("file holds %d bytes, want %d in order", len(got), len(want))
+	}
+
+	// A descriptor not open for writing: the write's error, and the
+	// ring stays usable.
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if n, werr, serr := r.WriteSync(ro.Fd(), []byte("x"), true); n != 0 || !errors.Is(werr, syscall.EBADF) || serr != nil {
+		t.Fatalf("write to a read-only file: %d, %v, %v", n, werr, serr)
+	}
+	// A flush that fails after a good write: a pipe cannot be fsynced.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	if n, werr, serr := r.WriteSync(pw.Fd(), []byte("x"), true); n != 1 || werr != nil || !errors.Is(serr, syscall.EINVAL) {
+		t.Fatalf("write and flush of a pipe: %d, %v, %v; want 1 byte and EINVAL", n, werr, serr)
+	}
+	if _, werr, serr := r.WriteSync(f.Fd(), []byte("!"), true); werr != nil || serr != nil {
+		t.Fatalf("ring unusable after failed operations: %v, %v", werr, serr)
+	}
+}
