@@ -65,19 +65,9 @@ func (b *bencher) persistenceSuite(ctx context.Context) error {
 	args := []string{"-t", "set", "-n", strconv.Itoa(b.cfg.requests / 2), "-c", "50", "-r", "100000", "-d", "100", "--csv"}
 	// Rounds in alternating order, as the throughput suites run: a single
 	// run each moved the ratio by a third on a noisy machine.
-	runs := map[string][][]result{}
-	for round := 0; round < b.cfg.rounds; round++ {
-		order := []*server{aofServers[0], aofServers[1]}
-		if round%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, s := range order {
-			res, err := b.runBenchmark(ctx, s, args)
-			if err != nil {
-				return err
-			}
-			runs[s.label] = append(runs[s.label], res)
-		}
+	runs, err := b.runRounds(ctx, aofServers, args, false)
+	if err != nil {
+		return err
 	}
 	for label, rs := range runs {
 		if m := medians(rs); len(m) > 0 {

@@ -140,25 +140,36 @@ func (b *bencher) throughputSuite(ctx context.Context, name, tests string) error
 	for i, pipeline := range b.cfg.pipelines {
 		args := b.benchArgs(tests, pipeline)
 		b.printf("\n== %s, -P %d: redis-benchmark %s\n", name, pipeline, strings.Join(args, " "))
-		// Alternate which server goes first, so slow drift on the
-		// machine does not always favour the same side.
-		got := map[string][][]result{}
-		for round := 0; round < b.cfg.rounds; round++ {
-			order := []*server{servers[0], servers[1]}
-			if (i+round)%2 == 1 {
-				order[0], order[1] = order[1], order[0]
-			}
-			for _, s := range order {
-				res, err := b.runBenchmark(ctx, s, args)
-				if err != nil {
-					return err
-				}
-				got[s.label] = append(got[s.label], res)
-			}
+		got, err := b.runRounds(ctx, servers, args, i%2 == 1)
+		if err != nil {
+			return err
 		}
 		b.throughputTable(medians(got["vigil"]), medians(got["redis"]))
 	}
 	return nil
+}
+
+// runRounds runs redis-benchmark with args on both servers of a pair for
+// the configured rounds and returns each server's results by label, one
+// entry per round. Which server goes first alternates (the second first
+// in the first round when swap), so slow drift on the machine does not
+// always favour the same side.
+func (b *bencher) runRounds(ctx context.Context, servers []*server, args []string, swap bool) (map[string][][]result, error) {
+	got := map[string][][]result{}
+	for round := 0; round < b.cfg.rounds; round++ {
+		order := []*server{servers[0], servers[1]}
+		if swap != (round%2 == 1) {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, s := range order {
+			res, err := b.runBenchmark(ctx, s, args)
+			if err != nil {
+				return nil, err
+			}
+			got[s.label] = append(got[s.label], res)
+		}
+	}
+	return got, nil
 }
 
 // throughputTable prints vigil and redis rows side by side, matched by
