@@ -90,6 +90,7 @@ type aofState struct {
 	// long it took; see gather.
 	waiting, fed, released int
 	gathering              bool
+	useRing                bool // aof-io-uring when the writer started
 	syncTook               time.Duration
 	rewriting              bool
 	rewriteDone            chan struct{} // closed when the rewrite in progress ends
@@ -446,6 +447,7 @@ func (s *Server) startAOF() error {
 		a.baseSize = s.aofSizeLocked()
 	}
 	s.repl.lastDB = -1
+	a.useRing = s.cfg.AOFIOUring
 	go a.writer()
 	if lastIncr == nil {
 		a.mu.Lock()
@@ -701,6 +703,9 @@ type aofFlusher struct {
 
 func (a *aofState) flusher() *aofFlusher {
 	fl := &aofFlusher{log: a.s.log}
+	if !a.useRing {
+		return fl
+	}
 	ring, err := uring.New()
 	if err != nil {
 		fl.log.Info("the AOF fsyncs with fdatasync: io_uring is unavailable", zap.Error(err))

@@ -58,8 +58,16 @@ func checkLedger(t *testing.T, c *redis.Client, acked [][]ack, base []int) (miss
 // TestKillWithAppendfsyncAlways kills the server with SIGKILL at random
 // moments under a write load and checks that every acknowledged write is
 // there after each restart.
+// It runs with the AOF written through io_uring and with plain system
+// calls.
 func TestKillWithAppendfsyncAlways(t *testing.T) {
-	p := testutil.StartVigil(t, "--appendonly", "yes", "--appendfsync", "always")
+	for _, ring := range []string{"yes", "no"} {
+		t.Run("aof-io-uring="+ring, func(t *testing.T) { killWithAppendfsyncAlways(t, ring) })
+	}
+}
+
+func killWithAppendfsyncAlways(t *testing.T, ring string) {
+	p := testutil.StartVigil(t, "--appendonly", "yes", "--appendfsync", "always", "--aof-io-uring", ring)
 	r := rand.New(rand.NewPCG(7, 7))
 	const writers = 8
 	next := make([]int, writers)

@@ -30,14 +30,22 @@ func smallFS(t *testing.T, size string) string {
 // TestDiskFullRefusesWritesAndRecovers fills the AOF's filesystem: writes
 // are refused with MISCONF while reads keep working, and writing resumes
 // by itself once space is freed; nothing acknowledged is lost.
+// It runs with the AOF written through io_uring and with plain system
+// calls.
 func TestDiskFullRefusesWritesAndRecovers(t *testing.T) {
+	for _, ring := range []string{"yes", "no"} {
+		t.Run("aof-io-uring="+ring, func(t *testing.T) { diskFullRefusesWritesAndRecovers(t, ring) })
+	}
+}
+
+func diskFullRefusesWritesAndRecovers(t *testing.T, ring string) {
 	dir := smallFS(t, "4m")
 	// A filler takes most of the space; deleting it is the "disk recovers".
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 3<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := testutil.StartVigil(t, "--dir", dir, "--appendonly", "yes", "--appendfsync", "always")
+	p := testutil.StartVigil(t, "--dir", dir, "--appendonly", "yes", "--appendfsync", "always", "--aof-io-uring", ring)
 	c := p.Client(func(o *redis.Options) { o.MaxRetries = -1; o.ReadTimeout = 3 * time.Second })
 	ctx := context.Background()
 	value := strings.Repeat("v", 1000)

@@ -72,6 +72,7 @@ type Config struct {
 	AutoAOFRewriteMinSize    int64
 	AOFLoadTruncated         bool
 	AOFUseRDBPreamble        bool
+	AOFIOUring               bool
 	AOFTimestampEnabled      bool
 
 	// Replication.
@@ -164,6 +165,7 @@ func Default() *Config {
 		AutoAOFRewriteMinSize:             64 << 20,
 		AOFLoadTruncated:                  true,
 		AOFUseRDBPreamble:                 true,
+		AOFIOUring:                        true,
 		ReplicaReadOnly:                   true,
 		ReplicaPriority:                   100,
 		ReplicaServeStale:                 true,

@@ -250,6 +250,7 @@ func directives() []*Directive {
 		memDir("auto-aof-rewrite-min-size", 0, func(c *Config) *int64 { return &c.AutoAOFRewriteMinSize }),
 		boolDir("aof-load-truncated", func(c *Config) *bool { return &c.AOFLoadTruncated }),
 		boolDir("aof-use-rdb-preamble", func(c *Config) *bool { return &c.AOFUseRDBPreamble }),
+		boolDir("aof-io-uring", func(c *Config) *bool { return &c.AOFIOUring }),
 		boolDir("aof-timestamp-enabled", func(c *Config) *bool { return &c.AOFTimestampEnabled }),
 		{Name: "replicaof", Aliases: []string{"slaveof"}, Get: func(c *Config) string { return c.ReplicaOf },
 			Set: func(c *Config, args []string) error {
