@@ -1,12 +1,14 @@
-// Package uring flushes files to disk through a Linux io_uring, so that a
-// goroutine waiting for the disk holds neither an OS thread nor a Go
-// processor.
+// Package uring appends to files and flushes them to disk through a Linux
+// io_uring, so that a goroutine waiting for the disk holds neither an OS
+// thread nor a Go processor.
 //
-// A plain fdatasync is a blocking system call: the Go runtime hands the
-// caller's processor to another thread while it lasts and takes it back
-// after, two thread switches per flush. With one processor serving every
-// client, as a data node runs, that hand-off ping-pong cost a quarter of
-// appendfsync-always throughput. Here the kernel's own worker waits for
-// the disk, and the completion wakes the caller through an eventfd in Go's
-// network poller, like a socket becoming readable.
+// A plain write or fdatasync is a blocking system call: when it lasts
+// longer than a tick of the runtime's monitor, the runtime hands the
+// caller's processor to another thread and takes it back after, two thread
+// switches. With one processor serving every client, as a data node runs,
+// that ping-pong on every fsync cost a quarter of appendfsync-always
+// throughput. Here the kernel does the write inline when it can and hands
+// anything that blocks, the flush always, to its own workers; the
+// completion wakes the caller through an eventfd in Go's network poller,
+// like a socket becoming readable.
 package uring

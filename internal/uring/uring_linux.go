@@ -27,7 +27,7 @@ const (
 	featSingleMmap = 1 << 0
 	sqeSize        = 64
 	cqeSize        = 16
-	entries        = 4
+	ringSize       = 4 // entries; a call never has more than two in flight
 )
 
 type sqringOffsets struct {
@@ -68,12 +68,13 @@ type cqe struct {
 	flags    uint32
 }
 
-// ErrRing marks a failure of the ring itself rather than of a flush: the
-// ring is unusable from then on, and the caller should flush another way.
+// ErrRing marks a failure of the ring itself rather than of the I/O it
+// carried: the ring is unusable from then on, and the caller should use
+// plain system calls.
 var ErrRing = errors.New("io_uring failed")
 
-// Ring submits flushes one at a time; it is safe for concurrent use (calls
-// queue behind each other).
+// Ring runs one call's I/O at a time (a write, a flush, or the two linked);
+// it is safe for concurrent use (calls queue behind each other).
 type Ring struct {
 	mu        sync.Mutex
 	fd        int
@@ -91,10 +92,10 @@ type Ring struct {
 
 // New sets up a ring, or fails where io_uring is missing or forbidden (old
 // kernels, seccomp profiles, kernel.io_uring_disabled): callers fall back
-// to a plain fdatasync.
+// to plain write and fdatasync.
 func New() (*Ring, error) {
 	r := &Ring{fd: -1}
-	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, entries, uintptr(unsafe.Pointer(&r.params)), 0)
+	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, ringSize, uintptr(unsafe.Pointer(&r.params)), 0)
 	if errno != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", errno)
 	}
