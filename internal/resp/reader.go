@@ -432,20 +432,17 @@ func (r *RequestReader) PeekKeys(keys, seconds [][]byte, max int) ([][]byte, [][
 	return keys, seconds
 }
 
-// peekLen parses the length after the type byte at data[pos] and returns
-// it with the position after its CRLF.
+// peekLen parses the length line that starts with the type byte at
+// data[pos], as parseMultibulk does, and returns the length with the
+// position after its CRLF.
 func peekLen(data []byte, pos int) (int64, int, bool) {
-	var v int64
-	i := pos + 1
-	for ; i < len(data) && data[i] != '\r'; i++ {
-		c := data[i]
-		if c < '0' || c > '9' || i-pos > 18 {
-			return 0, 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	if i == pos+1 || i+1 >= len(data) || data[i+1] != '\n' {
+	end := bytes.IndexByte(data[pos:], '\r')
+	if end < 0 || pos+end+1 >= len(data) || data[pos+end+1] != '\n' {
 		return 0, 0, false
 	}
-	return v, i + 2, true
+	n, ok := parseInt(data[pos+1 : pos+end])
+	if !ok || n < 0 {
+		return 0, 0, false
+	}
+	return n, pos + end + 2, true
 }
