@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/vigilkv/vigil/internal/uring"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/internal/uring"
 )
 
 // The append-only file, in Redis 7's multi-part layout: a directory

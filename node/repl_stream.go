@@ -38,9 +38,9 @@ type replStream struct {
 	backlogConsumer int
 	secondOffset    int64 // second_repl_offset: where replID2's history ends
 	lastPing        time.Time
+	failover        failoverState
 	// syncWriters are the sync-replicas writers waiting for acks;
 	// getackOffset is where the last GETACK went.
-	failover     failoverState
 	syncWriters  []syncWriter
 	getackOffset int64
 }

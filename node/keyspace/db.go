@@ -494,7 +494,7 @@ func (v *Value) refresh() {
 }
 
 // Prefetch reads ahead what looking up these keys will read, for a batch
-// of pipelined commands (see dict.Prefetch). It returns a value to keep so
+// of pipelined commands (see dict.PrefetchKeys). It returns a value to keep so
 // the reads are not optimised away.
 func (db *DB) Prefetch(keys [][]byte) uintptr {
 	return db.keys.PrefetchKeys(keys, prefetchValue)

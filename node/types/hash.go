@@ -102,7 +102,7 @@ func hashEntryCost(field, value string) int {
 }
 
 // Prefetch reads ahead what looking these fields up will read (see
-// dict.Prefetch); a listpack is one block and needs none.
+// dict.PrefetchKeys); a listpack is one block and needs none.
 func (h *Hash) Prefetch(fields [][]byte) uintptr {
 	if h.d == nil {
 		return 0

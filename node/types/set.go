@@ -69,7 +69,7 @@ func NewHashSet() *Set {
 func (s *Set) isIntset() bool { return !s.table }
 
 // Prefetch reads ahead what looking these members up will read (see
-// dict.Prefetch); an intset is one small block and needs none.
+// dict.PrefetchKeys); an intset is one small block and needs none.
 func (s *Set) Prefetch(members [][]byte) uintptr {
 	if !s.table {
 		return 0
