@@ -150,31 +150,29 @@ func (r *Ring) u32(ring []byte, off uint32) *uint32 {
 	return (*uint32)(unsafe.Pointer(&ring[off]))
 }
 
-// Fdatasync flushes fd's data (and the metadata needed to read it back) to
-// disk, blocking only the calling goroutine.
-func (r *Ring) Fdatasync(fd uintptr) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.usable(); err != nil {
-		return err
-	}
-	res, err := r.run(sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync})
-	if err != nil {
-		return err
-	}
-	return errnoOf(res[0])
-}
-
 // WriteSync writes p at the end of fd (a file open for appending) and, if
-// sync, flushes it to disk in the same submission, blocking only the
-// calling goroutine. It reports how much of p was written, the write's
-// error and the flush's; a failure of the ring itself comes as ErrRing in
-// writeErr, with n telling what is already written.
+// sync, flushes the file's data (and the metadata needed to read it back)
+// to disk in the same submission, blocking only the calling goroutine;
+// with p empty it only flushes. It reports how much of p was written, the
+// write's error and the flush's; a failure of the ring itself (ErrRing,
+// also once the ring is closed) comes in writeErr, with n telling what is
+// already written.
 func (r *Ring) WriteSync(fd uintptr, p []byte, sync bool) (n int, writeErr, syncErr error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.usable(); err != nil {
 		return 0, err, nil
+	}
+	flush := sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync}
+	if len(p) == 0 {
+		if !sync {
+			return 0, nil, nil
+		}
+		res, err := r.run(flush)
+		if err != nil {
+			return 0, err, nil
+		}
+		return 0, nil, errnoOf(res[0])
 	}
 	for n < len(p) {
 		rest := p[n:]
@@ -185,7 +183,7 @@ func (r *Ring) WriteSync(fd uintptr, p []byte, sync bool) (n int, writeErr, sync
 			// The flush runs only once the write has completed whole; a
 			// short write cancels it and the loop goes again.
 			w.flags = sqeIOLink
-			res, err = r.run(w, sqe{opcode: opFsync, fd: int32(fd), opFlags: fsyncDatasync})
+			res, err = r.run(w, flush)
 		} else {
 			res, err = r.run(w)
 		}
@@ -209,7 +207,7 @@ func (r *Ring) WriteSync(fd uintptr, p []byte, sync bool) (n int, writeErr, sync
 
 func (r *Ring) usable() error {
 	if r.closed {
-		return os.ErrClosed
+		return fmt.Errorf("%w: %w", ErrRing, os.ErrClosed)
 	}
 	return r.broken
 }
@@ -317,7 +315,7 @@ func (r *Ring) reap() (cqe, bool) {
 	return c, true
 }
 
-// Close releases the ring. A Fdatasync in progress finishes first.
+// Close releases the ring. A call in progress finishes first.
 func (r *Ring) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -13,9 +13,6 @@ type Ring struct{}
 // New always fails outside Linux: callers fall back to a plain fdatasync.
 func New() (*Ring, error) { return nil, errors.New("io_uring is Linux only") }
 
-// Fdatasync is never reached: New fails.
-func (r *Ring) Fdatasync(fd uintptr) error { return ErrRing }
-
 // Close does nothing.
 func (r *Ring) Close() error { return nil }
 

@@ -57,8 +57,8 @@ func TestFdatasync(t *testing.T) {
 					errs <- err
 					return
 				}
-				if err := r.Fdatasync(f.Fd()); err != nil {
-					errs <- err
+				if _, werr, serr := r.WriteSync(f.Fd(), nil, true); werr != nil || serr != nil {
+					errs <- errors.Join(werr, serr)
 				}
 			}
 		}()
@@ -74,8 +74,8 @@ func TestFdatasyncErrors(t *testing.T) {
 	r := newRing(t)
 	// A flush that fails reports the kernel's error and leaves the ring
 	// usable.
-	err := r.Fdatasync(^uintptr(0) >> 33)
-	if !errors.Is(err, syscall.EBADF) || errors.Is(err, ErrRing) {
+	_, werr, err := r.WriteSync(^uintptr(0)>>33, nil, true)
+	if werr != nil || !errors.Is(err, syscall.EBADF) || errors.Is(err, ErrRing) {
 		t.Fatalf("flush of a bad descriptor: %v, want EBADF", err)
 	}
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
@@ -83,12 +83,12 @@ func TestFdatasyncErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := r.Fdatasync(f.Fd()); err != nil {
-		t.Fatalf("flush after a failed one: %v", err)
+	if _, werr, serr := r.WriteSync(f.Fd(), nil, true); werr != nil || serr != nil {
+		t.Fatalf("flush after a failed one: %v, %v", werr, serr)
 	}
 	r.Close()
-	if err := r.Fdatasync(f.Fd()); !errors.Is(err, os.ErrClosed) {
-		t.Fatalf("flush on a closed ring: %v", err)
+	if _, err, _ := r.WriteSync(f.Fd(), nil, true); !errors.Is(err, os.ErrClosed) || !errors.Is(err, ErrRing) {
+		t.Fatalf("flush on a closed ring: %v, want ErrRing and os.ErrClosed", err)
 	}
 }
 
