@@ -109,6 +109,27 @@ func TestSyncReplicasNoLoss(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// A replica killed while a write waits for it: the writer is let go
+	// by its timeout, with the explicit refusal, and the master goes on.
+	killed := make(chan error, 1)
+	go func() { killed <- mc.Set(ctx, "killed", "1", 0).Err() }()
+	replica.Kill()
+	select {
+	case err := <-killed:
+		// The ack may have come just before the kill.
+		if err != nil && !strings.HasPrefix(err.Error(), "NOTCONFIRMED") {
+			t.Fatalf("write as its replica was killed: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write waiting for a killed replica was never answered")
+	}
+	if err := mc.Set(ctx, "alone", "1", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOTCONFIRMED") {
+		t.Fatalf("write with the replica dead: %v", err)
+	}
+	if v, err := mc.Get(ctx, "alone").Result(); err != nil || v != "1" {
+		t.Fatalf("the unconfirmed write is not applied on the master: %q, %v", v, err)
+	}
 }
 
 // TestMinReplicasAndStaleData: min-replicas-to-write refuses writes
