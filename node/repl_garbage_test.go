@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -81,16 +82,6 @@ func (p *injectProxy) connections() int {
 	return p.accepts
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // A master's stream that turns to garbage in the middle of a batch: the
 // replica drops the link rather than apply anything past the bad bytes,
 // stays up, and syncs the master's dataset again.
@@ -109,17 +100,17 @@ func TestReplicaDropsLinkOnGarbageFromMaster(t *testing.T) {
 	}
 	testutil.WaitInfo(t, replica, "replication", "master_link_status:up")
 	master.Set(ctx, "a", "1", 0)
-	waitFor(t, "a to reach the replica", func() bool { return replica.Get(ctx, "a").Val() == "1" })
+	testutil.WaitFor(t, 15*time.Second, "a to reach the replica", func() (bool, string) { v := replica.Get(ctx, "a").Val(); return v == "1", "a=" + v })
 
 	// One write, then a bulk length that is not a number, in one piece.
 	proxy.inject(t, "*3\r\n$3\r\nSET\r\n$8\r\ninjected\r\n$1\r\nx\r\n*3\r\n$3\r\nSET\r\n$x\r\n")
-	waitFor(t, "a new connection after the bad bytes", func() bool { return proxy.connections() >= 2 })
+	testutil.WaitFor(t, 15*time.Second, "a new connection after the bad bytes", func() (bool, string) { n := proxy.connections(); return n >= 2, fmt.Sprint(n, " connections") })
 	if err := replica.Ping(ctx).Err(); err != nil {
 		t.Fatalf("the replica stopped answering: %v", err)
 	}
 	testutil.WaitInfo(t, replica, "replication", "master_link_status:up")
 	master.Set(ctx, "b", "2", 0)
-	waitFor(t, "b to reach the replica", func() bool { return replica.Get(ctx, "b").Val() == "2" })
+	testutil.WaitFor(t, 15*time.Second, "b to reach the replica", func() (bool, string) { v := replica.Get(ctx, "b").Val(); return v == "2", "b=" + v })
 	// The resync brought the master's dataset back: the injected write,
 	// which the master never had, is gone.
 	if n := replica.Exists(ctx, "injected").Val(); n != 0 {

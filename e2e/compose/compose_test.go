@@ -222,7 +222,7 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	// hostname, before the fault.
 	for _, a := range sentinelAddrs {
 		c := client(a)
-		waitFor(t, 60*time.Second, "sentinel "+a+" to know the deployment", func() (bool, string) {
+		testutil.WaitFor(t, 60*time.Second, "sentinel "+a+" to know the deployment", func() (bool, string) {
 			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 			if err != nil {
 				return false, err.Error()
@@ -293,7 +293,7 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	run(t, root, nil, "docker", f.end...)
 	old := client("master:6379")
 	defer old.Close()
-	waitFor(t, 30*time.Second, "the old master to come back as a replica", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the old master to come back as a replica", func() (bool, string) {
 		v, err := old.Do(ctx, "ROLE").Slice()
 		return err == nil && len(v) > 1 && v[0] == "slave" && v[1] == fields[3], fmt.Sprint(v, err)
 	})
@@ -333,19 +333,4 @@ func sentinelEvents(logs string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
 }

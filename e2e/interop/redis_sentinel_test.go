@@ -65,22 +65,6 @@ func masterFields(ctx context.Context, c *redis.Client) (map[string]string, erro
 	return out, nil
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
-}
-
 func TestRedisSentinelMonitorsVigil(t *testing.T) {
 	testutil.RequireRedis(t)
 	master := testutil.StartVigil(t)
@@ -96,7 +80,7 @@ func TestRedisSentinelMonitorsVigil(t *testing.T) {
 	// The sentinels find each other only through vigil's pub/sub
 	// (__sentinel__:hello), and read its role from INFO.
 	for i, c := range sentinels {
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see its peers", i), func() (bool, string) {
 			f, err := masterFields(ctx, c)
 			if err != nil {
 				return false, err.Error()
@@ -111,7 +95,7 @@ func TestRedisSentinelMonitorsVigil(t *testing.T) {
 
 	// The sentinels agree that a dead vigil master is down.
 	master.Kill()
-	waitFor(t, 20*time.Second, "objective down", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "objective down", func() (bool, string) {
 		f, err := masterFields(ctx, sentinels[0])
 		if err != nil {
 			return false, err.Error()
@@ -146,7 +130,7 @@ func TestRedisSentinelFailsOverVigil(t *testing.T) {
 		addrs = append(addrs, s.Addr)
 	}
 	for i, c := range sentinels {
-		waitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
 			f, err := masterFields(ctx, c)
 			if err != nil {
 				return false, err.Error()
@@ -165,7 +149,7 @@ func TestRedisSentinelFailsOverVigil(t *testing.T) {
 		t.Fatalf("write through the FailoverClient: %v", err)
 	}
 	// Let the replicas have it before the master dies.
-	waitFor(t, 10*time.Second, "replicas in sync", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "replicas in sync", func() (bool, string) {
 		for _, r := range replicas {
 			if r.Client().Get(ctx, "before").Val() != "1" {
 				return false, "not yet"
@@ -191,7 +175,7 @@ func TestRedisSentinelFailsOverVigil(t *testing.T) {
 	// closing notes of the replication work).
 	var newPort string
 	stableSince := time.Now()
-	waitFor(t, 60*time.Second, "the sentinels to agree on a stable master", func() (bool, string) {
+	testutil.WaitFor(t, 60*time.Second, "the sentinels to agree on a stable master", func() (bool, string) {
 		var ports []string
 		for _, c := range sentinels {
 			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
@@ -215,18 +199,18 @@ func TestRedisSentinelFailsOverVigil(t *testing.T) {
 	if promoted == nil {
 		t.Fatalf("the new master port %s is not one of the replicas", newPort)
 	}
-	waitFor(t, 30*time.Second, "the promoted node to be a master", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the promoted node to be a master", func() (bool, string) {
 		info := promoted.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:master"), info
 	})
-	waitFor(t, 30*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
 		err := fc.Set(ctx, "after", "2", 0).Err()
 		return err == nil, fmt.Sprint(err)
 	})
 	if promoted.Client().Get(ctx, "before").Val() != "1" {
 		t.Fatal("the write made before the failover is missing on the new master")
 	}
-	waitFor(t, 30*time.Second, "the other replica to follow the new master", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the other replica to follow the new master", func() (bool, string) {
 		info := other.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, fmt.Sprintf("master_port:%d", promoted.Port)) && strings.Contains(info, "master_link_status:up"), info
 	})
@@ -237,7 +221,7 @@ func TestRedisSentinelFailsOverVigil(t *testing.T) {
 			t.Logf("old master log:\n%s", master.Log())
 		}
 	})
-	waitFor(t, 60*time.Second, "the old master to become a replica", func() (bool, string) {
+	testutil.WaitFor(t, 60*time.Second, "the old master to become a replica", func() (bool, string) {
 		info := master.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave") && strings.Contains(info, fmt.Sprintf("master_port:%d", promoted.Port)), info
 	})

@@ -96,7 +96,7 @@ func TestSentinelAuthFailover(t *testing.T) {
 		c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, Password: sentinelPass})
 		t.Cleanup(func() { c.Close() })
 		clients = append(clients, c)
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "mymaster")
 			if err != nil {
 				return false, err.Error()
@@ -143,7 +143,7 @@ func TestSentinelAuthFailover(t *testing.T) {
 	if len(f) != 5 || (f[4] != strconv.Itoa(replicas[0].Port) && f[4] != strconv.Itoa(replicas[1].Port)) {
 		t.Fatalf("+switch-master %q does not name a replica", msg.Payload)
 	}
-	waitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
 		err := fc.Set(ctx, "after", "1", 0).Err()
 		return err == nil, fmt.Sprint(err)
 	})

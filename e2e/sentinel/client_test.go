@@ -60,7 +60,7 @@ func TestClientCommands(t *testing.T) {
 	if n, err := admin.Do(ctx, "CLIENT", "KILL", "ID", subID).Int64(); err != nil || n != 1 {
 		t.Fatalf("CLIENT KILL ID %s: %v %v", subID, n, err)
 	}
-	waitFor(t, 5*time.Second, "the subscriber to be gone", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "the subscriber to be gone", func() (bool, string) {
 		l := admin.Do(ctx, "CLIENT", "LIST").String()
 		return !strings.Contains(l, "name=watcher "), l
 	})

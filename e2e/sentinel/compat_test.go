@@ -94,7 +94,7 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 	for _, p := range []*testutil.Proc{rs, vs} {
 		c := redis.NewClient(&redis.Options{Addr: p.Addr, Protocol: 2, DisableIdentity: true})
 		t.Cleanup(func() { c.Close() })
-		waitFor(t, 30*time.Second, p.Spec.Name+" to know the replica", func() (bool, string) {
+		testutil.WaitFor(t, 30*time.Second, p.Spec.Name+" to know the replica", func() (bool, string) {
 			v, err := c.Do(ctx, "SENTINEL", "REPLICAS", "mymaster").Slice()
 			if err != nil || len(v) != 1 {
 				return false, fmt.Sprint(v, err)
@@ -207,7 +207,7 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 	// Field names, in order, and the values both must agree on. Redis
 	// drops its links after SET auth-pass (so flags say "disconnected" for
 	// a moment): retry until the values settle.
-	waitFor(t, 15*time.Second, "SENTINEL MASTER and REPLICAS to agree", func() (bool, string) {
+	testutil.WaitFor(t, 15*time.Second, "SENTINEL MASTER and REPLICAS to agree", func() (bool, string) {
 		r, v := both("SENTINEL", "MASTER", "mymaster")
 		if !slices.Equal(keys(r), keys(v)) {
 			return false, fmt.Sprintf("SENTINEL MASTER fields:\n redis-sentinel %v\n vigil-sentinel %v", keys(r), keys(v))

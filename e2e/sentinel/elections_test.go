@@ -63,7 +63,7 @@ func waitTopology(t *testing.T, clients []*redis.Client, groups []*dataGroup) {
 	ctx := context.Background()
 	for i, c := range clients {
 		for _, g := range groups {
-			waitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to know group %s", i, g.name), func() (bool, string) {
+			testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to know group %s", i, g.name), func() (bool, string) {
 				f, err := masterInfo(ctx, c, g.name)
 				if err != nil {
 					return false, err.Error()
@@ -81,7 +81,7 @@ func waitFailedOver(t *testing.T, clients []*redis.Client, g *dataGroup) (port s
 	t.Helper()
 	ctx := context.Background()
 	ok := g.replicaPorts()
-	waitFor(t, 30*time.Second, "group "+g.name+" to fail over on every sentinel", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "group "+g.name+" to fail over on every sentinel", func() (bool, string) {
 		ports, epochs := map[string]bool{}, map[string]bool{}
 		var seen []string
 		for _, c := range clients {
@@ -134,7 +134,7 @@ func TestFiveSentinelsQuorumThree(t *testing.T) {
 	g.master.Kill()
 	port, epoch := waitFailedOver(t, clients, g)
 	t.Logf("five sentinels: failed over to port %s at config epoch %d, %v after the kill", port, epoch, time.Since(killed).Round(time.Millisecond))
-	waitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
 		err := g.fc.Set(ctx, "after", "1", 0).Err()
 		return err == nil, fmt.Sprint(err)
 	})
@@ -176,7 +176,7 @@ func TestTwoGroupsFailOverIndependently(t *testing.T) {
 		g.writes(t, g.name+":before:", 20)
 		// Replication is asynchronous: the check of these writes after
 		// the failover needs them on the replica first.
-		waitFor(t, 10*time.Second, "group "+g.name+"'s replica to have the writes", func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, "group "+g.name+"'s replica to have the writes", func() (bool, string) {
 			return g.replicas[0].Client().Get(ctx, g.name+":before:19").Val() == "19", ""
 		})
 	}
@@ -202,7 +202,7 @@ func TestTwoGroupsFailOverIndependently(t *testing.T) {
 	}
 	t.Logf("config epochs: %v", epochs)
 	for _, g := range groups {
-		waitFor(t, 10*time.Second, "group "+g.name+"'s FailoverClient to write to its new master", func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, "group "+g.name+"'s FailoverClient to write to its new master", func() (bool, string) {
 			err := g.fc.Set(ctx, g.name+":after", "1", 0).Err()
 			return err == nil, fmt.Sprint(err)
 		})

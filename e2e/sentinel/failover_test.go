@@ -35,21 +35,6 @@ func fields(v []any) map[string]string {
 	return out
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
-}
-
 // TestSentinelFailover: three vigil-sentinels, a vigil master and two
 // replicas. Killing the master, the sentinels agree, elect a leader and
 // promote a replica; a go-redis FailoverClient discovers it and keeps
@@ -79,7 +64,7 @@ func sentinelFailover(t *testing.T, start func(testing.TB, ...string) *testutil.
 		clients = append(clients, c)
 	}
 	for i, c := range clients {
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
 			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 			if err != nil {
 				return false, err.Error()
@@ -96,7 +81,7 @@ func sentinelFailover(t *testing.T, start func(testing.TB, ...string) *testutil.
 			t.Fatalf("write through the FailoverClient: %v", err)
 		}
 	}
-	waitFor(t, 10*time.Second, "the replicas to have every write", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the replicas to have every write", func() (bool, string) {
 		for _, r := range replicas {
 			if r.Client().Get(ctx, "k99").Val() != "99" {
 				return false, "not yet"
@@ -135,12 +120,12 @@ func sentinelFailover(t *testing.T, start func(testing.TB, ...string) *testutil.
 		t.Fatalf("+switch-master %q does not name a replica", msg.Payload)
 	}
 	for i, c := range clients {
-		waitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to report the new master", i), func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to report the new master", i), func() (bool, string) {
 			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 			return err == nil && len(a) == 2 && a[1] == f[4], fmt.Sprint(a, err)
 		})
 	}
-	waitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the FailoverClient to write to the new master", func() (bool, string) {
 		err := fc.Set(ctx, "after", "1", 0).Err()
 		return err == nil, fmt.Sprint(err)
 	})
@@ -150,7 +135,7 @@ func sentinelFailover(t *testing.T, start func(testing.TB, ...string) *testutil.
 		}
 	}
 	master.Restart()
-	waitFor(t, 30*time.Second, "the old master to be converted to a replica", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the old master to be converted to a replica", func() (bool, string) {
 		info := master.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+f[4]), info
 	})
@@ -166,7 +151,7 @@ func TestLoneSentinelDoesNotFailOver(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 500)
 	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { c.Close() })
-	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
 		v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		if err != nil {
 			return false, err.Error()
@@ -178,7 +163,7 @@ func TestLoneSentinelDoesNotFailOver(t *testing.T) {
 	sents[1].Kill()
 	sents[2].Kill()
 	master.Kill()
-	waitFor(t, 10*time.Second, "the lone sentinel to see the master down", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the lone sentinel to see the master down", func() (bool, string) {
 		v, _ := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		f := fields(v)
 		return strings.Contains(f["flags"], "s_down"), f["flags"]
@@ -191,7 +176,7 @@ func TestLoneSentinelDoesNotFailOver(t *testing.T) {
 	if strings.Contains(replica.Client().Info(ctx, "replication").Val(), "role:master") {
 		t.Fatal("the replica was promoted without a quorum")
 	}
-	waitFor(t, 15*time.Second, "the lone sentinel to refuse to name a master", func() (bool, string) {
+	testutil.WaitFor(t, 15*time.Second, "the lone sentinel to refuse to name a master", func() (bool, string) {
 		err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").Err()
 		return err != nil && strings.HasPrefix(err.Error(), "NOQUORUM"), fmt.Sprint(err)
 	})
@@ -213,7 +198,7 @@ func TestSentinelFailoverCommand(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 1000)
 	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { c.Close() })
-	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
 		v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		if err != nil {
 			return false, err.Error()
@@ -242,7 +227,7 @@ func TestSentinelFailoverCommand(t *testing.T) {
 	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
-	waitFor(t, 20*time.Second, "the sentinel to name the replica", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinel to name the replica", func() (bool, string) {
 		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
 	})
@@ -267,14 +252,14 @@ func TestTiltAfterAStall(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 5000)
 	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { c.Close() })
-	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) {
 		err := c.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err()
 		return err == nil, fmt.Sprint(err)
 	})
 	sents[0].Freeze()
 	time.Sleep(3 * time.Second)
 	sents[0].Thaw()
-	waitFor(t, 5*time.Second, "TILT", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "TILT", func() (bool, string) {
 		info := c.Info(ctx, "sentinel").Val()
 		return strings.Contains(info, "sentinel_tilt:1"), info
 	})
@@ -297,7 +282,7 @@ func TestFreezeDrillLease(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 1000)
 	c := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { c.Close() })
-	waitFor(t, 20*time.Second, "the sentinels to know the topology", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to know the topology", func() (bool, string) {
 		v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		if err != nil {
 			return false, err.Error()
@@ -305,7 +290,7 @@ func TestFreezeDrillLease(t *testing.T) {
 		f := fields(v)
 		return f["num-other-sentinels"] == "2" && f["num-slaves"] == "2", fmt.Sprint(f)
 	})
-	waitFor(t, 5*time.Second, "the master lease", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "the master lease", func() (bool, string) {
 		info := master.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_lease:ok"), info
 	})
@@ -340,14 +325,14 @@ func TestFreezeDrillLease(t *testing.T) {
 	master.Freeze()
 	time.Sleep(50 * time.Millisecond)
 	frozenAt.Store(time.Now().UnixNano())
-	waitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
 		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(a) == 2 && a[1] != strconv.Itoa(master.Port), fmt.Sprint(a, err)
 	})
 	time.Sleep(time.Second)
 	woke := time.Now()
 	master.Thaw()
-	waitFor(t, 5*time.Second, "the old master to be demoted", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "the old master to be demoted", func() (bool, string) {
 		info := master.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave"), info
 	})

@@ -26,7 +26,7 @@ func TestForgetAfter(t *testing.T) {
 	sents := startSentinelsWith(t, 4, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
 		"--down-after-milliseconds", "500", "--failover-timeout", "10000", "--forget-after", "1000")
 	c := sentinelClient(t, sents[0])
-	waitFor(t, 20*time.Second, "sentinel 0 to see the replicas and its peers", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "sentinel 0 to see the replicas and its peers", func() (bool, string) {
 		f, err := masterInfo(ctx, c, "mymaster")
 		if err != nil {
 			return false, err.Error()
@@ -49,7 +49,7 @@ func TestForgetAfter(t *testing.T) {
 	// down with a growing s-down-time, then for it to be gone.
 	listedDown := func(sub, key, value string) {
 		t.Helper()
-		waitFor(t, 15*time.Second, fmt.Sprintf("SENTINEL %s to list %s as down", sub, value), func() (bool, string) {
+		testutil.WaitFor(t, 15*time.Second, fmt.Sprintf("SENTINEL %s to list %s as down", sub, value), func() (bool, string) {
 			for _, e := range entries(sub) {
 				if e[key] == value {
 					n, err := strconv.Atoi(e["s-down-time"])
@@ -58,7 +58,7 @@ func TestForgetAfter(t *testing.T) {
 			}
 			return false, "not listed"
 		})
-		waitFor(t, 15*time.Second, fmt.Sprintf("SENTINEL %s to forget %s", sub, value), func() (bool, string) {
+		testutil.WaitFor(t, 15*time.Second, fmt.Sprintf("SENTINEL %s to forget %s", sub, value), func() (bool, string) {
 			for _, e := range entries(sub) {
 				if e[key] == value {
 					return false, fmt.Sprint(e)
@@ -80,7 +80,7 @@ func TestForgetAfter(t *testing.T) {
 	}
 	sents[3].Kill()
 	listedDown("SENTINELS", "runid", fmt.Sprint(id3))
-	waitFor(t, 5*time.Second, "the other sentinels to forget it too", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "the other sentinels to forget it too", func() (bool, string) {
 		for i := 1; i < 3; i++ {
 			f, err := masterInfo(ctx, sentinelClient(t, sents[i]), "mymaster")
 			if err != nil || f["num-other-sentinels"] != "2" {
@@ -94,7 +94,7 @@ func TestForgetAfter(t *testing.T) {
 	// once, where a killed one is found dead within seconds): two alive
 	// of an electorate of three is a majority (two of four would not be).
 	sents[2].Stop()
-	waitFor(t, 15*time.Second, "CKQUORUM with two of the three sentinels left", func() (bool, string) {
+	testutil.WaitFor(t, 15*time.Second, "CKQUORUM with two of the three sentinels left", func() (bool, string) {
 		s, err := c.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Text()
 		return err == nil && s == "OK 2 usable Sentinels. Quorum and failover authorization can be reached", fmt.Sprint(s, err)
 	})

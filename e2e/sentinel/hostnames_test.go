@@ -32,7 +32,7 @@ func TestHostnamesEndToEnd(t *testing.T) {
 	for i, s := range sents {
 		addrs = append(addrs, s.Addr)
 		c := sentinelClient(t, s)
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "mymaster")
 			if err != nil {
 				return false, err.Error()
@@ -77,7 +77,7 @@ func TestHostnamesEndToEnd(t *testing.T) {
 			other = r
 		}
 	}
-	waitFor(t, 20*time.Second, "the other replica to follow the new master by its hostname", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the other replica to follow the new master by its hostname", func() (bool, string) {
 		info := other.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_host:"+host) && strings.Contains(info, "master_port:"+f[4]) &&
 			strings.Contains(info, "master_link_status:up"), info
@@ -85,7 +85,7 @@ func TestHostnamesEndToEnd(t *testing.T) {
 	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: addrs, MaxRetries: -1,
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, DisableIdentity: true})
 	t.Cleanup(func() { fc.Close() })
-	waitFor(t, 10*time.Second, "a FailoverClient to write to the new master", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "a FailoverClient to write to the new master", func() (bool, string) {
 		err := fc.Set(ctx, "after", "1", 0).Err()
 		return err == nil, fmt.Sprint(err)
 	})

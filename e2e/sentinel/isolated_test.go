@@ -148,11 +148,11 @@ func isolatedSentinel(t *testing.T, frozen bool, subnet int) {
 	switched := time.Now()
 	t.Logf("the majority failed over to port %s (config epoch %d) %v after the cut and the fault", port, epoch, switched.Sub(cut).Round(time.Millisecond))
 	// The isolated sentinel: it sees the master down, and nothing more.
-	waitFor(t, 10*time.Second, "the isolated sentinel to see the master down", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the isolated sentinel to see the master down", func() (bool, string) {
 		f, err := masterInfo(ctx, iso, "mymaster")
 		return err == nil && strings.Contains(f["flags"], "s_down"), fmt.Sprint(f, err)
 	})
-	waitFor(t, 10*time.Second, "the isolated sentinel to refuse to name a master", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the isolated sentinel to refuse to name a master", func() (bool, string) {
 		err := iso.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").Err()
 		return err != nil && strings.HasPrefix(err.Error(), "NOQUORUM"), fmt.Sprint(err)
 	})
@@ -175,7 +175,7 @@ func isolatedSentinel(t *testing.T, frozen bool, subnet int) {
 	// Heal only once memberlist has declared the others dead on the
 	// isolated side: it never contacts a dead node again by itself, so
 	// this is what the sentinel's own rejoining must repair.
-	waitFor(t, 20*time.Second, "the isolated sentinel's gossip to declare the others dead", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the isolated sentinel's gossip to declare the others dead", func() (bool, string) {
 		err := iso.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err()
 		return err != nil && strings.Contains(err.Error(), "NOQUORUM 1 usable"), fmt.Sprint(err)
 	})
@@ -183,7 +183,7 @@ func isolatedSentinel(t *testing.T, frozen bool, subnet int) {
 	if err := ns.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the isolated sentinel to adopt the new configuration", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the isolated sentinel to adopt the new configuration", func() (bool, string) {
 		f, err := masterInfo(ctx, iso, "mymaster")
 		if err != nil {
 			return false, err.Error()
@@ -194,7 +194,7 @@ func isolatedSentinel(t *testing.T, frozen bool, subnet int) {
 	t.Logf("the isolated sentinel adopted the new configuration %v after healing", time.Since(healed).Round(time.Millisecond))
 	if frozen {
 		master.Thaw()
-		waitFor(t, 10*time.Second, "the old master to become a replica of the new one", func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, "the old master to become a replica of the new one", func() (bool, string) {
 			info := master.Client().Info(ctx, "replication").Val()
 			return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+port), info
 		})

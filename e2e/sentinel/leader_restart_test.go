@@ -138,7 +138,7 @@ func leaderRestarted(t *testing.T, sim string) {
 		}
 	}
 	fixStart := time.Now()
-	waitFor(t, 20*time.Second, "the other replica to follow the new master", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the other replica to follow the new master", func() (bool, string) {
 		info := other.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave") && strings.Contains(info, "master_port:"+port) &&
 			strings.Contains(info, "master_link_status:up"), info

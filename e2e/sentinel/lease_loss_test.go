@@ -22,7 +22,7 @@ func TestSentinelLossDrill(t *testing.T) {
 	testutil.StartVigil(t, "--replicaof", "127.0.0.1 "+strconv.Itoa(master.Port))
 	sents := testutil.StartSentinels(t, 3, "127.0.0.1", master.Port, 1000)
 	c := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
-	waitFor(t, 20*time.Second, "the master lease", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the master lease", func() (bool, string) {
 		info := c.Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_lease:ok"), info
 	})
@@ -56,7 +56,7 @@ func TestSentinelLossDrill(t *testing.T) {
 	}
 
 	sents[1].Restart()
-	waitFor(t, 20*time.Second, "writes to resume with two sentinels back", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "writes to resume with two sentinels back", func() (bool, string) {
 		err := c.Set(ctx, "k", "v2", 0).Err()
 		return err == nil, errString(err)
 	})
@@ -83,7 +83,7 @@ func TestRestartedOldMasterTakesNoWrites(t *testing.T) {
 	sents := testutil.StartSentinels(t, 3, "127.0.0.1", master.Port, 1000)
 	sc := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { sc.Close() })
-	waitFor(t, 20*time.Second, "the sentinels to know the topology", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to know the topology", func() (bool, string) {
 		v, err := sc.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		if err != nil {
 			return false, err.Error()
@@ -92,12 +92,12 @@ func TestRestartedOldMasterTakesNoWrites(t *testing.T) {
 		return f["num-other-sentinels"] == "2" && f["num-slaves"] == "2", fmt.Sprint(f)
 	})
 	mc := master.Client(func(o *redis.Options) { o.MaxRetries = -1 })
-	waitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
 		info := mc.Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_lease:ok"), info
 	})
 	master.Kill()
-	waitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
 		a, err := sc.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(a) == 2 && a[1] != strconv.Itoa(master.Port), fmt.Sprint(a, err)
 	})
@@ -120,7 +120,7 @@ func TestRestartedOldMasterTakesNoWrites(t *testing.T) {
 		t.Fatalf("the restarted old master acknowledged %d writes before it was demoted", acked)
 	}
 	t.Logf("restarted old master refused every write until demoted (last error: %v)", lastErr)
-	waitFor(t, 10*time.Second, "the restarted old master to be demoted", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the restarted old master to be demoted", func() (bool, string) {
 		v, err := stale.Do(ctx, "ROLE").Slice()
 		return err == nil && len(v) > 0 && v[0] == "slave", fmt.Sprint(v, err)
 	})

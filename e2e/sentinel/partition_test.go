@@ -54,7 +54,7 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	sents := testutil.StartSentinels(t, 3, ns.IP, master.Port, 1000)
 	sc := redis.NewClient(&redis.Options{Addr: sents[0].Addr, Protocol: 2})
 	t.Cleanup(func() { sc.Close() })
-	waitFor(t, 30*time.Second, "the sentinels to know the topology", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the sentinels to know the topology", func() (bool, string) {
 		v, err := sc.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 		if err != nil {
 			return false, err.Error()
@@ -70,7 +70,7 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	}
 	stale := inside()
 	t.Cleanup(func() { stale.Close() })
-	waitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
 		info := stale.Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_lease:ok"), info
 	})
@@ -162,7 +162,7 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	if err := ns.Cut(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "+switch-master", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "+switch-master", func() (bool, string) {
 		evMu.Lock()
 		defer evMu.Unlock()
 		return !switched.IsZero(), ""
@@ -182,7 +182,7 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	healed := time.Now()
 	probe := inside()
 	t.Cleanup(func() { probe.Close() })
-	waitFor(t, 20*time.Second, "the old master to be demoted after healing", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the old master to be demoted after healing", func() (bool, string) {
 		info := probe.Info(ctx, "replication").Val()
 		return strings.Contains(info, "role:slave"), info
 	})

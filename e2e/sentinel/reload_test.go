@@ -56,7 +56,7 @@ func TestSentinelReloadOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(s.Pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the reload to apply", func() (bool, string) {
+	testutil.WaitFor(t, 10*time.Second, "the reload to apply", func() (bool, string) {
 		m, n := master("alpha"), master("beta")
 		return m["down-after-milliseconds"] == "2000" && n["name"] == "beta", fmt.Sprint(m, n)
 	})

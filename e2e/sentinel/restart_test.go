@@ -25,7 +25,7 @@ func TestMasterDiesWhileSentinelsAreDown(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 1000)
 	for i, s := range sents {
 		c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2})
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to see the replicas and its peers", i), func() (bool, string) {
 			v, err := c.Do(ctx, "SENTINEL", "MASTER", "mymaster").Slice()
 			if err != nil {
 				return false, err.Error()
@@ -51,7 +51,7 @@ func TestMasterDiesWhileSentinelsAreDown(t *testing.T) {
 	for i, s := range sents {
 		c := redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2})
 		t.Cleanup(func() { c.Close() })
-		waitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to name a replica as the new master", i), func() (bool, string) {
+		testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to name a replica as the new master", i), func() (bool, string) {
 			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 			if err != nil || len(a) != 2 || !ports[a[1]] || (newPort != "" && a[1] != newPort) {
 				return false, fmt.Sprint(a, err)
@@ -65,7 +65,7 @@ func TestMasterDiesWhileSentinelsAreDown(t *testing.T) {
 		if strconv.Itoa(r.Port) != newPort {
 			continue
 		}
-		waitFor(t, 10*time.Second, "the new master to report role:master", func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, "the new master to report role:master", func() (bool, string) {
 			info := r.Client().Info(ctx, "replication").Val()
 			return strings.Contains(info, "role:master"), info
 		})

@@ -111,7 +111,7 @@ func TestRuntimeMonitorFailover(t *testing.T) {
 		}
 	}
 	for i, c := range clients {
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "rt")
 			if err != nil {
 				return false, err.Error()
@@ -122,7 +122,7 @@ func TestRuntimeMonitorFailover(t *testing.T) {
 	events := subscribeAll(t, clients[0])
 	master.Kill()
 	want := fmt.Sprintf("+switch-master rt 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
-	waitFor(t, 30*time.Second, "+switch-master of the runtime group", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "+switch-master of the runtime group", func() (bool, string) {
 		for _, e := range events.all() {
 			if e == want {
 				return true, ""
@@ -131,7 +131,7 @@ func TestRuntimeMonitorFailover(t *testing.T) {
 		return false, strings.Join(events.all(), "\n")
 	})
 	for i, c := range clients {
-		waitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to name the new master", i), func() (bool, string) {
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to name the new master", i), func() (bool, string) {
 			a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "rt").StringSlice()
 			return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
 		})
@@ -145,7 +145,7 @@ func TestRuntimeMonitorFailover(t *testing.T) {
 	if err := clients[0].Do(ctx, "SENTINEL", "MASTER", "rt").Err(); err == nil || err.Error() != "ERR No such master with that name" {
 		t.Fatalf("SENTINEL MASTER after REMOVE: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the -monitor event", func() (bool, string) {
+	testutil.WaitFor(t, 5*time.Second, "the -monitor event", func() (bool, string) {
 		for _, e := range events.all() {
 			if e == fmt.Sprintf("-monitor master rt 127.0.0.1 %d", replica.Port) {
 				return true, ""
@@ -232,7 +232,7 @@ func TestParallelSyncsReconfEvents(t *testing.T) {
 	var logs []*eventLog
 	for i, s := range sents {
 		c := sentinelClient(t, s)
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "mymaster")
 			if err != nil {
 				return false, err.Error()
@@ -244,7 +244,7 @@ func TestParallelSyncsReconfEvents(t *testing.T) {
 	master.Kill()
 	// The leader is the sentinel that publishes +failover-end.
 	var leader []string
-	waitFor(t, 60*time.Second, "+failover-end", func() (bool, string) {
+	testutil.WaitFor(t, 60*time.Second, "+failover-end", func() (bool, string) {
 		var all []string
 		for _, l := range logs {
 			evs := l.all()
@@ -341,14 +341,14 @@ func TestSetAuthPass(t *testing.T) {
 		}
 		return true, f["flags"]
 	}
-	waitFor(t, 15*time.Second, "the master to be seen down without the password", func() (bool, string) {
+	testutil.WaitFor(t, 15*time.Second, "the master to be seen down without the password", func() (bool, string) {
 		_, fl := flags()
 		return strings.Contains(fl, "s_down"), fl
 	})
 	if err := c.Do(ctx, "SENTINEL", "SET", "mymaster", "auth-pass", "s3cret").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "the master to be up with the password", func() (bool, string) {
+	testutil.WaitFor(t, 15*time.Second, "the master to be up with the password", func() (bool, string) {
 		_, fl := flags()
 		return fl == "master", fl
 	})
@@ -364,7 +364,7 @@ func TestSimulateFailureCrashAfterElection(t *testing.T) {
 	sents := startSentinels(t, 3, master.Port, 1000)
 	for i, s := range sents {
 		c := sentinelClient(t, s)
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replica and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "mymaster")
 			if err != nil {
 				return false, err.Error()
@@ -380,7 +380,7 @@ func TestSimulateFailureCrashAfterElection(t *testing.T) {
 	}
 	master.Kill()
 	var crashed *testutil.Proc
-	waitFor(t, 30*time.Second, "the elected sentinel to crash", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "the elected sentinel to crash", func() (bool, string) {
 		for _, s := range sents {
 			if !s.Running() {
 				crashed = s
@@ -412,7 +412,7 @@ func TestFixSlaveConfig(t *testing.T) {
 	var logs []*eventLog
 	for i, s := range sents {
 		c := sentinelClient(t, s)
-		waitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
+		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to know the replicas and its peers", i), func() (bool, string) {
 			f, err := masterInfo(ctx, c, "mymaster")
 			if err != nil {
 				return false, err.Error()
@@ -425,11 +425,11 @@ func TestFixSlaveConfig(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // b is down for the sentinels
 	master.Kill()
 	c := sentinelClient(t, sents[0])
-	waitFor(t, 30*time.Second, "a to be promoted", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "a to be promoted", func() (bool, string) {
 		addr, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(a.Port), fmt.Sprint(addr, err)
 	})
-	waitFor(t, 30*time.Second, "+failover-end", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "+failover-end", func() (bool, string) {
 		for _, l := range logs {
 			for _, e := range l.all() {
 				if strings.HasPrefix(e, "+failover-end ") {
@@ -440,7 +440,7 @@ func TestFixSlaveConfig(t *testing.T) {
 		return false, ""
 	})
 	b.Thaw()
-	waitFor(t, 30*time.Second, "b to be re-pointed at the new master", func() (bool, string) {
+	testutil.WaitFor(t, 30*time.Second, "b to be re-pointed at the new master", func() (bool, string) {
 		info := b.Client().Info(ctx, "replication").Val()
 		return strings.Contains(info, fmt.Sprintf("master_port:%d", a.Port)) && strings.Contains(info, "master_link_status:up"), info
 	})
@@ -472,13 +472,13 @@ func TestConfigSetAnnounce(t *testing.T) {
 		f := fields(v[0].([]any))
 		return true, f["ip"] + ":" + f["port"]
 	}
-	waitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) { return peerAddr() })
+	testutil.WaitFor(t, 20*time.Second, "the sentinels to find each other", func() (bool, string) { return peerAddr() })
 	for _, kv := range [][2]string{{"announce-ip", "10.9.8.7"}, {"announce-port", "12345"}} {
 		if err := c1.Do(ctx, "SENTINEL", "CONFIG", "SET", kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 20*time.Second, "the peer to learn the announced address", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the peer to learn the announced address", func() (bool, string) {
 		_, addr := peerAddr()
 		return addr == "10.9.8.7:12345", addr
 	})
@@ -500,7 +500,7 @@ func TestDemotedMasterIsReplaced(t *testing.T) {
 	s := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
 		"--down-after-milliseconds", "1000", "--failover-timeout", "10000")[0]
 	c := sentinelClient(t, s)
-	waitFor(t, 20*time.Second, "the sentinel to know the replica", func() (bool, string) {
+	testutil.WaitFor(t, 20*time.Second, "the sentinel to know the replica", func() (bool, string) {
 		f, err := masterInfo(ctx, c, "mymaster")
 		if err != nil {
 			return false, err.Error()
@@ -514,7 +514,7 @@ func TestDemotedMasterIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	// down-after + 2 INFO periods (20 s) + the failover.
-	waitFor(t, 60*time.Second, "the sentinel to name the real master", func() (bool, string) {
+	testutil.WaitFor(t, 60*time.Second, "the sentinel to name the real master", func() (bool, string) {
 		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(replica.Port), fmt.Sprint(a, err)
 	})
