@@ -46,19 +46,27 @@ type aofState struct {
 	// clients waiting for their writes to reach the disk.
 	work, durable *sync.Cond
 
-	on       bool   // appendonly is on and the writer runs
-	buf      []byte // stream bytes not yet written
-	bufEnd   int64  // stream offset at the end of buf
-	written  int64  // stream offset written to the file
-	synced   int64  // stream offset known durable
+	on bool // appendonly is on and the writer runs
+	// buf holds the stream from synced to bufEnd: what is not written
+	// yet and, after it, what is written but not yet fsynced. A failed
+	// fsync may have lost the latter (Linux marks the pages it could not
+	// write back as clean), so it is kept until an fsync succeeds and
+	// written again after a failure.
+	buf      []byte
+	bufEnd   int64 // stream offset at the end of buf
+	written  int64 // stream offset written to the file
+	synced   int64 // stream offset known durable
 	fsync    string // appendfsync policy
 	lastSync time.Time
 	writeErr error // aof_last_write_status
 
-	// files is the manifest; file the open incr file and its size.
-	files    []aofFile
-	file     *os.File
-	fileSize int64
+	// files is the manifest; file the open incr file and its size
+	// (set by the writer under mu); syncedSize is the file's size at its
+	// last successful fsync (the writer's own).
+	files      []aofFile
+	file       *os.File
+	fileSize   int64
+	syncedSize int64
 	baseSize int64 // base + incr size after the last rewrite (auto rewrite)
 
 	// rotateAt is the stream offset where the next incr file starts (-1:
@@ -444,6 +452,7 @@ func (s *Server) startAOF() error {
 		a.file = f
 		st, _ := f.Stat()
 		a.fileSize = st.Size()
+		a.syncedSize = a.fileSize
 		a.baseSize = s.aofSizeLocked()
 	}
 	s.repl.lastDB = -1
@@ -619,7 +628,7 @@ func (a *aofState) writer() {
 	}()
 	a.mu.Lock()
 	for {
-		for len(a.buf) == 0 && a.rotateAt < 0 && !a.stop && !(a.fsync == "everysec" && a.synced < a.written && time.Since(a.lastSync) >= time.Second) && a.writeErr == nil {
+		for a.written == a.bufEnd && a.rotateAt < 0 && !a.stop && !(a.fsync == "everysec" && a.synced < a.written && time.Since(a.lastSync) >= time.Second) && a.writeErr == nil {
 			a.work.Wait()
 		}
 		if a.rotateAt >= 0 && a.written == a.rotateAt {
@@ -628,29 +637,43 @@ func (a *aofState) writer() {
 			a.mu.Lock()
 			if err != nil {
 				a.failed(err)
+				if errors.Is(err, errAOFSync) {
+					a.written = a.synced
+				}
 				a.mu.Unlock()
 				time.Sleep(100 * time.Millisecond)
 				a.mu.Lock()
 				continue
 			}
+			// rotate fsynced the old file: all written so far is durable.
+			a.synced = a.written
+			a.buf = a.buf[a.written-(a.bufEnd-int64(len(a.buf))):]
+			a.durable.Broadcast()
+			a.advanceFsynced(a.synced)
 		}
 		a.gather()
 		a.fed = 0
-		chunk := a.buf
+		chunk := a.buf[a.written-a.synced:]
 		if a.rotateAt >= 0 && a.written+int64(len(chunk)) > a.rotateAt {
 			chunk = chunk[:a.rotateAt-a.written]
 		}
 		policy := a.fsync
 		stop := a.stop
+		unsynced := a.written - a.synced + int64(len(chunk))
 		a.mu.Unlock()
 		syncNow := policy == "always" || stop ||
-			(policy == "everysec" && time.Since(a.lastSync) >= time.Second)
+			(policy == "everysec" && (time.Since(a.lastSync) >= time.Second || unsynced >= aofMaxUnsynced))
 		start := time.Now()
 		err := a.write(chunk, syncNow, flush)
 		took := time.Since(start)
 		a.mu.Lock()
 		if err != nil {
 			a.failed(err)
+			if errors.Is(err, errAOFSync) {
+				// a.write cut the file back to its last good fsync:
+				// everything since is written again.
+				a.written = a.synced
+			}
 			a.mu.Unlock()
 			time.Sleep(100 * time.Millisecond)
 			a.mu.Lock()
@@ -660,12 +683,12 @@ func (a *aofState) writer() {
 			s.log.Info("AOF write error is gone: writing again")
 			a.writeErr = nil
 		}
-		a.buf = a.buf[len(chunk):]
-		if len(a.buf) == 0 {
-			a.buf = a.buf[:0:0]
-		}
 		a.written += int64(len(chunk))
 		if syncNow || policy == "no" {
+			a.buf = a.buf[a.written-a.synced:]
+			if len(a.buf) == 0 {
+				a.buf = a.buf[:0:0]
+			}
 			a.synced = a.written
 			a.lastSync = time.Now()
 			a.released, a.syncTook = a.waiting, min(2*took, 2*time.Millisecond)
@@ -750,6 +773,14 @@ func (fl *aofFlusher) close() {
 	}
 }
 
+// aofMaxUnsynced bounds what appendfsync everysec keeps in memory for
+// rewriting after a failed fsync: past it the writer fsyncs early.
+const aofMaxUnsynced = 32 << 20
+
+// errAOFSync marks a failed fsync: what was written since the last good
+// one may be lost.
+var errAOFSync = errors.New("fsync failed")
+
 // failed records a write error; under a.mu.
 func (a *aofState) failed(err error) {
 	if a.writeErr == nil {
@@ -760,8 +791,12 @@ func (a *aofState) failed(err error) {
 }
 
 // write appends chunk to the incr file and, if sync, flushes the file to
-// disk. On an error it cuts the file back to where it was, so that no torn
-// command is left behind and the retry writes the chunk once.
+// disk. On a failed write it cuts the file back to where it was, so that
+// no torn command is left behind and the retry writes the chunk once. On a
+// failed fsync it cuts the file back to its size at the last good fsync
+// and reports errAOFSync: the writer then writes everything since again,
+// as a file whose writeback failed may hold holes where the kernel
+// dropped pages. Writer goroutine, without a.mu.
 func (a *aofState) write(chunk []byte, sync bool, fl *aofFlusher) error {
 	if a.file == nil {
 		if len(chunk) == 0 {
@@ -776,15 +811,28 @@ func (a *aofState) write(chunk []byte, sync bool, fl *aofFlusher) error {
 		a.file.Truncate(a.fileSize)
 		n, werr, serr = fl.write(a.file, chunk, sync)
 	}
-	if werr != nil || serr != nil {
+	if werr != nil {
 		a.file.Truncate(a.fileSize)
-		if werr != nil {
-			return fmt.Errorf("writing %s: %w", a.file.Name(), werr)
-		}
-		return fmt.Errorf("fsync %s: %w", a.file.Name(), serr)
+		return fmt.Errorf("writing %s: %w", a.file.Name(), werr)
 	}
-	a.fileSize += int64(n)
+	if serr != nil {
+		a.file.Truncate(a.syncedSize)
+		a.setFileSize(a.syncedSize)
+		return fmt.Errorf("fsync %s: %w (%w)", a.file.Name(), serr, errAOFSync)
+	}
+	a.setFileSize(a.fileSize + int64(n))
+	if sync {
+		a.syncedSize = a.fileSize
+	}
 	return nil
+}
+
+// setFileSize publishes the incr file's size (INFO, auto rewrite); the
+// writer reads a.fileSize without the lock, as only it changes it.
+func (a *aofState) setFileSize(n int64) {
+	a.mu.Lock()
+	a.fileSize = n
+	a.mu.Unlock()
 }
 
 // rotate opens the next incr file and lists it in the manifest (writer
@@ -806,15 +854,18 @@ func (a *aofState) rotate() error {
 		return err
 	}
 	if a.file != nil {
-		if err := a.file.Sync(); err != nil {
+		if err := fdatasync(a.file); err != nil {
 			f.Close()
-			return fmt.Errorf("fsync %s: %w", a.file.Name(), err)
+			a.file.Truncate(a.syncedSize)
+			a.setFileSize(a.syncedSize)
+			return fmt.Errorf("fsync %s: %w (%w)", a.file.Name(), err, errAOFSync)
 		}
 		a.file.Close()
 	}
 	a.mu.Lock()
 	a.file = f
 	a.fileSize = 0
+	a.syncedSize = 0
 	a.files = files
 	a.rotateAt = -1
 	close(a.rotated)
@@ -957,15 +1008,21 @@ func errnoText(err error) string {
 }
 
 // waitDurable blocks until the stream up to offset is fsynced (appendfsync
-// always), or the AOF stops. Called without the server lock.
-func (a *aofState) waitDurable(offset int64) {
+// always), the AOF stops, or writing it fails. It returns the offset known
+// durable and, if the wait ended short of offset on a failure, the
+// failure. Called without the server lock.
+func (a *aofState) waitDurable(offset int64) (synced int64, err error) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.waiting++
-	for a.on && a.synced < offset && !a.stop {
+	for a.on && a.synced < offset && !a.stop && a.writeErr == nil {
 		a.durable.Wait()
 	}
 	a.waiting--
-	a.mu.Unlock()
+	if a.synced < offset && a.writeErr != nil {
+		return a.synced, a.writeErr
+	}
+	return a.synced, nil
 }
 
 // autoRewriteCron starts a rewrite when the AOF grew past

@@ -97,16 +97,17 @@ type Client struct {
 	// aofWait is the stream offset that must be durable before this
 	// client's pending replies go out (appendfsync always).
 	aofWait int64
+	// waitMarks locate the replies of the writes waiting for the AOF or
+	// for replicas: replies that become errors if the wait fails.
+	waitMarks []replyMark
 	// lastWriteOffset is the stream offset after this client's last
 	// write (WAIT).
 	lastWriteOffset int64
 	// repl is the master's view of a replica connection.
 	repl *replicaInfo
 	// syncWait is the offset N replicas must acknowledge before the
-	// pending replies go out (sync-replicas); syncMarks locate the
-	// replies of the writes waiting.
-	syncWait  int64
-	syncMarks []replyMark
+	// pending replies go out (sync-replicas).
+	syncWait int64
 	// writerDone is closed when the async writer goroutine exits.
 	writerDone chan struct{}
 	// upgradeLink marks the new process's replication link during an
@@ -217,6 +218,25 @@ func (cl *Client) kill() {
 // Kill disconnects the client (CLIENT KILL, output buffer limits).
 func (cl *Client) Kill() { cl.kill() }
 
+// awaitWrites holds the client's pending replies until its writes are as
+// durable as configured: on disk (appendfsync always; one fsync covers
+// every client waiting: group commit) and acknowledged by sync-replicas
+// replicas. Replies of writes that cannot be made so become errors.
+// Called without the lock, before replies are flushed.
+func (s *Server) awaitWrites(cl *Client) {
+	if cl.aofWait > 0 {
+		if synced, err := s.aof.waitDurable(cl.aofWait); err != nil {
+			s.log.Debug("writes not made durable: the AOF failed", zap.Int64("id", cl.ID), zap.Error(err))
+			cl.failReplies(synced, "-NOTCONFIRMED The write was applied in memory but not written to the AOF: "+errnoText(err)+"\r\n")
+		}
+		cl.aofWait = 0
+	}
+	if cl.syncWait > 0 {
+		s.waitReplicaAcks(cl)
+	}
+	cl.waitMarks = cl.waitMarks[:0]
+}
+
 // serveClient is the connection's read-execute-reply loop.
 func (s *Server) serveClient(cl *Client) {
 	defer s.closeClient(cl)
@@ -240,6 +260,7 @@ func (s *Server) serveClient(cl *Client) {
 					s.log.Debug("protocol error from client", zap.Int64("id", cl.ID), zap.String("addr", cl.Addr()), zap.Error(err))
 					cl.W.Error(perr.Error())
 				}
+				s.awaitWrites(cl)
 				cl.flush()
 				return
 			}
@@ -285,6 +306,7 @@ func (s *Server) serveClient(cl *Client) {
 			if st == cmdBlocked {
 				s.mu.Unlock()
 				locked = false
+				s.awaitWrites(cl)
 				if err := cl.flush(); err != nil {
 					return
 				}
@@ -310,15 +332,7 @@ func (s *Server) serveClient(cl *Client) {
 		if locked {
 			s.mu.Unlock()
 		}
-		if cl.aofWait > 0 {
-			// Group commit: the AOF writer's next fsync covers every
-			// client waiting here.
-			s.aof.waitDurable(cl.aofWait)
-			cl.aofWait = 0
-		}
-		if cl.syncWait > 0 {
-			s.waitReplicaAcks(cl)
-		}
+		s.awaitWrites(cl)
 		if cl.W.Len() > 0 {
 			// Replies go out once every client ready now has been served,
 			// as Redis's event loop sends them after its round: flushed

@@ -210,14 +210,19 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	if ctx.changes > 0 || len(ctx.rewritten) > 0 {
 		cl.lastWriteOffset = s.repl.offset
+		waits := false
 		if s.cfg.SyncReplicas > 0 && !s.repl.isReplica() && cl.Flags&(ClientMaster|ClientAOFLoader) == 0 {
 			cl.syncWait = s.repl.offset
-			cl.syncMarks = append(cl.syncMarks, replyMark{mark, cl.W.Len(), s.repl.offset})
+			waits = true
 		}
-	}
-	if s.aof.on && (ctx.changes > 0 || len(ctx.rewritten) > 0) && s.cfg.AppendFsync == "always" {
-		// The reply waits until this write is on disk (see serveClient).
-		cl.aofWait = s.repl.offset
+		if s.aof.on && s.cfg.AppendFsync == "always" {
+			// The reply waits until this write is on disk (see serveClient).
+			cl.aofWait = s.repl.offset
+			waits = cl.Flags&(ClientMaster|ClientAOFLoader) == 0
+		}
+		if waits {
+			cl.waitMarks = append(cl.waitMarks, replyMark{mark, cl.W.Len(), s.repl.offset, false})
+		}
 	}
 	if cmd.Flags&(FlagSkipMonitor|FlagAdmin) == 0 || cmd.Name == "exec" {
 		s.diag.feedMonitors(s, cl, ctx.DB.ID, ctx.Args)

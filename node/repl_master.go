@@ -712,11 +712,38 @@ func (s *Server) releaseSyncWriters() {
 }
 
 // replyMark locates the reply of one write in a client's output, for
-// sync-replicas: a reply whose offset is not confirmed in time is
-// replaced by an error.
+// appendfsync always and sync-replicas: a reply whose offset is not made
+// durable, or not confirmed in time, is replaced by an error.
 type replyMark struct {
 	start, end int
 	offset     int64
+	failed     bool // already replaced
+}
+
+// failReplies replaces the replies of the writes past confirmed with msg
+// (a whole RESP error line), keeping the marks in step with the output.
+func (cl *Client) failReplies(confirmed int64, msg string) {
+	buf := cl.W.Buf
+	out := make([]byte, 0, len(buf))
+	last := 0 // buf is copied up to here
+	for i := range cl.waitMarks {
+		m := &cl.waitMarks[i]
+		if m.start < last || m.end > len(buf) {
+			continue // not a reply in this output: leave it be
+		}
+		out = append(out, buf[last:m.start]...)
+		start := len(out)
+		if m.failed || m.offset <= confirmed || m.start == m.end { // (no reply: CLIENT REPLY OFF)
+			out = append(out, buf[m.start:m.end]...)
+		} else {
+			out = append(out, msg...)
+			m.failed = true
+		}
+		last = m.end
+		m.start, m.end = start, len(out)
+	}
+	out = append(out, buf[last:]...)
+	cl.W.Buf = out
 }
 
 // waitReplicaAcks is the no-loss mode (sync-replicas N): it blocks,
@@ -726,8 +753,6 @@ type replyMark struct {
 func (s *Server) waitReplicaAcks(cl *Client) {
 	target := cl.syncWait
 	cl.syncWait = 0
-	marks := cl.syncMarks
-	cl.syncMarks = cl.syncMarks[:0]
 	s.mu.Lock()
 	n := s.cfg.SyncReplicas
 	timeout := time.Duration(s.cfg.SyncReplicasTimeout) * time.Millisecond
@@ -766,19 +791,7 @@ func (s *Server) waitReplicaAcks(cl *Client) {
 	confirmed := s.confirmedOffset(s.cfg.SyncReplicas)
 	s.mu.Unlock()
 	s.log.Debug("writes not confirmed by enough replicas in time", zap.Int64("id", cl.ID), zap.Int("sync_replicas", n))
-	msg := fmt.Sprintf("-NOTCONFIRMED The write was applied on the master but not confirmed by %d replica(s) within %d ms\r\n", n, timeout.Milliseconds())
-	out := make([]byte, 0, len(cl.W.Buf))
-	last := 0
-	for _, m := range marks {
-		if m.offset <= confirmed || m.end > len(cl.W.Buf) || m.start < last {
-			continue
-		}
-		out = append(out, cl.W.Buf[last:m.start]...)
-		out = append(out, msg...)
-		last = m.end
-	}
-	out = append(out, cl.W.Buf[last:]...)
-	cl.W.Buf = out
+	cl.failReplies(confirmed, fmt.Sprintf("-NOTCONFIRMED The write was applied on the master but not confirmed by %d replica(s) within %d ms\r\n", n, timeout.Milliseconds()))
 }
 
 // confirmedOffset is the highest offset at least n replicas acked.
