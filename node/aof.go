@@ -53,9 +53,9 @@ type aofState struct {
 	// write back as clean), so it is kept until an fsync succeeds and
 	// written again after a failure.
 	buf      []byte
-	bufEnd   int64 // stream offset at the end of buf
-	written  int64 // stream offset written to the file
-	synced   int64 // stream offset known durable
+	bufEnd   int64  // stream offset at the end of buf
+	written  int64  // stream offset written to the file
+	synced   int64  // stream offset known durable
 	fsync    string // appendfsync policy
 	lastSync time.Time
 	writeErr error // aof_last_write_status
@@ -67,7 +67,7 @@ type aofState struct {
 	file       *os.File
 	fileSize   int64
 	syncedSize int64
-	baseSize int64 // base + incr size after the last rewrite (auto rewrite)
+	baseSize   int64 // base + incr size after the last rewrite (auto rewrite)
 
 	// rotateAt is the stream offset where the next incr file starts (-1:
 	// none pending); rotated signals the rewrite that it happened.
