@@ -646,9 +646,7 @@ func (a *aofState) writer() {
 				continue
 			}
 			// rotate fsynced the old file: all written so far is durable.
-			a.synced = a.written
-			a.buf = a.buf[a.written-(a.bufEnd-int64(len(a.buf))):]
-			a.durable.Broadcast()
+			a.markSynced()
 			a.advanceFsynced(a.synced)
 		}
 		a.gather()
@@ -685,14 +683,8 @@ func (a *aofState) writer() {
 		}
 		a.written += int64(len(chunk))
 		if syncNow || policy == "no" {
-			a.buf = a.buf[a.written-a.synced:]
-			if len(a.buf) == 0 {
-				a.buf = a.buf[:0:0]
-			}
-			a.synced = a.written
-			a.lastSync = time.Now()
+			a.markSynced()
 			a.released, a.syncTook = a.waiting, min(2*took, 2*time.Millisecond)
-			a.durable.Broadcast()
 		}
 		if syncNow {
 			// Only a real fsync counts for WAITAOF (appendfsync no
@@ -771,6 +763,18 @@ func (fl *aofFlusher) close() {
 		fl.ring.Close()
 		fl.ring = nil
 	}
+}
+
+// markSynced records that everything written is durable, dropping it
+// from the buffer and letting go the clients waiting for it; under a.mu.
+func (a *aofState) markSynced() {
+	a.buf = a.buf[a.written-a.synced:]
+	if len(a.buf) == 0 {
+		a.buf = a.buf[:0:0]
+	}
+	a.synced = a.written
+	a.lastSync = time.Now()
+	a.durable.Broadcast()
 }
 
 // aofMaxUnsynced bounds what appendfsync everysec keeps in memory for
@@ -1109,7 +1113,7 @@ func (s *Server) writeInfoAOF(field func(string, any)) {
 	a.mu.Lock()
 	writeErr := a.writeErr
 	size := a.fileSize
-	bufLen := len(a.buf)
+	bufLen := a.bufEnd - a.written // not written yet, as Redis counts it
 	a.mu.Unlock()
 	field("aof_enabled", boolInt(a.on))
 	field("aof_rewrite_in_progress", boolInt(a.rewriting))
