@@ -153,12 +153,7 @@ func TestComposeDrills(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm := drillForm(t)
-	// The image: static binaries and nothing else.
-	ctxDir := t.TempDir()
-	for _, b := range []struct{ name, pkg string }{{"vigil-server", "./cmd/server"}, {"vigil-sentinel", "./cmd/sentinel"}} {
-		run(t, root, []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(ctxDir, b.name), b.pkg)
-	}
-	run(t, ctxDir, nil, "docker", "build", "-q", "-f", filepath.Join(root, "deploy/compose/Dockerfile"), "-t", image, ".")
+	buildImage(t, root)
 	results := map[string][]figures{}
 	for _, f := range faults {
 		for i := 1; i <= fm.runs; i++ {
@@ -195,6 +190,17 @@ func TestComposeDrills(t *testing.T) {
 			wm.Milliseconds(), wx.Milliseconds(), dx.Milliseconds(), acked, lost)
 	}
 	t.Log(b.String())
+}
+
+// buildImage builds the deployment's image from this tree: static
+// binaries and nothing else.
+func buildImage(t *testing.T, root string) {
+	t.Helper()
+	ctxDir := t.TempDir()
+	for _, b := range []struct{ name, pkg string }{{"vigil-server", "./cmd/server"}, {"vigil-sentinel", "./cmd/sentinel"}} {
+		run(t, root, []string{"CGO_ENABLED=0"}, "go", "build", "-o", filepath.Join(ctxDir, b.name), b.pkg)
+	}
+	run(t, ctxDir, nil, "docker", "build", "-q", "-f", filepath.Join(root, "deploy/compose/Dockerfile"), "-t", image, ".")
 }
 
 func composeDrill(t *testing.T, root string, f fault, fm form) figures {
