@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/node/dict"
 )
 
 type cmdStatus int
@@ -95,6 +97,7 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 		cl.W.Simple("QUEUED")
 		return cmdDone
 	}
+	s.prefetchOwnKeys(cl, cmd, args)
 	ctx := &cl.ctx
 	s.call(ctx, cl, cmd, args, start, false)
 	if ctx.blocked != nil {
@@ -102,6 +105,35 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 	}
 	return cmdDone
 }
+
+// prefetchOwnKeys reads ahead the keys of a command naming several
+// (MSET, MGET, DEL, EXISTS ...), so that its lookups overlap their cache
+// misses instead of taking them in turn: MSET of 10 keys on a keyspace of
+// 100,000 spent a third of its time in lookups. readAhead does the same
+// across pipelined commands; this is for the keys within one.
+func (s *Server) prefetchOwnKeys(cl *Client, cmd *Command, args [][]byte) {
+	if cmd.Keys != nil || cmd.FirstKey <= 0 {
+		return
+	}
+	step := max(cmd.KeyStep, 1)
+	last := cmd.LastKey
+	if last < 0 {
+		last += len(args)
+	}
+	if (last-cmd.FirstKey)/step+1 < prefetchMinKeys {
+		return
+	}
+	var buf [dict.PrefetchMax][]byte
+	keys := buf[:0]
+	for i := cmd.FirstKey; i <= last && i < len(args) && len(keys) < len(buf); i += step {
+		keys = append(keys, args[i])
+	}
+	s.prefetchSink += s.ks.DBs[cl.DB].Prefetch(keys)
+}
+
+// prefetchMinKeys is how many keys one command must name for reading them
+// ahead to pay: with one or two there is little to overlap.
+const prefetchMinKeys = 3
 
 // beginCommand gives the time a command of cl's about to run starts at:
 // the keyspace's cached time for expiry, the lease check and the
