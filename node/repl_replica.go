@@ -774,7 +774,7 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 		if err != nil {
 			return err
 		}
-		needInput = !getack && !more
+		needInput = !more
 		if getack {
 			if err := sendAck(); err != nil {
 				return err
@@ -785,10 +785,13 @@ func (s *Server) streamFromMaster(ctx context.Context, l *replicaLink, conn net.
 }
 
 // applyFromMaster applies the whole commands buffered from the master, up
-// to a batch, forwarding each verbatim to this node's own stream. It stops
-// after a REPLCONF GETACK (reporting it, for the ack to go out after the
-// lock is released), reports whether it stopped at the batch's end with
-// whole commands left, and returns ctx's error once the link is stopped.
+// to a batch, forwarding each verbatim to this node's own stream. It
+// reports whether a REPLCONF GETACK was among them (one ack, sent after
+// the lock is released, answers every GETACK of the batch with the offset
+// after it: a master waiting on sync-replicas asks once per waiting
+// client, and an ack each cost the replica as much as applying the
+// writes), whether it stopped at the batch's end with whole commands
+// left, and returns ctx's error once the link is stopped.
 func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client) (getack, more bool, err error) {
 	s.mu.Lock()
 	cl.batching, cl.batchClock = true, time.Time{}
@@ -806,25 +809,23 @@ func (s *Server) applyFromMaster(ctx context.Context, l *replicaLink, cl *Client
 		before := cl.rd.Unread()
 		args, err := cl.rd.Next()
 		if err == resp.ErrIncomplete {
-			return false, false, nil
+			return getack, false, nil
 		}
 		if err != nil {
 			return false, false, fmt.Errorf("bad data from the master: %w", err)
 		}
 		raw := before[:len(before)-cl.rd.Buffered()]
-		getack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
-		if len(args) > 0 && !getack {
+		isGetack := len(args) >= 2 && strings.EqualFold(string(args[0]), "replconf") && strings.EqualFold(string(args[1]), "getack")
+		if len(args) > 0 && !isGetack {
 			s.readAhead(cl)
 			s.processCommand(cl, args)
 			cl.W.Reset()
 		}
 		// Forwarded verbatim: offsets match the master's.
 		s.repl.append(raw)
-		if getack {
-			return true, false, nil
-		}
+		getack = getack || isGetack
 	}
-	return false, true, nil
+	return getack, true, nil
 }
 
 // replicaLinkCron: nothing periodic yet beyond the link goroutine's own
