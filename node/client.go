@@ -505,8 +505,16 @@ func (cl *Client) asyncWriter() {
 	defer close(cl.writerDone)
 	for {
 		cl.outMu.Lock()
-		for len(cl.out) == 0 && !cl.outDone {
-			cl.outCond.Wait()
+		if len(cl.out) == 0 && !cl.outDone {
+			for len(cl.out) == 0 && !cl.outDone {
+				cl.outCond.Wait()
+			}
+			// Woken by a push: let the clients ready now push theirs
+			// too, so that one write carries the round's stream (a
+			// replica's feed: a write per client batch otherwise).
+			cl.outMu.Unlock()
+			runtime.Gosched()
+			cl.outMu.Lock()
 		}
 		if len(cl.out) == 0 {
 			cl.outMu.Unlock()
