@@ -23,6 +23,7 @@ import (
 type replResult struct {
 	syncTime           time.Duration
 	lagP99, lagMax     int64
+	streamRate         float64 // stream bytes per second during the lag run
 	rpsAlone, rpsTwo   float64
 	rpsSync1, rpsSync0 float64
 }
@@ -72,6 +73,10 @@ func (b *bencher) replicationSuite(ctx context.Context) error {
 	fmt.Fprintf(tw, "full sync to a new replica\t%v\t%v\t%.3f\t<=1.0\t%s\t\n", v.syncTime.Round(time.Millisecond), r.syncTime.Round(time.Millisecond), sr, marker(sr <= 1))
 	fmt.Fprintf(tw, "replication lag p99 (bytes) under SET load\t%d\t%d\t%.3f\t<=1.0\t%s\t\n", v.lagP99, r.lagP99, ratio(float64(v.lagP99), float64(r.lagP99)), marker(v.lagP99 <= r.lagP99))
 	fmt.Fprintf(tw, "replication lag max (bytes)\t%d\t%d\t\t\t\t\n", v.lagMax, r.lagMax)
+	// The same lag in time: a master that takes more writes per second
+	// has more bytes in flight for the same delay.
+	lagMs := func(res *replResult) float64 { return float64(res.lagP99) / max(res.streamRate, 1) * 1000 }
+	fmt.Fprintf(tw, "replication lag p99 (ms of the master's stream)\t%.0f\t%.0f\t%.3f\t\t\t\n", lagMs(v), lagMs(r), ratio(lagMs(v), lagMs(r)))
 	dv, dr := 1-v.rpsTwo/v.rpsAlone, 1-r.rpsTwo/r.rpsAlone
 	fmt.Fprintf(tw, "SET rps -P 16: alone / two replicas\t%.0f / %.0f (%.1f%% drop)\t%.0f / %.0f (%.1f%% drop)\t\t<=10%% drop\t%s\t\n",
 		v.rpsAlone, v.rpsTwo, dv*100, r.rpsAlone, r.rpsTwo, dr*100, marker(dv <= 0.10))
@@ -150,9 +155,11 @@ func (b *bencher) measureReplication(ctx context.Context, label, path string, ke
 			}
 		}
 	}()
+	off0, t0 := infoNum(mc.Info(ctx, "replication").Val(), "master_repl_offset"), time.Now()
 	rs, err := b.runBenchmarkKeep(ctx, master, setArgs)
 	close(stop)
 	samples := <-lags
+	res.streamRate = float64(infoNum(mc.Info(ctx, "replication").Val(), "master_repl_offset")-off0) / time.Since(t0).Seconds()
 	if err != nil {
 		return nil, err
 	}
