@@ -6,13 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 // The fencing suite: the split-brain scenario of the fencing issue, run
@@ -136,54 +137,28 @@ func (b *bencher) freezeDrill(ctx context.Context, serverPath, sentinelKind, sen
 
 	var mu sync.Mutex
 	var acked []string
-	var wakeAt time.Time
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		var lastOK time.Time
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			k := "fc:" + strconv.Itoa(i)
-			if fc.Set(ctx, k, i, 0).Err() == nil {
-				now := time.Now()
-				mu.Lock()
-				acked = append(acked, k)
-				if !lastOK.IsZero() {
-					res.window = max(res.window, now.Sub(lastOK))
-				}
-				mu.Unlock()
-				lastOK = now
-			}
+	var wakeAt, lastOK time.Time
+	followed := writeload.Start(ctx, fc, "fc:", 2*time.Millisecond, func(k string, _, now time.Time) {
+		mu.Lock()
+		acked = append(acked, k)
+		if !lastOK.IsZero() {
+			res.window = max(res.window, now.Sub(lastOK))
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "stale:" + strconv.Itoa(i)
-			sent := time.Now()
-			if stale.Set(ctx, k, i, 0).Err() == nil {
-				mu.Lock()
-				acked = append(acked, k)
-				if !wakeAt.IsZero() && sent.After(wakeAt) {
-					res.ackedAfterWake++
-				}
-				mu.Unlock()
-			} else {
-				time.Sleep(time.Millisecond)
-			}
+		lastOK = now
+		mu.Unlock()
+	})
+	pinned := writeload.Start(ctx, stale, "stale:", 0, func(k string, sent, _ time.Time) {
+		mu.Lock()
+		acked = append(acked, k)
+		if !wakeAt.IsZero() && sent.After(wakeAt) {
+			res.ackedAfterWake++
 		}
-	}()
+		mu.Unlock()
+	})
+	stop := func() {
+		followed.Stop()
+		pinned.Stop()
+	}
 	time.Sleep(500 * time.Millisecond)
 	master.p.Freeze()
 	time.Sleep(4 * time.Second)
@@ -201,15 +176,13 @@ func (b *bencher) freezeDrill(ctx context.Context, serverPath, sentinelKind, sen
 			break
 		}
 		if time.Since(wakeAt) > 60*time.Second {
-			close(stop)
-			wg.Wait()
+			stop()
 			return res, fmt.Errorf("the old master was not demoted within 60 s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	stop()
 	// The final master, and every acknowledged write on it.
 	var addr []string
 	for _, a := range addrs {

@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 // drillSpec is one drill: how its topology differs from the default and
@@ -196,33 +197,15 @@ func faultFreeze(ctx context.Context, d *drillRun) error {
 	defer stale.Close()
 	var faultAt atomic.Int64
 	var ackedByOld atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "stale:" + strconv.Itoa(i)
-			sent := time.Now().UnixNano()
-			if stale.Set(ctx, k, i, 0).Err() == nil {
-				if f := faultAt.Load(); f != 0 && sent > f {
-					ackedByOld.Add(1)
-				} else {
-					d.w.record(k)
-				}
-			} else {
-				time.Sleep(time.Millisecond)
-			}
+	load := writeload.Start(ctx, stale, "stale:", 0, func(k string, sent, _ time.Time) {
+		if f := faultAt.Load(); f != 0 && sent.UnixNano() > f {
+			ackedByOld.Add(1)
+		} else {
+			d.w.record(k)
 		}
-	}()
+	})
 	defer func() {
-		close(stop)
-		wg.Wait()
+		load.Stop()
 		n := ackedByOld.Load()
 		d.r.metric("acked_by_replaced_master", n)
 		d.r.check("replaced master acknowledged nothing", n == 0, "%d writes sent after the freeze were acknowledged by the old master", n)

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigilkv/vigil/internal/netns"
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 // partitionDrill cuts the master off from the sentinels and the replicas
@@ -59,36 +60,16 @@ func faultPartition(ctx context.Context, d *drillRun) error {
 	// ackedAfterCut are the times of the pinned client's acknowledgements
 	// since the cut.
 	var ackedAfterCut []time.Time
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "pinned:" + strconv.Itoa(i)
-			if pinned.Set(ctx, k, i, 0).Err() != nil {
-				time.Sleep(time.Millisecond)
-				continue
-			}
-			now := time.Now()
-			d.w.record(k)
-			mu.Lock()
-			lastAck = now
-			if !cutAt.IsZero() {
-				ackedAfterCut = append(ackedAfterCut, now)
-			}
-			mu.Unlock()
+	load := writeload.Start(ctx, pinned, "pinned:", 0, func(k string, _, now time.Time) {
+		d.w.record(k)
+		mu.Lock()
+		lastAck = now
+		if !cutAt.IsZero() {
+			ackedAfterCut = append(ackedAfterCut, now)
 		}
-	}()
-	halt := sync.OnceFunc(func() {
-		close(stop)
-		wg.Wait()
+		mu.Unlock()
 	})
+	halt := load.Stop
 	defer halt()
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()

@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigilkv/vigil/internal/testutil"
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 const (
@@ -252,28 +253,14 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	var mu sync.Mutex
 	var acked []string
 	var window time.Duration
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		last := time.Now()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			k := "k" + strconv.Itoa(i)
-			if fc.Set(ctx, k, i, 0).Err() == nil {
-				now := time.Now()
-				mu.Lock()
-				acked = append(acked, k)
-				window = max(window, now.Sub(last))
-				mu.Unlock()
-				last = now
-			}
-		}
-	}()
+	last := time.Now()
+	load := writeload.Start(ctx, fc, "k", 2*time.Millisecond, func(k string, _, now time.Time) {
+		mu.Lock()
+		acked = append(acked, k)
+		window = max(window, now.Sub(last))
+		last = now
+		mu.Unlock()
+	})
 	time.Sleep(fm.load)
 	start := time.Now()
 	run(t, root, nil, "docker", f.inject...)
@@ -305,8 +292,7 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 	})
 	fig.demoted = time.Since(back)
 	time.Sleep(fm.after)
-	close(stop)
-	<-done
+	load.Stop()
 	nm := client(fields[3] + ":" + fields[4])
 	defer nm.Close()
 	mu.Lock()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilkv/vigil/deploy/proc"
 	"github.com/vigilkv/vigil/internal/testutil"
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
@@ -300,27 +301,13 @@ func TestFreezeDrillLease(t *testing.T) {
 	// sent later can only be processed after the master wakes up.
 	var frozenAt atomic.Int64
 	var acked, ackedAfterFreeze []string
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := fmt.Sprint("w", i)
-			sent := time.Now().UnixNano()
-			if stale.Set(ctx, k, i, 0).Err() == nil {
-				if f := frozenAt.Load(); f != 0 && sent > f {
-					ackedAfterFreeze = append(ackedAfterFreeze, k)
-				} else {
-					acked = append(acked, k)
-				}
-			}
+	load := writeload.Start(ctx, stale, "w", 0, func(k string, sent, _ time.Time) {
+		if f := frozenAt.Load(); f != 0 && sent.UnixNano() > f {
+			ackedAfterFreeze = append(ackedAfterFreeze, k)
+		} else {
+			acked = append(acked, k)
 		}
-	}()
+	})
 	time.Sleep(300 * time.Millisecond)
 	master.Freeze()
 	time.Sleep(50 * time.Millisecond)
@@ -338,8 +325,7 @@ func TestFreezeDrillLease(t *testing.T) {
 	})
 	t.Logf("old master demoted %v after waking up", time.Since(woke).Round(time.Millisecond))
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	<-done
+	load.Stop()
 	if len(ackedAfterFreeze) > 0 {
 		t.Fatalf("the old master acknowledged %d writes sent after it was frozen (first %s): split brain", len(ackedAfterFreeze), ackedAfterFreeze[0])
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vigilkv/vigil/deploy/proc"
 	"github.com/vigilkv/vigil/internal/netns"
 	"github.com/vigilkv/vigil/internal/testutil"
+	"github.com/vigilkv/vigil/internal/writeload"
 )
 
 // TestPartitionDrill cuts the master off from the sentinels and the
@@ -113,48 +114,20 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	var lastStaleAck time.Time
 	staleAcksAfterCut := 0
 	var cutAt time.Time
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			k := "fc:" + strconv.Itoa(i)
-			if fc.Set(ctx, k, i, 0).Err() == nil {
-				mu.Lock()
-				acked = append(acked, k)
-				mu.Unlock()
-			}
+	followed := writeload.Start(ctx, fc, "fc:", 2*time.Millisecond, func(k string, _, _ time.Time) {
+		mu.Lock()
+		acked = append(acked, k)
+		mu.Unlock()
+	})
+	pinned := writeload.Start(ctx, stale, "stale:", 0, func(k string, _, now time.Time) {
+		mu.Lock()
+		acked = append(acked, k)
+		lastStaleAck = now
+		if !cutAt.IsZero() {
+			staleAcksAfterCut++
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := "stale:" + strconv.Itoa(i)
-			if stale.Set(ctx, k, i, 0).Err() == nil {
-				now := time.Now()
-				mu.Lock()
-				acked = append(acked, k)
-				lastStaleAck = now
-				if !cutAt.IsZero() {
-					staleAcksAfterCut++
-				}
-				mu.Unlock()
-			} else {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}()
+		mu.Unlock()
+	})
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	cutAt = time.Now()
@@ -188,8 +161,8 @@ func partitionDrill(t *testing.T, syncReplicas, subnet int) {
 	})
 	t.Logf("old master demoted %v after healing", time.Since(healed).Round(time.Millisecond))
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	followed.Stop()
+	pinned.Stop()
 
 	a, err := sc.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
 	if err != nil || len(a) != 2 {
