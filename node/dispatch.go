@@ -242,15 +242,17 @@ func (s *Server) execute(ctx *Ctx) {
 	}
 	if ctx.changes > 0 || len(ctx.rewritten) > 0 {
 		cl.lastWriteOffset = s.repl.offset
+		// The reply waits until the write is on disk and on enough
+		// replicas (see awaitWrites); the mark lets it become an error.
+		fromClient := cl.Flags&(ClientMaster|ClientAOFLoader) == 0
 		waits := false
-		if s.cfg.SyncReplicas > 0 && !s.repl.isReplica() && cl.Flags&(ClientMaster|ClientAOFLoader) == 0 {
+		if s.cfg.SyncReplicas > 0 && !s.repl.isReplica() && fromClient {
 			cl.syncWait = s.repl.offset
 			waits = true
 		}
 		if s.aof.on && s.cfg.AppendFsync == "always" {
-			// The reply waits until this write is on disk (see serveClient).
 			cl.aofWait = s.repl.offset
-			waits = cl.Flags&(ClientMaster|ClientAOFLoader) == 0
+			waits = waits || fromClient
 		}
 		if waits {
 			cl.waitMarks = append(cl.waitMarks, replyMark{mark, cl.W.Len(), s.repl.offset, false})

@@ -474,10 +474,10 @@ func (s *Server) startStreaming(ri *replicaInfo) {
 }
 
 // addReplica starts feeding a replica, which holds a processor until
-// removeReplica; under the lock. Not a replica on this host: it shares
-// this host's cores, and a master serving from one more thread takes them
-// from it, so it falls behind (two replicas on two cores, SET -P 16: p99
-// lag 3 MB with the processor, 170 KB without, redis 830 KB).
+// removeReplica; under the lock. A replica on this host holds none: it
+// shares this host's cores, and a master serving from one more thread
+// takes them from it, so it falls behind (two replicas on two cores, SET
+// -P 16: p99 lag 3 MB with the processor, 170 KB without, redis 830 KB).
 func (s *Server) addReplica(ri *replicaInfo) {
 	ri.releaseProc = func() {}
 	if !ri.cl.isLocal() {
