@@ -69,6 +69,11 @@ func TestReplicaCutOff(t *testing.T) {
 				testutil.WaitInfo(t, rc, "replication", "master_link_status:up")
 				waitSynced(t, rc, mc)
 				before = infoInt(mc.Info(ctx, "stats").Val(), tc.wantSync)
+				if processorsTestable() {
+					// A replica on another host earns the master a
+					// processor to feed it.
+					testutil.WaitInfo(t, mc, "server", "go_maxprocs:2")
+				}
 			}
 			if err := ns.Cut(); err != nil {
 				t.Fatal(err)
@@ -78,6 +83,11 @@ func TestReplicaCutOff(t *testing.T) {
 			}
 			// Long enough for both sides' repl-timeout to notice.
 			time.Sleep(4 * time.Second)
+			if processorsTestable() && !tc.midSync {
+				// The master dropped the replica and gave its
+				// processor back.
+				testutil.WaitInfo(t, mc, "server", "go_maxprocs:1")
+			}
 			if err := ns.Heal(); err != nil {
 				t.Fatal(err)
 			}
