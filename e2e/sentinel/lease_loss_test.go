@@ -3,6 +3,8 @@ package sentinel
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,6 +97,13 @@ func TestRestartedOldMasterTakesNoWrites(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the master lease", func() (bool, string) {
 		info := mc.Info(ctx, "replication").Val()
 		return strings.Contains(info, "master_lease:ok"), info
+	})
+	// The node records that it is managed once its lease first comes into
+	// force, in a file written (with fsyncs) off the write path: a kill
+	// before that file is in place is a restart the node cannot know of.
+	testutil.WaitFor(t, 10*time.Second, "the node to record that sentinels manage it", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(master.Dir, "vigil-managed"))
+		return err == nil, fmt.Sprint(err)
 	})
 	master.Kill()
 	testutil.WaitFor(t, 20*time.Second, "a replica to be promoted", func() (bool, string) {
