@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -34,7 +33,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/deploy/rollout"
-	"github.com/vigilkv/vigil/internal/gctune"
 	"github.com/vigilkv/vigil/internal/handoff"
 	"github.com/vigilkv/vigil/internal/logging"
 	"github.com/vigilkv/vigil/internal/resp"
@@ -102,12 +100,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	var gov *procs.Governor
 	if getenv("GOMAXPROCS") == "" {
 		gov = procs.New(cfg.IOThreads, runtime.GOMAXPROCS(0), runtime.GOMAXPROCS) // the default follows a container's CPU quota
-	}
-	// Likewise GOGC: without one, small heaps get a minimum headroom.
-	if getenv("GOGC") == "" && cfg.GCMinHeadroom > 0 {
-		tuner := gctune.New(uint64(cfg.GCMinHeadroom), 100, debug.SetGCPercent)
-		tuner.Start()
-		defer tuner.Stop()
 	}
 	srv, err := node.New(node.Options{Config: cfg, Logger: log, LogLevel: &level, Executable: executable(), Args: args, Procs: gov})
 	if err != nil {

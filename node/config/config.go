@@ -28,11 +28,7 @@ type Config struct {
 	Databases int
 	// IOThreads is how many processors serve clients (GOMAXPROCS
 	// outside background work; see node/procs).
-	IOThreads int
-	// GCMinHeadroom is the least heap the Go collector lets the node
-	// allocate between collections (see internal/gctune); 0 leaves GOGC
-	// alone.
-	GCMinHeadroom       int64
+	IOThreads           int
 	Hz                  int
 	ActiveRehashing     bool
 	MaxMemory           int64
@@ -156,7 +152,6 @@ func Default() *Config {
 		UpgradePauseTimeout:               2000,
 		MasterLease:                       true,
 		IOThreads:                         1,
-		GCMinHeadroom:                     64 << 20,
 		ReplPingPeriod:                    10,
 		ReplTimeout:                       60,
 		ReplDisklessSync:                  true,

@@ -200,7 +200,6 @@ func directives() []*Directive {
 		}, Set: setOutputBufferLimits},
 		imm(intDir("databases", 1, math.MaxInt32, func(c *Config) *int { return &c.Databases })),
 		imm(intDir("io-threads", 1, 128, func(c *Config) *int { return &c.IOThreads })),
-		imm(memDir("gc-min-headroom", 0, func(c *Config) *int64 { return &c.GCMinHeadroom })),
 		intDir("hz", 0, math.MaxInt32, func(c *Config) *int { return &c.Hz }),
 		boolDir("activerehashing", func(c *Config) *bool { return &c.ActiveRehashing }),
 		memDir("maxmemory", 0, func(c *Config) *int64 { return &c.MaxMemory }),
