@@ -176,10 +176,13 @@ func startSentinels(ctx context.Context, label, path string, masterPort int) ([]
 			os.RemoveAll(d)
 		}
 	}
-	gossip := make([]int, 3)
-	for i := range gossip {
-		gossip[i], _ = proc.FreePort()
+	// Distinct by construction: ports picked one by one can coincide.
+	base, err := proc.FreePortRange(3)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
 	}
+	gossip := []int{base, base + 1, base + 2}
 	for i := 0; i < 3; i++ {
 		dir, err := os.MkdirTemp("", "vigil-bench-sentinel-")
 		if err != nil {

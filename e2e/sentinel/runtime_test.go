@@ -21,12 +21,14 @@ import (
 // so.
 func startSentinelsWith(t *testing.T, n int, extra ...string) []*testutil.Proc {
 	t.Helper()
+	// Distinct by construction: ports picked one by one once coincided
+	// (as testutil.StartSentinels found before).
+	base, err := proc.FreePortRange(n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var gossip, seeds []string
-	for i := 0; i < n; i++ {
-		p, err := proc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for p := base; p < base+n; p++ {
 		gossip = append(gossip, strconv.Itoa(p))
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
 	}
