@@ -633,16 +633,10 @@ func (a *aofState) writer() {
 		}
 		if a.rotateAt >= 0 && a.written == a.rotateAt {
 			a.mu.Unlock()
-			err := a.rotate()
+			err := a.rotate(flush)
 			a.mu.Lock()
 			if err != nil {
-				a.failed(err)
-				if errors.Is(err, errAOFSync) {
-					a.written = a.synced
-				}
-				a.mu.Unlock()
-				time.Sleep(100 * time.Millisecond)
-				a.mu.Lock()
+				a.failedRetry(err)
 				continue
 			}
 			// rotate fsynced the old file: all written so far is durable.
@@ -666,15 +660,7 @@ func (a *aofState) writer() {
 		took := time.Since(start)
 		a.mu.Lock()
 		if err != nil {
-			a.failed(err)
-			if errors.Is(err, errAOFSync) {
-				// a.write cut the file back to its last good fsync:
-				// everything since is written again.
-				a.written = a.synced
-			}
-			a.mu.Unlock()
-			time.Sleep(100 * time.Millisecond)
-			a.mu.Lock()
+			a.failedRetry(err)
 			continue
 		}
 		if a.writeErr != nil {
@@ -783,7 +769,21 @@ const aofMaxUnsynced = 32 << 20
 
 // errAOFSync marks a failed fsync: what was written since the last good
 // one may be lost.
-var errAOFSync = errors.New("fsync failed")
+var errAOFSync = errors.New("fsync")
+
+// failedRetry records a failed write or fsync and waits a moment before
+// the writer tries again; after a failed fsync (the file was cut back to
+// its last good one) everything since is written again. Under a.mu, which
+// it lets go while it waits.
+func (a *aofState) failedRetry(err error) {
+	a.failed(err)
+	if errors.Is(err, errAOFSync) {
+		a.written = a.synced
+	}
+	a.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	a.mu.Lock()
+}
 
 // failed records a write error; under a.mu.
 func (a *aofState) failed(err error) {
@@ -820,15 +820,22 @@ func (a *aofState) write(chunk []byte, sync bool, fl *aofFlusher) error {
 		return fmt.Errorf("writing %s: %w", a.file.Name(), werr)
 	}
 	if serr != nil {
-		a.file.Truncate(a.syncedSize)
-		a.setFileSize(a.syncedSize)
-		return fmt.Errorf("fsync %s: %w (%w)", a.file.Name(), serr, errAOFSync)
+		return a.syncFailed(serr)
 	}
 	a.setFileSize(a.fileSize + int64(n))
 	if sync {
 		a.syncedSize = a.fileSize
 	}
 	return nil
+}
+
+// syncFailed cuts the incr file back to its size at its last good fsync
+// (the kernel may have dropped any page written since) and returns err
+// marked errAOFSync. Writer goroutine.
+func (a *aofState) syncFailed(err error) error {
+	a.file.Truncate(a.syncedSize)
+	a.setFileSize(a.syncedSize)
+	return fmt.Errorf("%w %s: %w", errAOFSync, a.file.Name(), err)
 }
 
 // setFileSize publishes the incr file's size (INFO, auto rewrite); the
@@ -839,9 +846,9 @@ func (a *aofState) setFileSize(n int64) {
 	a.mu.Unlock()
 }
 
-// rotate opens the next incr file and lists it in the manifest (writer
-// goroutine, without a.mu).
-func (a *aofState) rotate() error {
+// rotate opens the next incr file and lists it in the manifest, once the
+// current one is flushed (writer goroutine, without a.mu).
+func (a *aofState) rotate(fl *aofFlusher) error {
 	s := a.s
 	a.mu.Lock()
 	seq := a.rotateSeq
@@ -858,11 +865,13 @@ func (a *aofState) rotate() error {
 		return err
 	}
 	if a.file != nil {
-		if err := fdatasync(a.file); err != nil {
+		if _, werr, serr := fl.write(a.file, nil, true); werr != nil || serr != nil {
 			f.Close()
-			a.file.Truncate(a.syncedSize)
-			a.setFileSize(a.syncedSize)
-			return fmt.Errorf("fsync %s: %w (%w)", a.file.Name(), err, errAOFSync)
+			if serr != nil {
+				return a.syncFailed(serr)
+			}
+			// The ring failed: the flush is made again without it.
+			return fmt.Errorf("flushing %s: %w", a.file.Name(), werr)
 		}
 		a.file.Close()
 	}
@@ -1000,8 +1009,11 @@ func (s *Server) aofRefusal() string {
 
 // errnoText is the OS error's text, as strerror gives it.
 func errnoText(err error) string {
+	var errno syscall.Errno
 	var pe *os.PathError
-	if errors.As(err, &pe) {
+	if errors.As(err, &errno) {
+		err = errno
+	} else if errors.As(err, &pe) {
 		err = pe.Err
 	}
 	msg := err.Error()

@@ -71,11 +71,16 @@ func failedFsyncLosesNothing(t *testing.T, fsync, ring string) {
 	// Write until the failure shows: under everysec that takes up to the
 	// next fsync, and what was acknowledged meanwhile is what the disk
 	// loses.
+	var refusal error
 	testutil.WaitFor(t, 10*time.Second, "writes refused with MISCONF", func() (bool, string) {
 		i++
-		err := set(i)
-		return err != nil && strings.HasPrefix(err.Error(), "MISCONF "), fmt.Sprint("last write: ", err)
+		refusal = set(i)
+		return refusal != nil && strings.HasPrefix(refusal.Error(), "MISCONF "), fmt.Sprint("last write: ", refusal)
 	})
+	// Redis's text: the OS error as strerror says it.
+	if want := "MISCONF Errors writing to the AOF file: Input/output error"; refusal.Error() != want {
+		t.Errorf("refused with %q, want %q", refusal, want)
+	}
 	if fsync == "always" && unconfirmed == 0 {
 		t.Error("no write waiting for its fsync was told it failed")
 	}
