@@ -87,7 +87,7 @@ func TestSentinelAuthFailover(t *testing.T) {
 	master := testutil.StartVigil(t)
 	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
 	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
-	sents := startSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
+	sents := testutil.StartSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
 		"--down-after-milliseconds", "1000", "--failover-timeout", "10000", "--requirepass", sentinelPass)
 	var addrs []string
 	var clients []*redis.Client

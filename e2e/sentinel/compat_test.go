@@ -90,7 +90,7 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 	master := testutil.StartVigil(t)
 	testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
 	rs := startRedisSentinel(t, master.Port)
-	vs := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port), "--down-after-milliseconds", "5000")[0]
+	vs := testutil.StartSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port), "--down-after-milliseconds", "5000")[0]
 	for _, p := range []*testutil.Proc{rs, vs} {
 		c := redis.NewClient(&redis.Options{Addr: p.Addr, Protocol: 2, DisableIdentity: true})
 		t.Cleanup(func() { c.Close() })

@@ -117,7 +117,7 @@ func (g *dataGroup) writes(t *testing.T, prefix string, n int) {
 func TestFiveSentinelsQuorumThree(t *testing.T) {
 	ctx := context.Background()
 	g := startGroup(t, "mymaster", 2)
-	sents := startSentinelsWith(t, 5, append(g.monitorArg(3), "--down-after-milliseconds", "1000", "--failover-timeout", "10000")...)
+	sents := testutil.StartSentinelsWith(t, 5, append(g.monitorArg(3), "--down-after-milliseconds", "1000", "--failover-timeout", "10000")...)
 	var clients []*redis.Client
 	var logs []*eventLog
 	for _, s := range sents {
@@ -164,7 +164,7 @@ func TestTwoGroupsFailOverIndependently(t *testing.T) {
 	ctx := context.Background()
 	a, b := startGroup(t, "alpha", 1), startGroup(t, "beta", 1)
 	args := append(append(a.monitorArg(2), b.monitorArg(2)...), "--down-after-milliseconds", "1000", "--failover-timeout", "10000")
-	sents := startSentinelsWith(t, 3, args...)
+	sents := testutil.StartSentinelsWith(t, 3, args...)
 	var clients []*redis.Client
 	for _, s := range sents {
 		clients = append(clients, sentinelClient(t, s))

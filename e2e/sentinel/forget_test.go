@@ -23,7 +23,7 @@ func TestForgetAfter(t *testing.T) {
 	master := testutil.StartVigil(t)
 	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
 	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
-	sents := startSentinelsWith(t, 4, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
+	sents := testutil.StartSentinelsWith(t, 4, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
 		"--down-after-milliseconds", "500", "--failover-timeout", "10000", "--forget-after", "1000")
 	c := sentinelClient(t, sents[0])
 	testutil.WaitFor(t, 20*time.Second, "sentinel 0 to see the replicas and its peers", func() (bool, string) {

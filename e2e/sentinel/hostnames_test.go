@@ -25,7 +25,7 @@ func TestHostnamesEndToEnd(t *testing.T) {
 	master := testutil.StartVigil(t, "--replica-announce-ip", host)
 	replicaArgs := []string{"--replica-announce-ip", host, "--replicaof", fmt.Sprintf("%s %d", host, master.Port)}
 	replicas := []*testutil.Proc{testutil.StartVigil(t, replicaArgs...), testutil.StartVigil(t, replicaArgs...)}
-	sents := startSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster %s %d 2", host, master.Port),
+	sents := testutil.StartSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster %s %d 2", host, master.Port),
 		"--down-after-milliseconds", "1000", "--failover-timeout", "10000",
 		"--resolve-hostnames", "--announce-hostnames", "--announce-ip", host)
 	var addrs []string

@@ -67,7 +67,7 @@ func leaderRestarted(t *testing.T, sim string) {
 	// failover-timeout 3 s: after crash-after-promotion nobody is left to
 	// re-point the other replica but +fix-slave-config, which waits for
 	// failover-timeout without a configuration change (as Redis).
-	sents := startSentinelsWith(t, 3, append(g.monitorArg(2), "--down-after-milliseconds", "1000", "--failover-timeout", "3000")...)
+	sents := testutil.StartSentinelsWith(t, 3, append(g.monitorArg(2), "--down-after-milliseconds", "1000", "--failover-timeout", "3000")...)
 	var clients []*redis.Client
 	for _, s := range sents {
 		clients = append(clients, sentinelClient(t, s))

@@ -3,7 +3,6 @@ package sentinel
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,38 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigilkv/vigil/deploy/proc"
 	"github.com/vigilkv/vigil/internal/testutil"
 )
-
-// startSentinelsWith starts n gossiping vigil-sentinels with extra
-// arguments; unlike startSentinels they monitor nothing unless extra says
-// so.
-func startSentinelsWith(t *testing.T, n int, extra ...string) []*testutil.Proc {
-	t.Helper()
-	// Distinct by construction: ports picked one by one once coincided
-	// (as testutil.StartSentinels found before).
-	base, err := proc.FreePortRange(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gossip, seeds []string
-	for p := base; p < base+n; p++ {
-		gossip = append(gossip, strconv.Itoa(p))
-		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(p))
-	}
-	var out []*testutil.Proc
-	for i := 0; i < n; i++ {
-		dir := t.TempDir()
-		args := append([]string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", gossip[i],
-			"--join", strings.Join(seeds, ",")}, extra...)
-		out = append(out, testutil.StartProcess(t, proc.Spec{
-			Name: fmt.Sprint("vigil-sentinel-", i), Path: testutil.SentinelBinary(t), Args: args,
-			Dir: dir, LogPath: filepath.Join(dir, "sentinel.log"),
-		}))
-	}
-	return out
-}
 
 // sentinelClient is a RESP2 client of a sentinel, closed with the test.
 func sentinelClient(t *testing.T, p *testutil.Proc) *redis.Client {
@@ -100,7 +69,7 @@ func TestRuntimeMonitorFailover(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t)
 	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
-	sents := startSentinelsWith(t, 3)
+	sents := testutil.StartSentinelsWith(t, 3)
 	var clients []*redis.Client
 	for _, s := range sents {
 		c := sentinelClient(t, s)
@@ -166,7 +135,7 @@ func TestSetPersistsAcrossRestart(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t)
 	other := testutil.StartVigil(t)
-	sents := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
+	sents := testutil.StartSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
 		"--down-after-milliseconds", "5000", "--monitor", fmt.Sprintf("gone 127.0.0.1 %d 1", other.Port))
 	c := sentinelClient(t, sents[0])
 	for _, cmd := range [][]any{
@@ -334,7 +303,7 @@ func TestParallelSyncsReconfEvents(t *testing.T) {
 func TestSetAuthPass(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t, "--requirepass", "s3cret")
-	s := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port), "--down-after-milliseconds", "1000")[0]
+	s := testutil.StartSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port), "--down-after-milliseconds", "1000")[0]
 	c := sentinelClient(t, s)
 	flags := func() (bool, string) {
 		f, err := masterInfo(ctx, c, "mymaster")
@@ -409,7 +378,7 @@ func TestFixSlaveConfig(t *testing.T) {
 	replicaArgs := []string{"--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port)}
 	a := testutil.StartVigil(t, replicaArgs...)
 	b := testutil.StartVigil(t, replicaArgs...)
-	sents := startSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
+	sents := testutil.StartSentinelsWith(t, 3, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
 		"--down-after-milliseconds", "1000", "--failover-timeout", "3000")
 	var logs []*eventLog
 	for i, s := range sents {
@@ -499,7 +468,7 @@ func TestDemotedMasterIsReplaced(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t)
 	replica := testutil.StartVigil(t, "--replicaof", fmt.Sprintf("127.0.0.1 %d", master.Port))
-	s := startSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
+	s := testutil.StartSentinelsWith(t, 1, "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 1", master.Port),
 		"--down-after-milliseconds", "1000", "--failover-timeout", "10000")[0]
 	c := sentinelClient(t, s)
 	testutil.WaitFor(t, 20*time.Second, "the sentinel to know the replica", func() (bool, string) {
