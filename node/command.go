@@ -106,22 +106,26 @@ func (cmd *Command) KeyIndexes(args [][]byte) []int {
 	if cmd.Keys != nil {
 		return cmd.Keys(args)
 	}
-	if cmd.FirstKey <= 0 {
-		return nil
-	}
-	last := cmd.LastKey
-	if last < 0 {
-		last = len(args) + last
-	}
-	step := cmd.KeyStep
-	if step <= 0 {
-		step = 1
-	}
+	first, last, step := cmd.keyRange(len(args))
 	var out []int
-	for i := cmd.FirstKey; i <= last && i < len(args); i += step {
+	for i := first; i <= last; i += step {
 		out = append(out, i)
 	}
 	return out
+}
+
+// keyRange is where a command with fixed key positions (no Keys func)
+// finds its keys among n arguments: first to last, every step; empty
+// (last < first) for a command without keys.
+func (cmd *Command) keyRange(n int) (first, last, step int) {
+	if cmd.FirstKey <= 0 {
+		return 1, 0, 1
+	}
+	last = cmd.LastKey
+	if last < 0 {
+		last += n
+	}
+	return cmd.FirstKey, min(last, n-1), max(cmd.KeyStep, 1)
 }
 
 // commandTable is the server's set of commands, built from each family's

@@ -112,20 +112,16 @@ func (s *Server) processCommand(cl *Client, args [][]byte) cmdStatus {
 // 100,000 spent a third of its time in lookups. readAhead does the same
 // across pipelined commands; this is for the keys within one.
 func (s *Server) prefetchOwnKeys(cl *Client, cmd *Command, args [][]byte) {
-	if cmd.Keys != nil || cmd.FirstKey <= 0 {
+	if cmd.Keys != nil {
 		return
 	}
-	step := max(cmd.KeyStep, 1)
-	last := cmd.LastKey
-	if last < 0 {
-		last += len(args)
-	}
-	if (last-cmd.FirstKey)/step+1 < prefetchMinKeys {
+	first, last, step := cmd.keyRange(len(args))
+	if last < first || (last-first)/step+1 < prefetchMinKeys {
 		return
 	}
 	var buf [dict.PrefetchMax][]byte
 	keys := buf[:0]
-	for i := cmd.FirstKey; i <= last && i < len(args) && len(keys) < len(buf); i += step {
+	for i := first; i <= last && len(keys) < len(buf); i += step {
 		keys = append(keys, args[i])
 	}
 	s.prefetchSink += s.ks.DBs[cl.DB].Prefetch(keys)
