@@ -251,7 +251,7 @@ func (s *Server) execute(ctx *Ctx) {
 			waits = waits || fromClient
 		}
 		if waits {
-			cl.waitMarks = append(cl.waitMarks, replyMark{mark, cl.W.Len(), s.repl.offset, false})
+			cl.waitMarks = append(cl.waitMarks, replyMark{mark, cl.W.Len(), s.repl.offset})
 		}
 	}
 	if cmd.Flags&(FlagSkipMonitor|FlagAdmin) == 0 || cmd.Name == "exec" {

@@ -723,31 +723,32 @@ func (s *Server) releaseSyncWriters() {
 type replyMark struct {
 	start, end int
 	offset     int64
-	failed     bool // already replaced
 }
 
 // failReplies replaces the replies of the writes past confirmed with msg
-// (a whole RESP error line), keeping the marks in step with the output.
+// (a whole RESP error line). The marks of the replies left are moved with
+// the output; those replaced are dropped, so a later wait does not
+// replace them again.
 func (cl *Client) failReplies(confirmed int64, msg string) {
 	buf := cl.W.Buf
 	out := make([]byte, 0, len(buf))
 	last := 0 // buf is copied up to here
-	for i := range cl.waitMarks {
-		m := &cl.waitMarks[i]
+	keep := cl.waitMarks[:0]
+	for _, m := range cl.waitMarks {
 		if m.start < last || m.end > len(buf) {
-			continue // not a reply in this output: leave it be
+			continue // not a reply in this output: forget it
 		}
 		out = append(out, buf[last:m.start]...)
-		start := len(out)
-		if m.failed || m.offset <= confirmed || m.start == m.end { // (no reply: CLIENT REPLY OFF)
-			out = append(out, buf[m.start:m.end]...)
-		} else {
-			out = append(out, msg...)
-			m.failed = true
-		}
 		last = m.end
-		m.start, m.end = start, len(out)
+		if m.offset > confirmed && m.start < m.end { // (none: CLIENT REPLY OFF)
+			out = append(out, msg...)
+			continue
+		}
+		start := len(out)
+		out = append(out, buf[m.start:m.end]...)
+		keep = append(keep, replyMark{start, len(out), m.offset})
 	}
+	cl.waitMarks = keep
 	out = append(out, buf[last:]...)
 	cl.W.Buf = out
 }
