@@ -177,7 +177,7 @@ func (r *Ring) WriteSync(fd uintptr, p []byte, sync bool) (n int, writeErr, sync
 	for n < len(p) {
 		rest := p[n:]
 		w := sqe{opcode: opWrite, fd: int32(fd), off: ^uint64(0), addr: uint64(uintptr(unsafe.Pointer(&rest[0]))), len: uint32(min(len(rest), 1<<30))}
-		var res []int32
+		var res results
 		var err error
 		if sync {
 			// The flush runs only once the write has completed whole; a
@@ -219,9 +219,13 @@ func errnoOf(res int32) error {
 	return nil
 }
 
+// results are a call's completion results, in submission order: a fixed
+// array, so that a flush allocates nothing.
+type results [ringSize]int32
+
 // run submits entries (at most the ring's size) and waits for all their
 // completions, returning each one's result in order. Under r.mu.
-func (r *Ring) run(entries ...sqe) ([]int32, error) {
+func (r *Ring) run(entries ...sqe) (results, error) {
 	res, err := r.submitAndWait(entries)
 	if err != nil {
 		r.broken = err
@@ -229,7 +233,7 @@ func (r *Ring) run(entries ...sqe) ([]int32, error) {
 	return res, err
 }
 
-func (r *Ring) submitAndWait(entries []sqe) ([]int32, error) {
+func (r *Ring) submitAndWait(entries []sqe) (res results, err error) {
 	p := &r.params
 	tail := atomic.LoadUint32(r.u32(r.sqRing, p.sqOff.tail))
 	mask := *r.u32(r.sqRing, p.sqOff.ringMask)
@@ -255,26 +259,25 @@ func (r *Ring) submitAndWait(entries []sqe) ([]int32, error) {
 			continue
 		}
 		if errno != 0 {
-			return nil, fmt.Errorf("%w: io_uring_enter: %w", ErrRing, errno)
+			return res, fmt.Errorf("%w: io_uring_enter: %w", ErrRing, errno)
 		}
 		if int(n) != len(entries) {
-			return nil, fmt.Errorf("%w: io_uring_enter submitted %d of %d", ErrRing, n, len(entries))
+			return res, fmt.Errorf("%w: io_uring_enter submitted %d of %d", ErrRing, n, len(entries))
 		}
 		break
 	}
-	res := make([]int32, len(entries))
 	for left := len(entries); left > 0; {
 		if c, ok := r.reap(); ok {
 			i := int(c.userData - first)
 			if c.userData < first || i >= len(entries) {
-				return nil, fmt.Errorf("%w: completion for operation %d, want %d to %d", ErrRing, c.userData, first, r.seq)
+				return res, fmt.Errorf("%w: completion for operation %d, want %d to %d", ErrRing, c.userData, first, r.seq)
 			}
 			res[i] = c.res
 			left--
 			continue
 		}
 		if err := r.waitEvent(); err != nil {
-			return nil, fmt.Errorf("%w: waiting for a completion: %w", ErrRing, err)
+			return res, fmt.Errorf("%w: waiting for a completion: %w", ErrRing, err)
 		}
 	}
 	return res, nil
