@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vigilkv/vigil/internal/testutil"
 )
 
@@ -47,5 +49,37 @@ func TestLoadAcknowledgesWhatIsWritten(t *testing.T) {
 	}
 	if n := c.DBSize(ctx).Val(); n != int64(len(acked)) {
 		t.Errorf("%d keys on the server, %d acknowledged: written after Stop", n, len(acked))
+	}
+}
+
+// The server killed mid-load: no write sent after the kill is acknowledged, the
+// load keeps trying without spinning, and Stop returns promptly.
+func TestLoadAgainstAKilledServer(t *testing.T) {
+	p := testutil.StartVigil(t)
+	c := p.Client(func(o *redis.Options) { o.MaxRetries = -1; o.DialTimeout = 100 * time.Millisecond })
+	var mu sync.Mutex
+	var lastSent time.Time
+	acks := 0
+	l := Start(context.Background(), c, "w:", 0, func(_ string, sent, _ time.Time) {
+		mu.Lock()
+		lastSent, acks = sent, acks+1
+		mu.Unlock()
+	})
+	time.Sleep(100 * time.Millisecond)
+	p.Kill()
+	killed := time.Now()
+	time.Sleep(300 * time.Millisecond)
+	stopping := time.Now()
+	l.Stop()
+	if d := time.Since(stopping); d > time.Second {
+		t.Errorf("Stop took %v against a dead server", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if acks == 0 {
+		t.Fatal("nothing acknowledged before the kill")
+	}
+	if lastSent.After(killed) {
+		t.Errorf("a write sent %v after the server was killed was acknowledged", lastSent.Sub(killed))
 	}
 }
