@@ -118,3 +118,47 @@ func failedFsyncLosesNothing(t *testing.T, fsync, ring string) {
 	}
 	t.Logf("%d fsyncs failed; %d writes acknowledged, %d NOTCONFIRMED, %d refused with MISCONF", ffs.FailedSyncs(), len(acked), unconfirmed, refused)
 }
+
+// TestFailedFsyncBeforeEarlyFlush: under appendfsync always, the replies a
+// connection flushes early (before a blocking command waits, before a
+// protocol error closes it) wait for the fsync like any other, and a
+// write whose fsync failed is answered NOTCONFIRMED there too, never OK.
+func TestFailedFsyncBeforeEarlyFlush(t *testing.T) {
+	if err := faultfs.Available(); err != nil {
+		t.Skipf("FUSE unavailable: %v", err)
+	}
+	ffs, err := faultfs.Mount(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Skipf("cannot mount a FUSE file system: %v", err)
+	}
+	t.Cleanup(func() { ffs.Unmount() })
+	p := testutil.StartVigil(t, "--dir", ffs.Dir, "--appendonly", "yes", "--appendfsync", "always")
+	c := p.Client()
+	ctx := context.Background()
+	testutil.WaitInfo(t, c, "persistence", "aof_rewrite_in_progress:0")
+	const notConfirmed = "-NOTCONFIRMED The write was applied in memory but not written to the AOF: Input/output error\r\n"
+	for _, tc := range []struct {
+		name, pipeline, then string
+	}{
+		{"a blocking command", "SET a 1\r\nBLPOP nolist 0.1\r\n", "*-1\r\n"},
+		{"a protocol error", "SET b 1\r\n*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffs.FailSyncs(syscall.EIO)
+			conn := testutil.DialRaw(t, p.Addr)
+			defer conn.Close()
+			conn.Write([]byte(tc.pipeline))
+			if got := string(conn.Read()); got != notConfirmed {
+				t.Errorf("the write's reply is %q, want %q", got, notConfirmed)
+			}
+			if got := string(conn.Read()); got != tc.then {
+				t.Errorf("then %q, want %q", got, tc.then)
+			}
+			ffs.Heal()
+			testutil.WaitFor(t, 10*time.Second, "writes to resume", func() (bool, string) {
+				err := c.Set(ctx, "probe", "1", 0).Err()
+				return err == nil, fmt.Sprint(err)
+			})
+		})
+	}
+}
