@@ -23,9 +23,6 @@ import (
 // once it heals, and after a kill -9 every acknowledged write is in the
 // AOF, which loads.
 func TestFailedFsyncLosesNothing(t *testing.T) {
-	if err := faultfs.Available(); err != nil {
-		t.Skipf("FUSE unavailable: %v", err)
-	}
 	for _, tc := range []struct{ fsync, ring string }{
 		{"everysec", "yes"}, {"everysec", "no"}, {"always", "yes"}, {"always", "no"},
 	} {
@@ -34,11 +31,7 @@ func TestFailedFsyncLosesNothing(t *testing.T) {
 }
 
 func failedFsyncLosesNothing(t *testing.T, fsync, ring string) {
-	ffs, err := faultfs.Mount(t.TempDir(), t.TempDir())
-	if err != nil {
-		t.Skipf("cannot mount a FUSE file system: %v", err)
-	}
-	t.Cleanup(func() { ffs.Unmount() })
+	ffs := mountFaultFS(t)
 	args := []string{"--appendonly", "yes", "--appendfsync", fsync, "--aof-io-uring", ring}
 	p := testutil.StartVigil(t, append([]string{"--dir", ffs.Dir}, args...)...)
 	c := p.Client(func(o *redis.Options) { o.MaxRetries = -1; o.ReadTimeout = 5 * time.Second })
@@ -124,14 +117,7 @@ func failedFsyncLosesNothing(t *testing.T, fsync, ring string) {
 // protocol error closes it) wait for the fsync like any other, and a
 // write whose fsync failed is answered NOTCONFIRMED there too, never OK.
 func TestFailedFsyncBeforeEarlyFlush(t *testing.T) {
-	if err := faultfs.Available(); err != nil {
-		t.Skipf("FUSE unavailable: %v", err)
-	}
-	ffs, err := faultfs.Mount(t.TempDir(), t.TempDir())
-	if err != nil {
-		t.Skipf("cannot mount a FUSE file system: %v", err)
-	}
-	t.Cleanup(func() { ffs.Unmount() })
+	ffs := mountFaultFS(t)
 	p := testutil.StartVigil(t, "--dir", ffs.Dir, "--appendonly", "yes", "--appendfsync", "always")
 	c := p.Client()
 	ctx := context.Background()
@@ -161,4 +147,19 @@ func TestFailedFsyncBeforeEarlyFlush(t *testing.T) {
 			})
 		})
 	}
+}
+
+// mountFaultFS mounts a fresh faultfs for the test, or skips it where FUSE
+// cannot be used.
+func mountFaultFS(t *testing.T) *faultfs.FS {
+	t.Helper()
+	if err := faultfs.Available(); err != nil {
+		t.Skipf("FUSE unavailable: %v", err)
+	}
+	ffs, err := faultfs.Mount(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Skipf("cannot mount a FUSE file system: %v", err)
+	}
+	t.Cleanup(func() { ffs.Unmount() })
+	return ffs
 }
