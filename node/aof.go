@@ -427,6 +427,9 @@ func (s *Server) startAOF() error {
 	if err := os.MkdirAll(s.aofDir(), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", s.aofDir(), err)
 	}
+	// Under a.mu too: a shutdown (a server stopped while it loads) reads
+	// these under a.mu alone.
+	a.mu.Lock()
 	a.on = true
 	a.fsync = s.cfg.AppendFsync
 	a.writeErr = nil
@@ -437,6 +440,7 @@ func (s *Server) startAOF() error {
 	a.written, a.synced = a.bufEnd, a.bufEnd
 	a.segs = []aofSeg{{a.bufEnd, 0}}
 	a.fsyncedRepl = s.repl.offset
+	a.mu.Unlock()
 	a.consumer = s.repl.addConsumer(a.feed)
 	var lastIncr *aofFile
 	for i := range a.files {
