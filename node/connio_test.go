@@ -3,11 +3,15 @@ package node
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/vigilkv/vigil/internal/resp"
+	"github.com/vigilkv/vigil/node/config"
 )
 
 func tcpPair(t *testing.T) (server, client net.Conn) {
@@ -116,4 +120,94 @@ func TestConnIOBehavesLikeNetConn(t *testing.T) {
 			t.Fatalf("Read = %q, %v", buf[:n], err)
 		}
 	})
+}
+
+// Whatever ends a client's connection (its peer, CLIENT KILL whatever the
+// client is doing, the idle timeout, the server stopping) ends the
+// client's goroutine promptly, and input bigger than one read all
+// arrives.
+func TestClientConnectionLifecycle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*config.Config)
+		run  func(t *testing.T, s *Server, addr string, c *rawConn)
+	}{
+		{"peer closes", nil, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			c.c.Close()
+			waitConns(t, s, 0)
+		}},
+		{"killed while idle", nil, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			dialRaw(t, addr).Do("CLIENT", "KILL", "ID", "1")
+			expectClosed(t, c)
+		}},
+		{"killed while blocked", nil, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			c.Send("BLPOP", "nothing", "0")
+			time.Sleep(50 * time.Millisecond)
+			dialRaw(t, addr).Do("CLIENT", "KILL", "ID", "1")
+			expectClosed(t, c)
+		}},
+		{"killed mid-pipeline", nil, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			var req []byte
+			for i := 0; i < 5000; i++ {
+				req = resp.AppendCommandStrings(req, "DEBUG", "SLEEP", "0.001")
+			}
+			c.c.Write(req)
+			time.Sleep(50 * time.Millisecond)
+			dialRaw(t, addr).Do("CLIENT", "KILL", "ID", "1")
+			expectClosed(t, c)
+		}},
+		{"idle timeout", func(c *config.Config) { c.Timeout = 1 }, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			expectClosed(t, c)
+		}},
+		{"pipeline bigger than a read", nil, func(t *testing.T, s *Server, addr string, c *rawConn) {
+			const n = 20000 // about 300 KB of requests: many reads' worth
+			var req []byte
+			for i := 0; i < n; i++ {
+				req = resp.AppendCommandStrings(req, "INCR", "counter")
+			}
+			go c.c.Write(req)
+			for i := 1; i <= n; i++ {
+				if got, want := c.Read(), fmt.Sprintf(":%d\r\n", i); got != want {
+					t.Fatalf("reply %d = %q, want %q", i, got, want)
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mutate []func(*config.Config)
+			if tc.cfg != nil {
+				mutate = append(mutate, tc.cfg)
+			}
+			s, addr := newTestServer(t, mutate...)
+			c := dialRaw(t, addr)
+			if got := c.Do("PING"); got != "+PONG\r\n" {
+				t.Fatalf("PING = %q", got)
+			}
+			tc.run(t, s, addr, c)
+			// The test server's cleanup checks that it stops: every
+			// client's goroutine has ended.
+		})
+	}
+}
+
+// expectClosed waits for the server to close c.
+func expectClosed(t *testing.T, c *rawConn) {
+	t.Helper()
+	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// EOF, or a reset where the server left input unread.
+	if _, err := io.Copy(io.Discard, c.br); isTimeout(err) {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+}
+
+// waitConns waits until the server counts n connections.
+func waitConns(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.numConns.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("server counts %d connections, want %d", s.numConns.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
