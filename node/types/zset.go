@@ -321,7 +321,7 @@ func (z *ZSet) Remove(member []byte) bool {
 		return false
 	}
 	z.mem -= zslNodeCost(n)
-	z.zsl.delete(n.score, n.member)
+	z.zsl.unlink(n)
 	return true
 }
 
@@ -698,19 +698,7 @@ func (sl *skiplist) link(x *zslNode, level int) {
 // the node and allocates another, which here made garbage for the
 // collector on every score update.
 func (sl *skiplist) move(x *zslNode, score float64) {
-	var update [zslMaxLevel]*zslNode
-	p := sl.header
-	for i := sl.level - 1; i >= 0; i-- {
-		for f := p.lvl(i).forward; f != nil && zslBefore(f, x.score, x.member); f = p.lvl(i).forward {
-			p = f
-		}
-		update[i] = p
-	}
-	level := 0
-	for level < sl.level && update[level].lvl(level).forward == x {
-		level++
-	}
-	sl.deleteNode(x, &update)
+	level := sl.unlink(x)
 	x.score = score
 	sl.link(x, level)
 }
@@ -735,21 +723,23 @@ func (sl *skiplist) deleteNode(x *zslNode, update *[zslMaxLevel]*zslNode) {
 	sl.length--
 }
 
-func (sl *skiplist) delete(score float64, member string) bool {
+// unlink takes node x, which is in the list, out of it and returns its
+// height.
+func (sl *skiplist) unlink(x *zslNode) int {
 	var update [zslMaxLevel]*zslNode
-	x := sl.header
+	p := sl.header
 	for i := sl.level - 1; i >= 0; i-- {
-		for f := x.lvl(i).forward; f != nil && zslBefore(f, score, member); f = x.lvl(i).forward {
-			x = f
+		for f := p.lvl(i).forward; f != nil && zslBefore(f, x.score, x.member); f = p.lvl(i).forward {
+			p = f
 		}
-		update[i] = x
+		update[i] = p
 	}
-	x = x.lvl(0).forward
-	if x == nil || x.score != score || x.member != member {
-		return false
+	level := 0
+	for level < sl.level && update[level].lvl(level).forward == x {
+		level++
 	}
 	sl.deleteNode(x, &update)
-	return true
+	return level
 }
 
 // rank is the 1-based rank of an element known to be present.
