@@ -52,8 +52,8 @@ func TestLoadAcknowledgesWhatIsWritten(t *testing.T) {
 	}
 }
 
-// The server killed mid-load: no write sent after the kill is acknowledged, the
-// load keeps trying without spinning, and Stop returns promptly.
+// The server killed mid-load: no write sent after the kill is acknowledged,
+// and Stop returns promptly.
 func TestLoadAgainstAKilledServer(t *testing.T) {
 	p := testutil.StartVigil(t)
 	c := p.Client(func(o *redis.Options) { o.MaxRetries = -1; o.DialTimeout = 100 * time.Millisecond })
