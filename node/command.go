@@ -155,10 +155,9 @@ func (t *commandTable) add(cmd *Command) {
 }
 
 // lookup finds a command by its (any case) name without allocating.
+// Clients send names in either case (redis-benchmark and most libraries
+// upper case), so the name is lowered first and looked up once.
 func (t *commandTable) lookup(name []byte) *Command {
-	if cmd, ok := t.byName[string(name)]; ok {
-		return cmd
-	}
 	var buf [32]byte
 	if len(name) > len(buf) {
 		return t.byName[strings.ToLower(string(name))]

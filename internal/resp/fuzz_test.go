@@ -72,3 +72,17 @@ func FuzzRequestReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseInt checks parseInt against string2ll's rules on any input.
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-1", "123", "9223372036854775808", "-0", "+5", "007"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseInt(b)
+		want, wantOK := string2ll(b)
+		if ok != wantOK || (ok && got != want) {
+			t.Fatalf("parseInt(%q) = %d, %v; string2ll = %d, %v", b, got, ok, want, wantOK)
+		}
+	})
+}

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 )
 
 // Default limits, matching redis-server 7.
@@ -195,20 +195,38 @@ func (r *RequestReader) parseInline() ([][]byte, error) {
 	return args, nil
 }
 
-// parseInt parses a protocol integer the way Redis's string2ll does.
+// parseInt parses a protocol integer the way Redis's string2ll does: an
+// optional '-', then digits without a leading zero ("0" alone is fine),
+// no '+', no spaces, within int64. Every request header goes through
+// here, twice with read-ahead, so it avoids strconv's generality.
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
+	if len(b) == 1 && b[0] == '0' {
+		return 0, true
+	}
+	digits := b
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		digits = b[1:]
+	}
+	// 19 digits hold every int64; with no leading zero, 20 do not, and
+	// 19 cannot overflow the uint64 accumulator.
+	if len(digits) == 0 || len(digits) > 19 || digits[0] < '1' || digits[0] > '9' {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, false
+	var v uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
 	}
-	// string2ll rejects "+1", leading zeros and spaces.
-	if b[0] == '+' || (len(b) > 1 && b[0] == '0') || (len(b) > 2 && b[0] == '-' && b[1] == '0') {
-		return 0, false
+	switch {
+	case !neg && v <= math.MaxInt64:
+		return int64(v), true
+	case neg && v <= math.MaxInt64+1:
+		return int64(-v), true
 	}
-	return v, true
+	return 0, false
 }
 
 func (r *RequestReader) parseMultibulk() ([][]byte, error) {
