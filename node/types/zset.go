@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"unsafe"
 
 	"github.com/vigilkv/vigil/node/dict"
 )
@@ -15,8 +14,9 @@ import (
 // member, score... entries kept in (score, member) order (OBJECT ENCODING
 // "listpack"); once a set has more than zset-max-listpack-entries members
 // or is given a member longer than zset-max-listpack-value bytes it
-// converts, for good, to a skiplist with spans (for rank queries) plus a
-// member -> node dict ("skiplist"). The thresholds are parameters so the
+// converts, for good, to a B+tree that counts the members under each node
+// (for rank queries) plus a member -> score dict (OBJECT ENCODING
+// "skiplist", the name of Redis's structure for the same job). The thresholds are parameters so the
 // caller passes the configuration in force.
 //
 // Every query is expressed in ranks (0-based positions in score order):
@@ -27,17 +27,14 @@ import (
 // buffer for integers stored in a listpack) and are valid until the next
 // modification.
 type ZSet struct {
-	lp  Listpack // listpack encoding, while zsl is nil
-	zsl *skiplist
-	d   *dict.Dict[*zslNode]
-	mem int // skiplist: estimated bytes held by nodes and dict entries
+	lp   Listpack // listpack encoding, while tree is nil
+	tree *zbtree  // the order of the "skiplist" encoding
+	d    *dict.Dict[float64]
+	mem  int // "skiplist": estimated bytes held by members and dict entries
 }
 
 const (
 	zsetStructSize = 64
-	// zslMaxLevel and zslP are Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P.
-	zslMaxLevel = 32
-	zslP        = 0.25
 	// zsetDictEntry is a dict entry (key header, value pointer, chain).
 	zsetDictEntry = 32
 )
@@ -53,13 +50,13 @@ func NewZSetFor(sizeHint, maxMemberLen, maxEntries, maxValue int) *ZSet {
 		return NewZSet()
 	}
 	z := &ZSet{}
-	z.initSkiplist()
+	z.initTree()
 	return z
 }
 
-func (z *ZSet) initSkiplist() {
-	z.zsl = newSkiplist()
-	z.d = dict.New[*zslNode]()
+func (z *ZSet) initTree() {
+	z.tree = newZbtree()
+	z.d = dict.New[float64]()
 }
 
 // ErrBadZSetListpack reports a listpack that is not a valid sorted set
@@ -96,9 +93,10 @@ func ZSetFromListpack(lp *Listpack) (*ZSet, error) {
 	return &ZSet{lp: *lp}, nil
 }
 
-func (z *ZSet) isListpack() bool { return z.zsl == nil }
+func (z *ZSet) isListpack() bool { return z.tree == nil }
 
-// Encoding is what OBJECT ENCODING reports.
+// Encoding is what OBJECT ENCODING reports: Redis's names, though the
+// large encoding is a B+tree (see zbtree), not a skiplist.
 func (z *ZSet) Encoding() string {
 	if z.isListpack() {
 		return "listpack"
@@ -111,7 +109,7 @@ func (z *ZSet) Len() int {
 	if z.isListpack() {
 		return z.lp.Len() / 2
 	}
-	return z.zsl.length
+	return z.tree.length
 }
 
 // MemoryUsage estimates the bytes held.
@@ -119,7 +117,7 @@ func (z *ZSet) MemoryUsage() int {
 	if z.isListpack() {
 		return zsetStructSize + allocClass(cap(z.lp.b))
 	}
-	return zsetStructSize + z.mem + z.d.Buckets()*8
+	return zsetStructSize + z.mem + z.d.Buckets()*8 + z.tree.memoryUsage()
 }
 
 // Listpack returns the listpack of a listpack-encoded set (for RDB and
@@ -191,16 +189,16 @@ func (z *ZSet) lpInsert(member []byte, score float64) {
 	z.lp.Append(sc)
 }
 
-// convert moves a listpack-encoded set to a skiplist.
+// convert moves a listpack-encoded set to the large encoding.
 func (z *ZSet) convert() {
 	if !z.isListpack() {
 		return
 	}
 	lp := z.lp
 	z.lp = Listpack{}
-	z.initSkiplist()
+	z.initTree()
 	for p := lp.First(); p >= 0; p = lp.Next(lp.Next(p)) {
-		z.slInsert(lp.GetString(p), lpScore(&lp, lp.Next(p)))
+		z.treeInsert(lp.GetString(p), lpScore(&lp, lp.Next(p)))
 	}
 }
 
@@ -222,16 +220,18 @@ func (z *ZSet) ConvertIfNeeded(maxEntries, maxValue int) {
 	}
 }
 
-// zslNodeCost estimates a node's bytes: its height is not stored, so
-// the expected one (4/3 levels) stands for it.
-func zslNodeCost(n *zslNode) int {
-	return 56 + allocClass(len(n.member)) + zsetDictEntry
+// zsetEntryCost estimates a member's bytes outside the tree's nodes:
+// its string and its dict entry.
+func zsetEntryCost(member string) int {
+	return allocClass(len(member)) + zsetDictEntry
 }
 
-func (z *ZSet) slInsert(member string, score float64) {
-	n := z.zsl.insert(score, member)
-	z.d.Insert(n.member, n)
-	z.mem += zslNodeCost(n)
+// treeInsert adds a member that is not in the set; the tree and the dict
+// share its string.
+func (z *ZSet) treeInsert(member string, score float64) {
+	z.tree.insert(score, member)
+	z.d.Insert(member, score)
+	z.mem += zsetEntryCost(member)
 }
 
 // Score returns member's score.
@@ -243,8 +243,8 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 // ZPos is where Find found a member, so that SetAt changes its score
 // without looking it up again. It is valid until the set next changes.
 type ZPos struct {
-	lp  int       // listpack: the member's position
-	ref **zslNode // skiplist: the dict's value for the member
+	lp  int      // listpack: the member's position
+	ref *float64 // tree: the dict's value for the member
 }
 
 // Find returns member's score and place, or false if it is absent.
@@ -260,7 +260,7 @@ func (z *ZSet) Find(member []byte) (float64, ZPos, bool) {
 	if ref == nil {
 		return 0, ZPos{}, false
 	}
-	return (*ref).score, ZPos{ref: ref}, true
+	return *ref, ZPos{ref: ref}, true
 }
 
 // SetAt gives the member Find found at pos a new score.
@@ -273,18 +273,11 @@ func (z *ZSet) SetAt(pos ZPos, member []byte, score float64) {
 		z.lpInsert(member, score)
 		return
 	}
-	n := *pos.ref
-	if n.score == score {
+	if *pos.ref == score {
 		return
 	}
-	// A new score that keeps the node between its neighbours is set in
-	// place, as Redis's zslUpdateScore does.
-	prev, next := n.backward, n.lvl(0).forward
-	if (prev == nil || prev.score < score) && (next == nil || next.score > score) {
-		n.score = score
-		return
-	}
-	z.zsl.move(n, score)
+	z.tree.move(*pos.ref, bytesStr(member), score)
+	*pos.ref = score
 }
 
 // Set gives member the score, adding it if absent, and reports whether
@@ -302,7 +295,7 @@ func (z *ZSet) Set(member []byte, score float64, maxEntries, maxValue int) bool 
 			return true
 		}
 	}
-	z.slInsert(string(member), score)
+	z.treeInsert(string(member), score)
 	return true
 }
 
@@ -316,12 +309,12 @@ func (z *ZSet) Remove(member []byte) bool {
 		z.lp.DeleteRange(p, 2)
 		return true
 	}
-	n, ok := z.d.Delete(bytesStr(member))
+	score, ok := z.d.Delete(bytesStr(member))
 	if !ok {
 		return false
 	}
-	z.mem -= zslNodeCost(n)
-	z.zsl.unlink(n)
+	z.mem -= zsetEntryCost(bytesStr(member))
+	z.tree.remove(score, bytesStr(member))
 	return true
 }
 
@@ -339,11 +332,11 @@ func (z *ZSet) Rank(member []byte) (int, float64, bool) {
 		}
 		return 0, 0, false
 	}
-	n, ok := z.d.Get(bytesStr(member))
+	score, ok := z.d.Get(bytesStr(member))
 	if !ok {
 		return 0, 0, false
 	}
-	return z.zsl.rank(n.score, n.member) - 1, n.score, true
+	return z.tree.rank(score, bytesStr(member)), score, true
 }
 
 // Range calls fn for the members at ranks start..end (inclusive, within
@@ -377,22 +370,30 @@ func (z *ZSet) Range(start, end int, reverse bool, fn func(member []byte, score 
 		}
 		return
 	}
+	var p zbtPath
 	if !reverse {
-		n := z.zsl.byRank(start + 1)
-		for i := start; i <= end && n != nil; i++ {
-			if !fn(strBytes(n.member), n.score) {
+		l, j := z.tree.at(start, &p)
+		for i := start; i <= end; i++ {
+			if j == l.n {
+				l, j = l.next, 0
+			}
+			if !fn(strBytes(l.members[j]), l.scores[j]) {
 				return
 			}
-			n = n.lvl(0).forward
+			j++
 		}
 		return
 	}
-	n := z.zsl.byRank(end + 1)
-	for i := end; i >= start && n != nil; i-- {
-		if !fn(strBytes(n.member), n.score) {
+	l, j := z.tree.at(end, &p)
+	for i := end; i >= start; i-- {
+		if j < 0 {
+			l = l.prev
+			j = l.n - 1
+		}
+		if !fn(strBytes(l.members[j]), l.scores[j]) {
 			return
 		}
-		n = n.backward
+		j--
 	}
 }
 
@@ -402,8 +403,9 @@ func (z *ZSet) At(i int, buf []byte) (member []byte, score float64) {
 		p := z.lp.Seek(2 * i)
 		return z.lp.GetBytes(p, buf), lpScore(&z.lp, z.lp.Next(p))
 	}
-	n := z.zsl.byRank(i + 1)
-	return strBytes(n.member), n.score
+	var p zbtPath
+	l, j := z.tree.at(i, &p)
+	return strBytes(l.members[j]), l.scores[j]
 }
 
 // ForEach calls fn with every member in ascending order until it returns
@@ -436,7 +438,7 @@ func (z *ZSet) countWhile(below func(member []byte, score float64) bool) int {
 		}
 		return n
 	}
-	return z.zsl.countWhile(below)
+	return z.tree.countWhile(below)
 }
 
 // ScoreRange is a score interval, as ZRANGEBYSCORE's min and max parse.
@@ -497,10 +499,11 @@ func (z *ZSet) DeleteRanks(start, end int) int {
 		z.lp.DeleteRange(z.lp.Seek(2*start), 2*(end-start))
 		return end - start
 	}
-	return z.zsl.deleteRanks(start+1, end, func(n *zslNode) {
-		z.d.Delete(n.member)
-		z.mem -= zslNodeCost(n)
+	z.tree.deleteRanks(start, end, func(_ float64, member string) {
+		z.d.Delete(member)
+		z.mem -= zsetEntryCost(member)
 	})
+	return end - start
 }
 
 // Scan advances a ZSCAN cursor, calling fn for each member visited, and
@@ -511,7 +514,7 @@ func (z *ZSet) Scan(cursor uint64, fn func(member []byte, score float64)) uint64
 		z.ForEach(func(m []byte, s float64) bool { fn(m, s); return true })
 		return 0
 	}
-	return z.d.Scan(cursor, func(k string, n **zslNode) { fn(strBytes(k), (*n).score) })
+	return z.d.Scan(cursor, func(k string, score *float64) { fn(strBytes(k), *score) })
 }
 
 // Random returns a random member (ZRANDMEMBER). The set must not be
@@ -520,8 +523,8 @@ func (z *ZSet) Random(r *rand.Rand, buf []byte) ([]byte, float64) {
 	if z.isListpack() {
 		return z.At(r.IntN(z.Len()), buf)
 	}
-	_, n, _ := z.d.RandomKey(r)
-	return strBytes((*n).member), (*n).score
+	m, score, _ := z.d.RandomKey(r)
+	return strBytes(m), *score
 }
 
 // Clone returns an independent copy.
@@ -530,285 +533,20 @@ func (z *ZSet) Clone() *ZSet {
 		return &ZSet{lp: *z.lp.Clone()}
 	}
 	c := &ZSet{}
-	c.initSkiplist()
-	for n := z.zsl.header.lvl(0).forward; n != nil; n = n.lvl(0).forward {
-		c.slInsert(n.member, n.score)
+	c.initTree()
+	for l := z.tree.first(); l != nil; l = l.next {
+		for i := range l.n {
+			c.treeInsert(l.members[i], l.scores[i])
+		}
 	}
 	return c
 }
 
-// RehashSome lets the server's cron advance a skiplist-encoded set's
+// RehashSome lets the server's cron advance a large-encoded set's
 // dict rehash (a no-op for listpacks).
 func (z *ZSet) RehashSome(n int) bool {
 	if z.d == nil {
 		return false
 	}
 	return z.d.RehashSome(n)
-}
-
-// skiplist is Redis's zskiplist: levels with spans so a node's rank is
-// the sum of the spans crossed on the way to it.
-type skiplist struct {
-	header, tail *zslNode
-	length       int
-	level        int
-}
-
-type zslLevel struct {
-	forward *zslNode
-	span    int
-}
-
-// zslNode is a skiplist node. Its levels follow it in the same
-// allocation, as in Redis's flexible array member: newZslNode allocates
-// one of the zslNodeN types below and lvl reaches into it. That keeps a
-// level-1 node (three quarters of them) at 48 bytes and a hop of the
-// search within one or two cache lines. The score sits next to level 0,
-// so that the bottom of a search, where the cache misses are, mostly
-// reads one line per node.
-type zslNode struct {
-	backward *zslNode
-	member   string
-	score    float64
-}
-
-type (
-	zslNode1 struct {
-		zslNode
-		l [1]zslLevel
-	}
-	zslNode2 struct {
-		zslNode
-		l [2]zslLevel
-	}
-	zslNode4 struct {
-		zslNode
-		l [4]zslLevel
-	}
-	zslNode8 struct {
-		zslNode
-		l [8]zslLevel
-	}
-	zslNode32 struct {
-		zslNode
-		l [zslMaxLevel]zslLevel
-	}
-)
-
-const (
-	zslNodeHeader = unsafe.Sizeof(zslNode{})
-	zslLevelSize  = unsafe.Sizeof(zslLevel{})
-)
-
-// lvl is level i of the node; i must be below the node's height.
-func (n *zslNode) lvl(i int) *zslLevel {
-	return (*zslLevel)(unsafe.Add(unsafe.Pointer(n), zslNodeHeader+uintptr(i)*zslLevelSize))
-}
-
-func newSkiplist() *skiplist {
-	return &skiplist{header: newZslNode(zslMaxLevel, 0, ""), level: 1}
-}
-
-// newZslNode allocates a node with room for level levels.
-func newZslNode(level int, score float64, member string) *zslNode {
-	var n *zslNode
-	switch {
-	case level == 1:
-		n = &new(zslNode1).zslNode
-	case level == 2:
-		n = &new(zslNode2).zslNode
-	case level <= 4:
-		n = &new(zslNode4).zslNode
-	case level <= 8:
-		n = &new(zslNode8).zslNode
-	default:
-		n = &new(zslNode32).zslNode
-	}
-	n.score, n.member = score, member
-	return n
-}
-
-func zslRandomLevel() int {
-	level := 1
-	for level < zslMaxLevel && rand.Float64() < zslP {
-		level++
-	}
-	return level
-}
-
-// less reports whether (score, member) sorts before node n.
-func zslBefore(n *zslNode, score float64, member string) bool {
-	return n.score < score || (n.score == score && n.member < member)
-}
-
-func (sl *skiplist) insert(score float64, member string) *zslNode {
-	level := zslRandomLevel()
-	x := newZslNode(level, score, member)
-	sl.link(x, level)
-	return x
-}
-
-// link puts node x, of height level, in its place by score and member.
-func (sl *skiplist) link(x *zslNode, level int) {
-	var update [zslMaxLevel]*zslNode
-	var rank [zslMaxLevel]int
-	score, member := x.score, x.member
-	p := sl.header
-	for i := sl.level - 1; i >= 0; i-- {
-		if i < sl.level-1 {
-			rank[i] = rank[i+1]
-		}
-		for f := p.lvl(i).forward; f != nil && zslBefore(f, score, member); f = p.lvl(i).forward {
-			rank[i] += p.lvl(i).span
-			p = f
-		}
-		update[i] = p
-	}
-	if level > sl.level {
-		for i := sl.level; i < level; i++ {
-			rank[i] = 0
-			update[i] = sl.header
-			update[i].lvl(i).span = sl.length
-		}
-		sl.level = level
-	}
-	for i := 0; i < level; i++ {
-		x.lvl(i).forward = update[i].lvl(i).forward
-		update[i].lvl(i).forward = x
-		x.lvl(i).span = update[i].lvl(i).span - (rank[0] - rank[i])
-		update[i].lvl(i).span = rank[0] - rank[i] + 1
-	}
-	for i := level; i < sl.level; i++ {
-		update[i].lvl(i).span++
-	}
-	x.backward = nil
-	if update[0] != sl.header {
-		x.backward = update[0]
-	}
-	if f := x.lvl(0).forward; f != nil {
-		f.backward = x
-	} else {
-		sl.tail = x
-	}
-	sl.length++
-}
-
-// move gives node x a new score and puts it in its new place, keeping
-// the node (and its height, which owes nothing to the score): Redis frees
-// the node and allocates another, which here made garbage for the
-// collector on every score update.
-func (sl *skiplist) move(x *zslNode, score float64) {
-	level := sl.unlink(x)
-	x.score = score
-	sl.link(x, level)
-}
-
-func (sl *skiplist) deleteNode(x *zslNode, update *[zslMaxLevel]*zslNode) {
-	for i := 0; i < sl.level; i++ {
-		if update[i].lvl(i).forward == x {
-			update[i].lvl(i).span += x.lvl(i).span - 1
-			update[i].lvl(i).forward = x.lvl(i).forward
-		} else {
-			update[i].lvl(i).span--
-		}
-	}
-	if f := x.lvl(0).forward; f != nil {
-		f.backward = x.backward
-	} else {
-		sl.tail = x.backward
-	}
-	for sl.level > 1 && sl.header.lvl(sl.level-1).forward == nil {
-		sl.level--
-	}
-	sl.length--
-}
-
-// unlink takes node x, which is in the list, out of it and returns its
-// height.
-func (sl *skiplist) unlink(x *zslNode) int {
-	var update [zslMaxLevel]*zslNode
-	p := sl.header
-	for i := sl.level - 1; i >= 0; i-- {
-		for f := p.lvl(i).forward; f != nil && zslBefore(f, x.score, x.member); f = p.lvl(i).forward {
-			p = f
-		}
-		update[i] = p
-	}
-	level := 0
-	for level < sl.level && update[level].lvl(level).forward == x {
-		level++
-	}
-	sl.deleteNode(x, &update)
-	return level
-}
-
-// rank is the 1-based rank of an element known to be present.
-func (sl *skiplist) rank(score float64, member string) int {
-	x := sl.header
-	rank := 0
-	for i := sl.level - 1; i >= 0; i-- {
-		for f := x.lvl(i).forward; f != nil && (f.score < score || (f.score == score && f.member <= member)); f = x.lvl(i).forward {
-			rank += x.lvl(i).span
-			x = f
-		}
-		if x != sl.header && x.member == member {
-			return rank
-		}
-	}
-	return 0
-}
-
-// byRank is the node at a 1-based rank, or nil.
-func (sl *skiplist) byRank(rank int) *zslNode {
-	x := sl.header
-	traversed := 0
-	for i := sl.level - 1; i >= 0; i-- {
-		for x.lvl(i).forward != nil && traversed+x.lvl(i).span <= rank {
-			traversed += x.lvl(i).span
-			x = x.lvl(i).forward
-		}
-		if traversed == rank && x != sl.header {
-			return x
-		}
-	}
-	return nil
-}
-
-func (sl *skiplist) countWhile(below func(member []byte, score float64) bool) int {
-	x := sl.header
-	n := 0
-	for i := sl.level - 1; i >= 0; i-- {
-		for f := x.lvl(i).forward; f != nil && below(strBytes(f.member), f.score); f = x.lvl(i).forward {
-			n += x.lvl(i).span
-			x = f
-		}
-	}
-	return n
-}
-
-// deleteRanks removes the nodes at 1-based ranks start..end, calling
-// gone for each.
-func (sl *skiplist) deleteRanks(start, end int, gone func(*zslNode)) int {
-	var update [zslMaxLevel]*zslNode
-	x := sl.header
-	traversed := 0
-	for i := sl.level - 1; i >= 0; i-- {
-		for x.lvl(i).forward != nil && traversed+x.lvl(i).span < start {
-			traversed += x.lvl(i).span
-			x = x.lvl(i).forward
-		}
-		update[i] = x
-	}
-	traversed++
-	x = x.lvl(0).forward
-	removed := 0
-	for x != nil && traversed <= end {
-		next := x.lvl(0).forward
-		sl.deleteNode(x, &update)
-		gone(x)
-		removed++
-		traversed++
-		x = next
-	}
-	return removed
 }
