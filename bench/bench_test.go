@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,20 @@ func TestMedians(t *testing.T) {
 	}
 	if got := medians(rounds[:2]); got[0].RPS != 20 {
 		t.Errorf("even count median = %v, want 20", got[0].RPS)
+	}
+}
+
+func TestBenchUnits(t *testing.T) {
+	for _, tc := range []struct {
+		tests string
+		want  []string
+	}{
+		{"set,get", []string{"set", "get"}},
+		{"lpush,lrange_100,rpop,lrange_600", []string{"lpush", "rpop", "lrange_100,lrange_600"}},
+		{"lrange_300", []string{"lrange_300"}},
+	} {
+		if got := benchUnits(tc.tests); !slices.Equal(got, tc.want) {
+			t.Errorf("benchUnits(%q) = %q, want %q", tc.tests, got, tc.want)
+		}
 	}
 }

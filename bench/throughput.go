@@ -138,15 +138,62 @@ func (b *bencher) throughputSuite(ctx context.Context, name, tests string) error
 	}
 	defer stop()
 	for i, pipeline := range b.cfg.pipelines {
-		args := b.benchArgs(tests, pipeline)
-		b.printf("\n== %s, -P %d: redis-benchmark %s\n", name, pipeline, strings.Join(args, " "))
-		got, err := b.runRounds(ctx, servers, args, i%2 == 1)
+		b.printf("\n== %s, -P %d: redis-benchmark %s (a test at a time, the servers in turn)\n", name, pipeline, strings.Join(b.benchArgs(tests, pipeline), " "))
+		got, err := b.runInterleaved(ctx, servers, tests, pipeline, i%2 == 1)
 		if err != nil {
 			return err
 		}
 		b.throughputTable(medians(got["vigil"]), medians(got["redis"]))
 	}
 	return nil
+}
+
+// benchUnits splits a redis-benchmark test list into the runs that can
+// stand alone: each test, except that the LRANGE tests share the one
+// LPUSH that redis-benchmark fills their list with.
+func benchUnits(tests string) []string {
+	var units, lranges []string
+	for _, t := range strings.Split(tests, ",") {
+		if strings.HasPrefix(t, "lrange") {
+			lranges = append(lranges, t)
+			continue
+		}
+		units = append(units, t)
+	}
+	if len(lranges) > 0 {
+		units = append(units, strings.Join(lranges, ","))
+	}
+	return units
+}
+
+// runInterleaved is runRounds for a list of tests, run one test at a time
+// on each server in turn: both servers see the same sequence (a FLUSHALL
+// at the start of each round, then the tests in order, as one
+// redis-benchmark -t run would), while the two measurements of a test are
+// seconds apart instead of a whole list's run, which on a shared machine
+// is long enough for its speed to change by a fifth.
+func (b *bencher) runInterleaved(ctx context.Context, servers []*server, tests string, pipeline int, swap bool) (map[string][][]result, error) {
+	got := map[string][][]result{}
+	units := benchUnits(tests)
+	for round := 0; round < b.cfg.rounds; round++ {
+		for u, unit := range units {
+			order := []*server{servers[0], servers[1]}
+			if swap != ((round+u)%2 == 1) {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, s := range order {
+				res, err := b.runBenchmarkOn(ctx, s, b.benchArgs(unit, pipeline), u == 0)
+				if err != nil {
+					return nil, err
+				}
+				if u == 0 {
+					got[s.label] = append(got[s.label], nil)
+				}
+				got[s.label][round] = append(got[s.label][round], res...)
+			}
+		}
+	}
+	return got, nil
 }
 
 // runRounds runs redis-benchmark with args on both servers of a pair for
