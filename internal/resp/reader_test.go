@@ -213,6 +213,7 @@ func TestWriterShapes(t *testing.T) {
 		{"error newline", func(w *Writer) { w.Error("ERR a\r\nb") }, "-ERR a  b\r\n", "-ERR a  b\r\n"},
 		{"push", func(w *Writer) { w.Push(1); w.BulkString("x") }, "*1\r\n$1\r\nx\r\n", ">1\r\n$1\r\nx\r\n"},
 		{"verbatim", func(w *Writer) { w.Verbatim("txt", "hi") }, "$2\r\nhi\r\n", "=6\r\ntxt:hi\r\n"},
+		{"negative length", func(w *Writer) { w.Array(-1) }, "*-1\r\n", "*-1\r\n"},
 	}
 	for _, tt := range tests {
 		for proto, want := range map[int]string{2: tt.resp2, 3: tt.resp3} {
@@ -221,6 +222,20 @@ func TestWriterShapes(t *testing.T) {
 			if string(w.Buf) != want {
 				t.Errorf("%s RESP%d: got %q, want %q", tt.name, proto, w.Buf, want)
 			}
+		}
+	}
+}
+
+// TestWriterLengths checks length lines on both sides of header's
+// one- and two-digit shortcuts.
+func TestWriterLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 11, 99, 100, 101, 12345} {
+		w := &Writer{Proto: 2}
+		w.Array(n)
+		w.BulkString(strings.Repeat("x", n))
+		want := "*" + strconv.Itoa(n) + "\r\n$" + strconv.Itoa(n) + "\r\n" + strings.Repeat("x", n) + "\r\n"
+		if string(w.Buf) != want {
+			t.Errorf("length %d: got %.40q, want %.40q", n, w.Buf, want)
 		}
 	}
 }

@@ -28,7 +28,19 @@ func (w *Writer) Reset() {
 // Len is the number of buffered bytes.
 func (w *Writer) Len() int { return len(w.Buf) }
 
+// header writes a length line. Most lengths in replies (array sizes,
+// the lengths of list elements, fields and members) are below 100, and
+// writing their digits directly keeps a 100-element LRANGE reply from
+// spending an eighth of its time in strconv.
 func (w *Writer) header(prefix byte, n int64) {
+	switch {
+	case n >= 0 && n < 10:
+		w.Buf = append(w.Buf, prefix, byte('0'+n), '\r', '\n')
+		return
+	case n >= 10 && n < 100:
+		w.Buf = append(w.Buf, prefix, byte('0'+n/10), byte('0'+n%10), '\r', '\n')
+		return
+	}
 	w.Buf = append(w.Buf, prefix)
 	w.Buf = strconv.AppendInt(w.Buf, n, 10)
 	w.Buf = append(w.Buf, '\r', '\n')
