@@ -1,6 +1,9 @@
 package types
 
-import "unsafe"
+import (
+	"sort"
+	"unsafe"
+)
 
 // zbtree keeps a large sorted set's members in order: a B+tree of
 // (score, member) pairs whose inner nodes count the pairs under each
@@ -436,31 +439,15 @@ func (t *zbtree) countWhile(below func(member []byte, score float64) bool) int {
 	n := 0
 	for h := t.height; h > 0; h-- {
 		in := (*zbtInner)(node)
-		lo, hi := 1, in.n
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if below(strBytes(in.members[m]), in.scores[m]) {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		for _, c := range in.counts[:lo-1] {
+		// The child holding the end: the one before the first key not below.
+		i := sort.Search(in.n-1, func(k int) bool { return !below(strBytes(in.members[k+1]), in.scores[k+1]) })
+		for _, c := range in.counts[:i] {
 			n += c
 		}
-		node = in.kids[lo-1]
+		node = in.kids[i]
 	}
 	l := (*zbtLeaf)(node)
-	lo, hi := 0, l.n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if below(strBytes(l.members[m]), l.scores[m]) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return n + lo
+	return n + sort.Search(l.n, func(k int) bool { return !below(strBytes(l.members[k]), l.scores[k]) })
 }
 
 // deleteRanks removes the pairs at 0-based ranks [start, end), calling
