@@ -209,7 +209,18 @@ func (t *zbtree) insert(s float64, m string) {
 	}
 	r := new(zbtLeaf)
 	t.leaves++
+	// An even split suits inserts in random places. Inserts in order
+	// (scores that are timestamps; an RDB file, which Redis writes from
+	// the highest member down) would leave every leaf behind them half
+	// empty, so a split at either end of the set leaves the side that
+	// will not grow three quarters full.
 	h := l.n / 2
+	switch {
+	case i == l.n && l.next == nil:
+		h = l.n - zbtLeafMin
+	case i == 0 && l.prev == nil:
+		h = zbtLeafMin
+	}
 	r.n = copy(r.scores[:], l.scores[h:l.n])
 	copy(r.members[:], l.members[h:l.n])
 	clear(l.members[h:l.n])

@@ -160,3 +160,27 @@ func TestZbtreeAgainstModel(t *testing.T) {
 		t.Fatalf("emptied tree has height %d, %d leaves, %d inner nodes", z.tree.height, z.tree.leaves, z.tree.inners)
 	}
 }
+
+// TestZbtreeInOrderFill checks that inserts in ascending or descending
+// order leave leaves about three quarters full, not half.
+func TestZbtreeInOrderFill(t *testing.T) {
+	const n = 20000
+	for _, tc := range []struct {
+		name  string
+		score func(i int) float64
+	}{
+		{"ascending", func(i int) float64 { return float64(i) }},
+		{"descending", func(i int) float64 { return float64(n - i) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newZbtree()
+			for i := 0; i < n; i++ {
+				tr.insert(tc.score(i), fmt.Sprint("m", i))
+			}
+			checkZbtree(t, n, tr)
+			if most := n/(zbtLeafCap-zbtLeafMin) + 2; tr.leaves > most {
+				t.Fatalf("%d pairs in %d leaves, want at most %d", n, tr.leaves, most)
+			}
+		})
+	}
+}
