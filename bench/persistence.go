@@ -65,7 +65,7 @@ func (b *bencher) persistenceSuite(ctx context.Context) error {
 	args := []string{"-t", "set", "-n", strconv.Itoa(b.cfg.requests / 2), "-c", "50", "-r", "100000", "-d", "100", "--csv"}
 	// Rounds in alternating order, as the throughput suites run: a single
 	// run each moved the ratio by a third on a noisy machine.
-	runs, err := b.runRounds(ctx, aofServers, args, false)
+	runs, err := b.runRounds(ctx, aofServers, [][]string{args}, false)
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,11 @@ func (b *bencher) throughputSuite(ctx context.Context, name, tests string) error
 	defer stop()
 	for i, pipeline := range b.cfg.pipelines {
 		b.printf("\n== %s, -P %d: redis-benchmark %s (a test at a time, the servers in turn)\n", name, pipeline, strings.Join(b.benchArgs(tests, pipeline), " "))
-		got, err := b.runInterleaved(ctx, servers, tests, pipeline, i%2 == 1)
+		var units [][]string
+		for _, unit := range benchUnits(tests) {
+			units = append(units, b.benchArgs(unit, pipeline))
+		}
+		got, err := b.runRounds(ctx, servers, units, i%2 == 1)
 		if err != nil {
 			return err
 		}
@@ -166,54 +170,35 @@ func benchUnits(tests string) []string {
 	return units
 }
 
-// runInterleaved is runRounds for a list of tests, run one test at a time
-// on each server in turn: both servers see the same sequence (a FLUSHALL
-// at the start of each round, then the tests in order, as one
-// redis-benchmark -t run would), while the two measurements of a test are
-// seconds apart instead of a whole list's run, which on a shared machine
-// is long enough for its speed to change by a fifth.
-func (b *bencher) runInterleaved(ctx context.Context, servers []*server, tests string, pipeline int, swap bool) (map[string][][]result, error) {
+// runRounds runs redis-benchmark on both servers of a pair for the
+// configured rounds and returns each server's results by label, one
+// entry per round. A round is a FLUSHALL, then one redis-benchmark run
+// per unit (each unit its arguments), in order, as one run over all of
+// them would go; each unit runs on both servers before the next, so a
+// test's two measurements are seconds apart rather than a whole list's
+// run apart, which on a shared machine is long enough for its speed to
+// change by a fifth. Which server goes first alternates (the second
+// first for the first unit of the first round when swap), so slow drift
+// on the machine does not always favour the same side.
+func (b *bencher) runRounds(ctx context.Context, servers []*server, units [][]string, swap bool) (map[string][][]result, error) {
 	got := map[string][][]result{}
-	units := benchUnits(tests)
 	for round := 0; round < b.cfg.rounds; round++ {
-		for u, unit := range units {
+		ran := map[string][]result{}
+		for u, args := range units {
 			order := []*server{servers[0], servers[1]}
 			if swap != ((round+u)%2 == 1) {
 				order[0], order[1] = order[1], order[0]
 			}
 			for _, s := range order {
-				res, err := b.runBenchmarkOn(ctx, s, b.benchArgs(unit, pipeline), u == 0)
+				res, err := b.runBenchmarkOn(ctx, s, args, u == 0)
 				if err != nil {
 					return nil, err
 				}
-				if u == 0 {
-					got[s.label] = append(got[s.label], nil)
-				}
-				got[s.label][round] = append(got[s.label][round], res...)
+				ran[s.label] = append(ran[s.label], res...)
 			}
 		}
-	}
-	return got, nil
-}
-
-// runRounds runs redis-benchmark with args on both servers of a pair for
-// the configured rounds and returns each server's results by label, one
-// entry per round. Which server goes first alternates (the second first
-// in the first round when swap), so slow drift on the machine does not
-// always favour the same side.
-func (b *bencher) runRounds(ctx context.Context, servers []*server, args []string, swap bool) (map[string][][]result, error) {
-	got := map[string][][]result{}
-	for round := 0; round < b.cfg.rounds; round++ {
-		order := []*server{servers[0], servers[1]}
-		if swap != (round%2 == 1) {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, s := range order {
-			res, err := b.runBenchmark(ctx, s, args)
-			if err != nil {
-				return nil, err
-			}
-			got[s.label] = append(got[s.label], res)
+		for label, res := range ran {
+			got[label] = append(got[label], res)
 		}
 	}
 	return got, nil
