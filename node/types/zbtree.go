@@ -428,19 +428,17 @@ func (t *zbtree) move(old float64, m string, s float64) {
 	t.insert(s, stored)
 }
 
-// rank is the 0-based rank of a pair that is in the tree.
+// rank is the 0-based rank of a pair that is in the tree: the pairs
+// under the children left of the path, and those before it in its leaf.
 func (t *zbtree) rank(s float64, m string) int {
-	node := t.root
-	rank := 0
-	for h := t.height; h > 0; h-- {
-		in := (*zbtInner)(node)
-		i := in.child(s, m)
-		for _, c := range in.counts[:i] {
+	var p zbtPath
+	rank := t.find(s, m, &p).search(s, m)
+	for _, st := range p.steps[:p.n] {
+		for _, c := range st.in.counts[:st.i] {
 			rank += c
 		}
-		node = in.kids[i]
 	}
-	return rank + (*zbtLeaf)(node).search(s, m)
+	return rank
 }
 
 // countWhile is how many pairs, from the lowest, satisfy below, which

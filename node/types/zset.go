@@ -16,8 +16,9 @@ import (
 // or is given a member longer than zset-max-listpack-value bytes it
 // converts, for good, to a B+tree that counts the members under each node
 // (for rank queries) plus a member -> score dict (OBJECT ENCODING
-// "skiplist", the name of Redis's structure for the same job). The thresholds are parameters so the
-// caller passes the configuration in force.
+// "skiplist", the name of Redis's structure for the same job). The
+// thresholds are parameters so the caller passes the configuration in
+// force.
 //
 // Every query is expressed in ranks (0-based positions in score order):
 // range queries first turn a score or lex interval into a rank interval,

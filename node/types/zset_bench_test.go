@@ -26,15 +26,15 @@ func BenchmarkZSetUpdate(b *testing.B) {
 // bound takes in a 100,000-member set.
 func BenchmarkZSetCountWhile(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	sl := newZbtree()
+	tr := newZbtree()
 	for i := 0; i < 100000; i++ {
-		sl.insert(float64(r.IntN(100000)), fmt.Sprint("element:", i))
+		tr.insert(float64(r.IntN(100000)), fmt.Sprint("element:", i))
 	}
 	b.ResetTimer()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		s := float64(r.IntN(100000))
-		n += sl.countWhile(func(_ []byte, f float64) bool { return f < s })
+		n += tr.countWhile(func(_ []byte, f float64) bool { return f < s })
 	}
 	_ = n
 }
