@@ -108,23 +108,13 @@ func TestZbtreeAgainstModel(t *testing.T) {
 		}
 		switch {
 		case op < 50: // add, or move when present
-			_, had := mdl[m]
-			if added := z.Set([]byte(m), s, 0, 64); added == had {
-				t.Fatalf("step %d: Set(%q) added=%v, model had=%v", step, m, added, had)
-			}
-			mdl[m] = s
+			mdl.set(t, step, z, m, s, 0)
 		case op < 60: // a small score change, which mostly stays in its leaf
 			if old, ok := mdl[m]; ok {
-				s = old + float64(r.IntN(3)-1)/4
-				z.Set([]byte(m), s, 0, 64)
-				mdl[m] = s
+				mdl.set(t, step, z, m, old+float64(r.IntN(3)-1)/4, 0)
 			}
 		case op < 97:
-			_, had := mdl[m]
-			if z.Remove([]byte(m)) != had {
-				t.Fatalf("step %d: Remove(%q) mismatch", step, m)
-			}
-			delete(mdl, m)
+			mdl.remove(t, step, z, m)
 		default: // a run of ranks, up to a few leaves long
 			if len(mdl) == 0 {
 				continue

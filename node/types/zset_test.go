@@ -34,6 +34,28 @@ func (mdl zsetModel) sorted() []zsetPair {
 	return out
 }
 
+// set gives m the score s in z and in the model, checking that z adds
+// the member exactly when the model did not have it.
+func (mdl zsetModel) set(t *testing.T, step int, z *ZSet, m string, s float64, maxEntries int) {
+	t.Helper()
+	_, had := mdl[m]
+	if added := z.Set([]byte(m), s, maxEntries, 64); added == had {
+		t.Fatalf("step %d: Set(%q) added=%v, model had=%v", step, m, added, had)
+	}
+	mdl[m] = s
+}
+
+// remove takes m out of z and the model, checking that z had it exactly
+// when the model did.
+func (mdl zsetModel) remove(t *testing.T, step int, z *ZSet, m string) {
+	t.Helper()
+	_, had := mdl[m]
+	if z.Remove([]byte(m)) != had {
+		t.Fatalf("step %d: Remove(%q) mismatch", step, m)
+	}
+	delete(mdl, m)
+}
+
 func zsetContents(z *ZSet) []zsetPair {
 	var out []zsetPair
 	z.ForEach(func(m []byte, s float64) bool {
@@ -96,17 +118,9 @@ func TestZSetAgainstModel(t *testing.T) {
 					if r.IntN(20) == 0 {
 						s = math.Inf(1 - 2*r.IntN(2))
 					}
-					_, had := mdl[m]
-					if added := z.Set([]byte(m), s, tc.maxEntries, 64); added == had {
-						t.Fatalf("step %d: Set(%q) added=%v, model had=%v", step, m, added, had)
-					}
-					mdl[m] = s
+					mdl.set(t, step, z, m, s, tc.maxEntries)
 				case op < 7:
-					_, had := mdl[m]
-					if z.Remove([]byte(m)) != had {
-						t.Fatalf("step %d: Remove(%q) mismatch", step, m)
-					}
-					delete(mdl, m)
+					mdl.remove(t, step, z, m)
 				case op < 8:
 					lo, hi := float64(r.IntN(12)), float64(r.IntN(12))
 					sr := ScoreRange{Min: lo, Max: hi, MinEx: r.IntN(2) == 0, MaxEx: r.IntN(2) == 0}
