@@ -16,15 +16,16 @@ import (
 // and messages wait until they wake up) or see their clock jump, and the
 // master of the newest configuration dies in turn (dead nodes come back).
 // It runs the real decision code: Ballot.StartElection / Vote, Tally,
-// Lost and ElectionTiming; what it models is sentinel/sentinel.go's loop
+// Defeated and ElectionTiming; what it models is sentinel/sentinel.go's loop
 // around them:
 //
 //   - a sentinel sees the master down (down-after after it died, or
 //     after the sentinel started) while its configuration names a dead
 //     node; it stands after FirstAttempt,
-//     gives up at its election's deadline or as soon as Lost says so, and
-//     retries after Retry; a vote request for a newer epoch makes it
-//     yield (YieldTo);
+//     gives up at its election's deadline or as soon as Defeated says
+//     the election is decided against it, and stands again after
+//     AfterDefeat; a vote request for a newer epoch makes it yield
+//     (YieldTo);
 //   - the ballot and the configuration are on disk: a crash loses only
 //     the election in progress;
 //   - a leader promotes one replica, then writes the configuration (its
@@ -145,8 +146,13 @@ type csSim struct {
 	// Results.
 	leaders    map[uint64]string
 	promotions map[uint64][]string
-	events     int
-	violation  string
+	// replaced: the configurations a promotion has replaced. A second
+	// promotion replacing the same one is a double failover: legal (the
+	// higher epoch wins) but it demotes a master that may have taken
+	// writes.
+	replaced  map[csConf]bool
+	events    int
+	violation string
 	// stats counts what the faults did (logged: the runs exercise them).
 	stats map[string]int
 }
@@ -264,9 +270,9 @@ func (m *csSim) count(c *csSentinel) {
 		m.after(time.Duration(10+m.r.IntN(90))*time.Millisecond, func() { m.on(c, gen, func() { m.promote(c, epoch) }) })
 		return
 	}
-	if Lost(c.votes, m.cfg.n, m.cfg.quorum, c.id) {
+	if d := Defeated(c.votes, m.cfg.n, m.cfg.quorum, c.id); d != Open {
 		c.failed++
-		m.schedule(c, m.timer.Retry(c.failed, m.r))
+		m.schedule(c, m.timer.AfterDefeat(d, c.failed, m.r))
 	}
 }
 
@@ -294,6 +300,10 @@ func (m *csSim) promote(c *csSentinel, epoch uint64) {
 	}
 	replica := alive[m.r.IntN(len(alive))]
 	m.promotions[epoch] = append(m.promotions[epoch], c.id+"->"+replica)
+	if m.replaced[c.conf] {
+		m.stats["second promotions replacing one master"]++
+	}
+	m.replaced[c.conf] = true
 	if len(m.promotions[epoch]) > 1 {
 		m.fail("epoch %d has %d promotions: %v", epoch, len(m.promotions[epoch]), m.promotions[epoch])
 	}
@@ -427,7 +437,7 @@ func runConfigSim(cfg csConfig, seed uint64) (m *csSim) {
 	r := rand.New(rand.NewPCG(seed, uint64(cfg.n)))
 	// The master dies at 0.
 	m = &csSim{cfg: cfg, r: r, side: map[string]int{}, timer: DefaultElectionTiming(csFailoverTimeout), deadSince: map[string]time.Duration{"m0": 0},
-		leaders: map[uint64]string{}, promotions: map[uint64][]string{}, stats: map[string]int{}}
+		leaders: map[uint64]string{}, promotions: map[uint64][]string{}, replaced: map[csConf]bool{}, stats: map[string]int{}}
 	for i := 0; i < cfg.n; i++ {
 		// Each sentinel's PINGs run at their own phase.
 		s := &csSentinel{id: fmt.Sprint("s", i), up: true, conf: csConf{0, "m0"}, upSince: time.Duration(r.Int64N(int64(100 * time.Millisecond)))}

@@ -23,24 +23,27 @@ type electionPolicy struct {
 	name string
 	// timing gives the random delays.
 	timing ElectionTiming
-	// useLost: a candidate that can no longer win retries at once (after
-	// Retry) instead of waiting for the deadline; countRefusals: a voter
+	// useDefeated: a candidate whose election is decided against it
+	// (Defeated) stops waiting for the deadline; countRefusals: a voter
 	// that answers without a vote counts as answered (as
 	// vigil-sentinel's recordVote does), else only votes count.
-	useLost, countRefusals bool
-	// retry is the wait after failed failed attempts.
-	retry func(t ElectionTiming, failed int, r Rand) time.Duration
+	useDefeated, countRefusals bool
+	// retry is the wait after an election that ended in d, failed
+	// failed attempts in a row.
+	retry func(t ElectionTiming, d Defeat, failed int, r Rand) time.Duration
 }
 
-// The policies compared: vigil's (failover.ElectionTiming with Lost) and
+// The policies compared: vigil's (failover.ElectionTiming with Defeated) and
 // the one it replaced (wait for the 1 s deadline, then 1-2 s).
 var (
-	policyBackoff = electionPolicy{name: "backoff, Lost, refusals", timing: DefaultElectionTiming(10 * time.Second), useLost: true,
-		countRefusals: true, retry: func(t ElectionTiming, failed int, r Rand) time.Duration { return t.Retry(failed, r) }}
-	policyNoRefusals = electionPolicy{name: "backoff, Lost", timing: DefaultElectionTiming(10 * time.Second), useLost: true,
-		retry: func(t ElectionTiming, failed int, r Rand) time.Duration { return t.Retry(failed, r) }}
+	policyBackoff = electionPolicy{name: "backoff, Defeated, refusals", timing: DefaultElectionTiming(10 * time.Second), useDefeated: true,
+		countRefusals: true, retry: ElectionTiming.AfterDefeat}
+	policyNoRefusals = electionPolicy{name: "backoff, Defeated", timing: DefaultElectionTiming(10 * time.Second), useDefeated: true,
+		retry: ElectionTiming.AfterDefeat}
 	policyFixed = electionPolicy{name: "deadline, then 1-2 s", timing: DefaultElectionTiming(10 * time.Second),
-		retry: func(_ ElectionTiming, _ int, r Rand) time.Duration { return time.Second + jitter(r, time.Second) }}
+		retry: func(_ ElectionTiming, _ Defeat, _ int, r Rand) time.Duration {
+			return time.Second + jitter(r, time.Second)
+		}}
 )
 
 // netProfile bounds the one-way delay of a message and the fsync time.
@@ -145,10 +148,11 @@ func (m *etSim) tick(c *etSentinel) {
 			c.votes = nil
 			return
 		}
-		if m.now > c.deadline || (m.pol.useLost && c.announced && Lost(c.votes, voters, m.quorum, c.id)) {
+		d := Defeated(c.votes, voters, m.quorum, c.id)
+		if m.now > c.deadline || (m.pol.useDefeated && c.announced && d != Open) {
 			c.votes = nil
 			c.failed++
-			c.nextAttempt = m.now + m.pol.retry(m.pol.timing, c.failed, m.r)
+			c.nextAttempt = m.now + m.pol.retry(m.pol.timing, d, c.failed, m.r)
 		}
 		return
 	}

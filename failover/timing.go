@@ -7,11 +7,12 @@ import "time"
 // the master down at the same moment they may all stand at once, each
 // voting for itself, and a fixed wait would make them collide again.
 // Here every wait is random, drawn from the caller's source (seeded in
-// the simulation, so runs are reproducible), and a candidate that can no
-// longer win (Lost) stops waiting for its deadline: the retry windows
-// double with each failed attempt, so collisions become rarer while a
-// candidate that keeps failing (a minority partition) bumps the epoch
-// less and less often.
+// the simulation, so runs are reproducible), and a candidate whose
+// election is decided against it (Defeated) stops waiting for its
+// deadline: after a split the retry windows double with each failed
+// attempt, so collisions become rarer while a candidate that keeps
+// failing (a minority partition) bumps the epoch less and less often; a
+// candidate beaten by a rival yields to it.
 
 // Rand is the randomness the timing draws from; math/rand/v2's *Rand
 // has this method.
@@ -77,20 +78,62 @@ func jitter(r Rand, d time.Duration) time.Duration {
 	return time.Duration(r.Int64N(int64(d)))
 }
 
-// Lost reports whether candidate self can no longer win the election
-// whose votes (voter -> candidate, self's own included; "" for a voter
-// that answered without voting in this epoch) it has received so far,
-// among voters known sentinels: even if every sentinel that has
-// not answered yet voted for it, it would miss the majority or the
-// quorum. It may then retry at once (after Retry) instead of waiting for
-// its election's deadline.
-func Lost(votes map[string]string, voters, quorum int, self string) bool {
-	mine := 0
+// Defeat is how an open election stands for a candidate that has not
+// won it.
+type Defeat int
+
+const (
+	// Open: the candidate may still win, or a rival may: it waits for
+	// the missing answers or its election's deadline.
+	Open Defeat = iota
+	// Split: no candidate can reach the votes it needs any more. The
+	// candidate retries soon (after Retry) instead of waiting for its
+	// deadline.
+	Split
+	// Beaten: a rival has the votes it needs and is failing over. The
+	// candidate leaves it time (YieldTo): standing again at once would
+	// start a second failover at a higher epoch, promoting a second
+	// replica while the first promotion spreads.
+	Beaten
+)
+
+// Defeated tells how the election whose votes (voter -> candidate,
+// self's own included; "" for a voter that answered without voting in
+// this epoch) candidate self has received so far stands, among voters
+// known sentinels, when self has not won it: a candidate needs a majority
+// of voters and at least quorum votes, and every sentinel that has not
+// answered yet may still vote for anyone.
+func Defeated(votes map[string]string, voters, quorum int, self string) Defeat {
+	need := max(quorum, voters/2+1)
+	pending := max(voters-len(votes), 0)
+	count := map[string]int{}
 	for _, c := range votes {
-		if c == self {
-			mine++
+		if c != "" {
+			count[c]++
 		}
 	}
-	pending := max(voters-len(votes), 0)
-	return mine+pending < max(quorum, voters/2+1)
+	for c, n := range count {
+		if c != self && n >= need {
+			return Beaten
+		}
+	}
+	if count[self]+pending >= need {
+		return Open
+	}
+	for _, n := range count {
+		if n+pending >= need {
+			return Open // a rival may still win: wait and see
+		}
+	}
+	return Split
+}
+
+// AfterDefeat is how long a candidate whose election ended in d (Split,
+// Beaten, or Open at its deadline) waits before standing again, after
+// failed failed attempts in a row.
+func (t ElectionTiming) AfterDefeat(d Defeat, failed int, r Rand) time.Duration {
+	if d == Beaten {
+		return t.YieldTo(r)
+	}
+	return t.Retry(failed, r)
 }

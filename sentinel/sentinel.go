@@ -1070,8 +1070,8 @@ func (s *Sentinel) askPeers(g *group, runid string, epoch uint64) {
 // vote if it voted in that epoch, else "" (it refused: it does not see
 // the master down, or voted in a newer epoch). Either way it has
 // answered, and will not vote for us in this epoch (it is asked once),
-// so failover.Lost can tell a split or refused election early instead
-// of waiting for the deadline. Under the lock.
+// so failover.Defeated can tell a split, refused or lost election early
+// instead of waiting for the deadline. Under the lock.
 func (g *group) recordVote(peer string, epoch uint64, leader string, leaderEpoch uint64) {
 	if g.electEpoch != epoch || g.votes == nil {
 		return // not this election's
@@ -1111,14 +1111,15 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 			g.votes = nil
 			return
 		}
-		// Not elected (or no longer electable: the vote was split):
-		// retry later, at a higher epoch, after a random wait whose
-		// window grows with each failure, so candidates that stood at
-		// the same moment spread out.
-		if now.After(g.electDeadline) || (g.announced && !g.forced && failover.Lost(g.votes, voters, g.cfg.Quorum, s.st.MyID)) {
+		// Not elected: after a split vote, retry at a higher epoch after
+		// a random wait whose window grows with each failure, so
+		// candidates that stood at the same moment spread out; beaten
+		// by a rival, leave it time to fail over.
+		d := failover.Defeated(g.votes, voters, g.cfg.Quorum, s.st.MyID)
+		if now.After(g.electDeadline) || (g.announced && !g.forced && d != failover.Open) {
 			g.votes = nil
 			g.failedAttempts++
-			g.nextAttempt = now.Add(g.timing().Retry(g.failedAttempts, s.rng()))
+			g.nextAttempt = now.Add(g.timing().AfterDefeat(d, g.failedAttempts, s.rng()))
 		}
 		return
 	}
