@@ -869,12 +869,16 @@ func (a *aofState) rotate(fl *aofFlusher) error {
 		return err
 	}
 	if a.file != nil {
-		if _, werr, serr := fl.write(a.file, nil, true); werr != nil || serr != nil {
+		_, werr, serr := fl.write(a.file, nil, true)
+		if errors.Is(werr, uring.ErrRing) {
+			// The flusher has left the ring: flush again without it.
+			_, werr, serr = fl.write(a.file, nil, true)
+		}
+		if werr != nil || serr != nil {
 			f.Close()
 			if serr != nil {
 				return a.syncFailed(serr)
 			}
-			// The ring failed: the flush is made again without it.
 			return fmt.Errorf("flushing %s: %w", a.file.Name(), werr)
 		}
 		a.file.Close()
