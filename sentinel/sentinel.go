@@ -394,7 +394,11 @@ func (d delegate) NodeMeta(limit int) []byte {
 	}
 	return b
 }
-func (d delegate) NotifyMsg([]byte)                           {}
+
+// NotifyMsg takes a peer's configuration sent straight to us
+// (gossipConfig); memberlist holds none of its locks here.
+func (d delegate) NotifyMsg(b []byte) { d.s.learn(b) }
+
 func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d delegate) LocalState(join bool) []byte                { return nil }
 func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
@@ -578,12 +582,28 @@ func (s *Sentinel) setPeer(id, addr string) {
 	}
 }
 
-// gossipConfig spreads a changed configuration.
+// gossipConfig spreads a changed configuration; under the lock.
 func (s *Sentinel) gossipConfig() {
 	if s.ml == nil {
 		return // not gossiping yet (or in a unit test)
 	}
-	go s.ml.UpdateNode(time.Second)
+	ml, me := s.ml, s.st.MyID
+	go func() {
+		// Straight to every member first: gossip reaches them only over
+		// the next few gossip intervals (about 100 ms on loopback in
+		// the e2e logs), while they keep naming the old master to
+		// clients and may stand against it themselves. The gossiped
+		// update follows for any member this datagram misses.
+		meta := delegate{s}.NodeMeta(memberlist.MetaMaxSize)
+		if len(meta) > 0 {
+			for _, n := range ml.Members() {
+				if n.Name != me {
+					ml.SendBestEffort(n, meta)
+				}
+			}
+		}
+		ml.UpdateNode(time.Second)
+	}()
 }
 
 // switchMaster adopts a new master for g at config epoch; under the lock.

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -136,26 +137,22 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// memberlist calls NotifyUpdate (which takes the sentinel's lock) while
-// holding its own lock, so the sentinel must never call into memberlist
-// under its lock: GET-MASTER-ADDR-BY-NAME did (to count the live
-// sentinels) and deadlocked with a gossip update right after a failover
-// (seen in the rolling-restart drill: the leader hung and never gossiped
-// the new configuration).
-func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
-	port, gport := freePort(t), freePort(t)
-	cfg := Config{Bind: "127.0.0.1", Port: port, Dir: t.TempDir(), GossipPort: gport,
-		Groups: []Group{{Name: "m", Host: "127.0.0.1", Port: freePort(t), Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second}}}
-	s, err := New(cfg, zap.NewNop())
+// runTestSentinel runs a sentinel monitoring g, gossiping alone, until
+// the test ends, and returns it with a client once it answers.
+func runTestSentinel(t *testing.T, g Group) (*Sentinel, *redis.Client) {
+	t.Helper()
+	port := freePort(t)
+	s, err := New(Config{Bind: "127.0.0.1", Port: port, Dir: t.TempDir(), GossipPort: freePort(t), Groups: []Group{g}}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Protocol: 2, DisableIdentity: true,
 		ReadTimeout: 2 * time.Second, MaxRetries: -1})
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(ctx).Err() != nil {
 		if time.Now().After(deadline) {
@@ -163,6 +160,18 @@ func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return s, c
+}
+
+// memberlist calls NotifyUpdate (which takes the sentinel's lock) while
+// holding its own lock, so the sentinel must never call into memberlist
+// under its lock: GET-MASTER-ADDR-BY-NAME did (to count the live
+// sentinels) and deadlocked with a gossip update right after a failover
+// (seen in the rolling-restart drill: the leader hung and never gossiped
+// the new configuration).
+func TestNoDeadlockBetweenQueriesAndGossip(t *testing.T) {
+	ctx := context.Background()
+	s, c := runTestSentinel(t, Group{Name: "m", Host: "127.0.0.1", Port: freePort(t), Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second})
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -309,6 +318,39 @@ func TestLeaderWaitsForFreshReplicaInfo(t *testing.T) {
 			}
 			if n := logs.FilterMessage("+failover-state-select-slave").Len(); n != 1 {
 				t.Fatalf("%d +failover-state-select-slave events, want 1", n)
+			}
+		})
+	}
+}
+
+// A peer's configuration sent straight to us (gossipConfig's datagram,
+// ahead of the gossiped update) is adopted like a gossiped one: a newer
+// config epoch switches the master, an older one changes nothing.
+func TestConfigSentStraightIsLearned(t *testing.T) {
+	master := Group{Name: "m", Host: "127.0.0.1", Port: 6001, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		epoch    uint64
+		wantPort int
+	}{
+		{"newer", 3, 6002},
+		{"not newer", 2, 6001},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := runTestSentinel(t, master)
+			s.mu.Lock()
+			s.st.Groups["m"].ConfigEpoch = 2
+			s.mu.Unlock()
+			meta, err := json.Marshal(nodeMeta{ID: "peer", Addr: "127.0.0.1:26999",
+				Configs: map[string]groupSummary{"m": {Epoch: tc.epoch, Host: "127.0.0.1", Port: 6002}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			delegate{s}.NotifyMsg(meta)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if got := s.grps["m"].master.port; got != tc.wantPort {
+				t.Fatalf("master port %d, want %d", got, tc.wantPort)
 			}
 		})
 	}
