@@ -1,6 +1,7 @@
 // Command local is the launcher behind `make run`: it starts a local Vigil
-// deployment from the binaries in bin/, prints how to connect, and stops
-// everything cleanly on Ctrl-C.
+// deployment from the binaries in bin/, prints how to connect and then the
+// sentinels' events, keeps the rest running when a member dies (Enter
+// starts it again), and stops everything cleanly on Ctrl-C.
 //
 // The deployment is one master and two replicas (vigil-server with
 // built-in defaults) and three vigil-sentinels monitoring them. The
@@ -23,6 +24,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,7 +34,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -99,9 +101,9 @@ func plan(o options) []member {
 	return out
 }
 
-// run starts the deployment and keeps it up until ctx ends (Ctrl-C) or a
-// member dies.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run starts the deployment and keeps it up until ctx ends (Ctrl-C) or
+// every member has died; a line on stdin starts dead members again.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -123,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d.printConnectInfo(stdout)
-	code := d.wait(ctx, stdout, stderr)
+	code := d.wait(ctx, stdin, stdout, stderr)
 	d.stop(stdout, stderr)
 	return code
 }
@@ -133,6 +135,7 @@ type deployment struct {
 	opts    options
 	members []member
 	procs   []*proc.Proc
+	outMu   sync.Mutex // one message at a time on the terminal
 }
 
 func start(ctx context.Context, o options, out io.Writer) (*deployment, error) {
@@ -271,31 +274,146 @@ or from Go (github.com/redis/go-redis/v9), following failovers:
   rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: %[6]s})
   err := rdb.Set(ctx, "greeting", "hello", 0).Err()
 
-Press Ctrl-C to stop.
+Kill any of them to see what the others do (a dead member can be started
+again with Enter). Press Ctrl-C to stop.
 `, hostArg, port, master.Addr, port+1, d.opts.sentinelPort, goStrings(sentinels))
 }
 
-// wait blocks until Ctrl-C (exit code 0) or until a member dies (1).
-func (d *deployment) wait(ctx context.Context, out, errOut io.Writer) int {
-	died := make(chan int, len(d.procs))
-	for i, p := range d.procs {
+// wait keeps the deployment up until Ctrl-C (exit code 0). A member that
+// dies is reported and the others keep running, as in any HA deployment:
+// kill the master and the sentinels fail it over, their events printed as
+// they come. Enter (a line on in) starts the dead members again. Only
+// when every member is dead does wait give up (1).
+func (d *deployment) wait(ctx context.Context, in io.Reader, out, errOut io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	died := make(chan int)
+	watch := func(i int) {
+		exited := d.procs[i].Exited()
 		go func() {
 			select {
-			case <-p.Exited():
-				died <- i
+			case <-exited:
+				select {
+				case died <- i:
+				case <-ctx.Done():
+				}
 			case <-ctx.Done():
 			}
 		}()
 	}
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(out, "\nstopping...")
-		return 0
-	case i := <-died:
-		p := d.procs[i]
-		fmt.Fprintf(errOut, "\n%s exited unexpectedly (%v); end of %s:\n%s\n",
-			d.members[i].name, p.ExitErr(), p.Spec.LogPath, proc.LogTail(p.Spec.LogPath, 4096))
-		return 1
+	for i := range d.procs {
+		watch(i)
+	}
+	enter := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case enter <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	d.watchEvents(ctx, out)
+	down := map[int]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			d.printf(out, "\nstopping...\n")
+			return 0
+		case i := <-died:
+			down[i] = true
+			p := d.procs[i]
+			d.printf(errOut, "\n%s (%s %s) exited (%v); end of %s:\n%s\n", d.members[i].name, d.members[i].role, p.Addr,
+				p.ExitErr(), p.Spec.LogPath, proc.LogTail(p.Spec.LogPath, 2048))
+			if len(down) == len(d.procs) {
+				d.printf(errOut, "every member has exited\n")
+				return 1
+			}
+			d.printf(out, "The others keep running. Press Enter to start %s again, Ctrl-C to stop everything.\n", d.members[i].name)
+		case <-enter:
+			for i := range d.procs {
+				if !down[i] {
+					continue
+				}
+				if err := d.procs[i].Restart(ctx); err != nil {
+					d.printf(errOut, "starting %s again: %v\n", d.members[i].name, err)
+					continue
+				}
+				delete(down, i)
+				watch(i)
+				d.printf(out, "%s is running again (pid %d)\n", d.members[i].name, d.procs[i].Pid)
+			}
+		}
+	}
+}
+
+// printf writes to w, one message at a time: the event watchers and the
+// wait loop share the terminal.
+func (d *deployment) printf(w io.Writer, format string, args ...any) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	fmt.Fprintf(w, format, args...)
+}
+
+// watchEvents prints the sentinels' events (their pub/sub channels, as a
+// Redis Sentinel user would subscribe to them) until ctx ends. Each
+// sentinel is watched, so the events keep coming whichever of them dies;
+// an event the others publish too is printed once.
+func (d *deployment) watchEvents(ctx context.Context, out io.Writer) {
+	var mu sync.Mutex
+	seen := map[string]time.Time{}
+	for i, m := range d.members {
+		if m.role != "sentinel" {
+			continue
+		}
+		addr := d.procs[i].Addr
+		go subscribeEvents(ctx, addr, func(event, payload string) {
+			key := event + " " + payload
+			now := time.Now()
+			mu.Lock()
+			dup := now.Sub(seen[key]) < 10*time.Second
+			seen[key] = now
+			mu.Unlock()
+			if dup {
+				return
+			}
+			d.printf(out, "  %s %s\n", now.Format("15:04:05.000"), key)
+			if f := strings.Fields(payload); event == "+switch-master" && len(f) == 5 {
+				d.printf(out, "  the master of %s is now %s: redis-cli -h %s -p %s\n", f[0], net.JoinHostPort(f[3], f[4]), f[3], f[4])
+			}
+		})
+	}
+}
+
+// subscribeEvents calls event for each message a sentinel at addr
+// publishes, reconnecting (every second) until ctx ends.
+func subscribeEvents(ctx context.Context, addr string, event func(channel, payload string)) {
+	for ctx.Err() == nil {
+		var dl net.Dialer
+		if conn, err := dl.DialContext(ctx, "tcp", addr); err == nil {
+			stop := context.AfterFunc(ctx, func() { conn.Close() })
+			if _, err := conn.Write(resp.AppendCommandStrings(nil, "PSUBSCRIBE", "*")); err == nil {
+				r := bufio.NewReader(conn)
+				for {
+					v, _, err := resp.ReadReply(r)
+					if err != nil {
+						break
+					}
+					// ["pmessage", pattern, channel, payload]
+					if len(v.Elems) == 4 && string(v.Elems[0].Str) == "pmessage" {
+						event(string(v.Elems[2].Str), string(v.Elems[3].Str))
+					}
+				}
+			}
+			stop()
+			conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +38,10 @@ func (s *syncBuffer) String() string {
 }
 
 // TestLauncher runs the launcher with redis-server standing in for
-// vigil-server (they take the same arguments) and stops it as Ctrl-C would.
+// vigil-server (they take the same arguments): a member killed is
+// reported while the others keep running and comes back on Enter, a
+// failover's events are printed with the new master, and Ctrl-C stops it
+// all.
 func TestLauncher(t *testing.T) {
 	testutil.RequireRedis(t)
 	redisPath, _ := exec.LookPath("redis-server")
@@ -56,11 +62,24 @@ func TestLauncher(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
+	stdin, enter := io.Pipe()
+	defer enter.Close()
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"-bin", binDir, "-dir", runDir, "-port", strconv.Itoa(port),
-			"-sentinel-port", strconv.Itoa(sentinelPort), "-gossip-port", strconv.Itoa(gossipPort)}, &stdout, &stderr)
+			"-sentinel-port", strconv.Itoa(sentinelPort), "-gossip-port", strconv.Itoa(gossipPort)}, stdin, &stdout, &stderr)
 	}()
+	// waitOutput waits until w holds want.
+	waitOutput := func(w *syncBuffer, want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(w.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q; stdout:\n%s\nstderr:\n%s", want, stdout.String(), stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(stdout.String(), "Ctrl-C") {
@@ -78,6 +97,38 @@ func TestLauncher(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	// A replica killed: reported, the rest keeps running, Enter brings
+	// it back.
+	replica := "node-" + strconv.Itoa(port+2)
+	m := regexp.MustCompile(`replica +127\.0\.0\.1:` + strconv.Itoa(port+2) + ` +pid (\d+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no pid for %s in:\n%s", replica, stdout.String())
+	}
+	pid, _ := strconv.Atoi(m[1])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(&stderr, replica+" (replica 127.0.0.1:"+strconv.Itoa(port+2)+") exited (signal: killed)")
+	waitOutput(&stdout, "Press Enter to start "+replica+" again")
+	if err := proc.Ping(ctx, addr); err != nil {
+		t.Fatalf("the master stopped with the replica: %v", err)
+	}
+	if _, err := io.WriteString(enter, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(&stdout, replica+" is running again")
+	if err := proc.Ping(ctx, "127.0.0.1:"+strconv.Itoa(port+2)); err != nil {
+		t.Fatalf("%s is not back: %v", replica, err)
+	}
+	// A failover: its events, then where the master is now.
+	if v, err := query(ctx, sentinelAddr, []string{"SENTINEL", "FAILOVER", "mymaster"}); err != nil || v != "OK" {
+		t.Fatalf("SENTINEL FAILOVER: %q %v", v, err)
+	}
+	waitOutput(&stdout, "+switch-master mymaster 127.0.0.1 "+strconv.Itoa(port))
+	waitOutput(&stdout, "the master of mymaster is now 127.0.0.1:")
+	if n := strings.Count(stdout.String(), "+switch-master"); n != 1 {
+		t.Errorf("+switch-master printed %d times (once per sentinel?):\n%s", n, stdout.String())
 	}
 	cancel()
 	select {
@@ -102,7 +153,7 @@ func TestLauncherPortTaken(t *testing.T) {
 	redisPath, _ := exec.LookPath("redis-server")
 	os.Symlink(redisPath, filepath.Join(binDir, "vigil-server"))
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"-bin", binDir, "-dir", t.TempDir(), "-port", strconv.Itoa(p.Port)}, &stdout, &stderr)
+	code := run(context.Background(), []string{"-bin", binDir, "-dir", t.TempDir(), "-port", strconv.Itoa(p.Port)}, strings.NewReader(""), &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "is taken") {
 		t.Errorf("code %d, stderr %q", code, stderr.String())
 	}
