@@ -798,9 +798,10 @@ func (a *aofState) failed(err error) {
 	a.durable.Broadcast()
 }
 
-// write appends chunk to the incr file and, if sync, flushes the file to
-// disk. On a failed write it cuts the file back to where it was, so that
-// no torn command is left behind and the retry writes the chunk once. On a
+// write appends chunk (nothing, to flush only) to the incr file and, if
+// sync, flushes the file to disk. On a failed write it cuts the file back
+// to where it was, so that no torn command is left behind and the retry
+// writes the chunk once. On a
 // failed fsync it cuts the file back to its size at the last good fsync
 // and reports errAOFSync: the writer then writes everything since again,
 // as a file whose writeback failed may hold holes where the kernel
@@ -869,17 +870,11 @@ func (a *aofState) rotate(fl *aofFlusher) error {
 		return err
 	}
 	if a.file != nil {
-		_, werr, serr := fl.write(a.file, nil, true)
-		if errors.Is(werr, uring.ErrRing) {
-			// The flusher has left the ring: flush again without it.
-			_, werr, serr = fl.write(a.file, nil, true)
-		}
-		if werr != nil || serr != nil {
+		// An empty write flushes: a failed ring is left and the flush made
+		// again without it, a failed fsync cuts the file back.
+		if err := a.write(nil, true, fl); err != nil {
 			f.Close()
-			if serr != nil {
-				return a.syncFailed(serr)
-			}
-			return fmt.Errorf("flushing %s: %w", a.file.Name(), werr)
+			return err
 		}
 		a.file.Close()
 	}
