@@ -49,17 +49,27 @@ func (b *Ballot) StartElection(self string) uint64 {
 // (alive or not: a partition must not shrink the electorate). It returns
 // the candidate with a majority and at least quorum votes, if any.
 func Tally(votes map[string]string, voters, quorum int) (string, bool) {
-	count := map[string]int{}
 	best, bestN := "", 0
-	for _, c := range votes {
-		if c == "" {
-			continue
-		}
-		count[c]++
-		if n := count[c]; n > bestN || (n == bestN && c < best) {
+	for c, n := range countVotes(votes) {
+		if n > bestN || (n == bestN && c < best) {
 			best, bestN = c, n
 		}
 	}
-	need := max(quorum, voters/2+1)
-	return best, best != "" && bestN >= need
+	return best, best != "" && bestN >= votesNeeded(voters, quorum)
+}
+
+// votesNeeded is what a candidate needs to be leader among voters known
+// sentinels: a majority, and at least quorum.
+func votesNeeded(voters, quorum int) int { return max(quorum, voters/2+1) }
+
+// countVotes counts each candidate's votes (an answer without a vote, "",
+// is none).
+func countVotes(votes map[string]string) map[string]int {
+	count := map[string]int{}
+	for _, c := range votes {
+		if c != "" {
+			count[c]++
+		}
+	}
+	return count
 }

@@ -104,14 +104,9 @@ const (
 // of voters and at least quorum votes, and every sentinel that has not
 // answered yet may still vote for anyone.
 func Defeated(votes map[string]string, voters, quorum int, self string) Defeat {
-	need := max(quorum, voters/2+1)
+	need := votesNeeded(voters, quorum)
 	pending := max(voters-len(votes), 0)
-	count := map[string]int{}
-	for _, c := range votes {
-		if c != "" {
-			count[c]++
-		}
-	}
+	count := countVotes(votes)
 	for c, n := range count {
 		if c != self && n >= need {
 			return Beaten
