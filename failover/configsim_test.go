@@ -3,7 +3,9 @@ package failover
 import (
 	"container/heap"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -406,10 +408,10 @@ func (m *csSim) fault() {
 		if _, dead := m.deadSince[top.master]; !dead {
 			m.deadSince[top.master] = m.now
 		}
-	case 6: // a dead node comes back
-		for n := range m.deadSince {
-			delete(m.deadSince, n)
-			break
+	case 6: // a dead node comes back (drawn from the seed: a map's own
+		// order would make a seed's run differ from one test run to the next)
+		if dead := slices.Sorted(maps.Keys(m.deadSince)); len(dead) > 0 {
+			delete(m.deadSince, dead[m.r.IntN(len(dead))])
 		}
 	}
 }
