@@ -325,32 +325,44 @@ func TestLeaderWaitsForFreshReplicaInfo(t *testing.T) {
 
 // A peer's configuration sent straight to us (gossipConfig's datagram,
 // ahead of the gossiped update) is adopted like a gossiped one: a newer
-// config epoch switches the master, an older one changes nothing.
+// config epoch switches the master, an older one changes nothing. The
+// datagram port takes anything anyone sends: garbage, a truncated
+// message or one without a sender id changes nothing either.
 func TestConfigSentStraightIsLearned(t *testing.T) {
 	master := Group{Name: "m", Host: "127.0.0.1", Port: 6001, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second}
+	config := func(id string, epoch uint64) []byte {
+		b, err := json.Marshal(nodeMeta{ID: id, Addr: "127.0.0.1:26999",
+			Configs: map[string]groupSummary{"m": {Epoch: epoch, Host: "127.0.0.1", Port: 6002}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	for _, tc := range []struct {
-		name     string
-		epoch    uint64
-		wantPort int
+		name      string
+		msg       []byte
+		wantPort  int
+		wantPeers int
 	}{
-		{"newer", 3, 6002},
-		{"not newer", 2, 6001},
+		{"newer", config("peer", 3), 6002, 1},
+		{"not newer", config("peer", 2), 6001, 1},
+		{"garbage", []byte("\x00\xff not json"), 6001, 0},
+		{"truncated", config("peer", 3)[:40], 6001, 0},
+		{"no sender id", config("", 3), 6001, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := runTestSentinel(t, master)
 			s.mu.Lock()
 			s.st.Groups["m"].ConfigEpoch = 2
 			s.mu.Unlock()
-			meta, err := json.Marshal(nodeMeta{ID: "peer", Addr: "127.0.0.1:26999",
-				Configs: map[string]groupSummary{"m": {Epoch: tc.epoch, Host: "127.0.0.1", Port: 6002}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			delegate{s}.NotifyMsg(meta)
+			delegate{s}.NotifyMsg(tc.msg)
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if got := s.grps["m"].master.port; got != tc.wantPort {
 				t.Fatalf("master port %d, want %d", got, tc.wantPort)
+			}
+			if got := len(s.st.Peers); got != tc.wantPeers {
+				t.Fatalf("%d peers known, want %d", got, tc.wantPeers)
 			}
 		})
 	}
