@@ -388,7 +388,10 @@ func (d *deployment) watchEvents(ctx context.Context, out io.Writer) {
 }
 
 // subscribeEvents calls event for each message a sentinel at addr
-// publishes, reconnecting (every second) until ctx ends.
+// publishes, reconnecting (every second) until ctx ends; a reply it cannot
+// parse drops the connection like a closed one. Not go-redis's PubSub, as
+// vigil-drill uses: it logs every failed redial of a dead sentinel
+// through a package-wide logger, into the terminal the launcher prints to.
 func subscribeEvents(ctx context.Context, addr string, event func(channel, payload string)) {
 	for ctx.Err() == nil {
 		var dl net.Dialer

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,13 +82,7 @@ func TestLauncher(t *testing.T) {
 		}
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stdout.String(), "Ctrl-C") {
-		if time.Now().After(deadline) {
-			t.Fatalf("launcher did not come up; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitOutput(&stdout, "Ctrl-C") // up
 	if err := proc.Ping(ctx, addr); err != nil {
 		t.Fatalf("node not answering: %v", err)
 	}
@@ -156,5 +151,49 @@ func TestLauncherPortTaken(t *testing.T) {
 	code := run(context.Background(), []string{"-bin", binDir, "-dir", t.TempDir(), "-port", strconv.Itoa(p.Port)}, strings.NewReader(""), &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "is taken") {
 		t.Errorf("code %d, stderr %q", code, stderr.String())
+	}
+}
+
+// A sentinel that sends garbage or dies mid-stream: the watcher drops the
+// connection, dials again and goes on with the next sentinel's messages,
+// never passing on half a message.
+func TestSubscribeEventsSurvivesGarbageAndDeath(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	pmessage := func(channel, payload string) string {
+		return "*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$" + strconv.Itoa(len(channel)) + "\r\n" + channel + "\r\n$" +
+			strconv.Itoa(len(payload)) + "\r\n" + payload + "\r\n"
+	}
+	// Each connection gets one of these, then is closed.
+	go func() {
+		for _, send := range []string{
+			"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n" + pmessage("+sdown", "first") + "%%garbage\r\n" + pmessage("+sdown", "after garbage"),
+			"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$6\r\n+odown\r\n$50\r\ncut off", // dies mid-message
+			pmessage("+switch-master", "m 127.0.0.1 1 127.0.0.1 2"),
+		} {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Write([]byte(send))
+			conn.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 10)
+	go subscribeEvents(ctx, ln.Addr().String(), func(channel, payload string) { got <- channel + " " + payload })
+	for _, want := range []string{"+sdown first", "+switch-master m 127.0.0.1 1 127.0.0.1 2"} {
+		select {
+		case e := <-got:
+			if e != want {
+				t.Fatalf("event %q, want %q", e, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %q", want)
+		}
 	}
 }
