@@ -69,18 +69,9 @@ func hashCommands() []*Command {
 // another type replies WRONGTYPE and returns ok=false; a missing key
 // returns nil, true.
 func hashGet(c *Ctx, key string, write bool) (*types.Hash, bool) {
-	var v *keyspace.Value
-	if write {
-		v = c.DB.LookupWrite(key)
-	} else {
-		v = c.DB.Lookup(key)
-	}
+	v, ok := lookupType(c, key, write, keyspace.TypeHash)
 	if v == nil {
-		return nil, true
-	}
-	if v.Type() != keyspace.TypeHash {
-		c.WrongType()
-		return nil, false
+		return nil, ok
 	}
 	return v.Hash(), true
 }
@@ -578,183 +569,12 @@ func hashRandFieldCount(c *Ctx, l int64, withValues bool) {
 	h.RandomDistinct(r, n, emit)
 }
 
-// hashParseCursor parses a SCAN-family cursor as Redis does (strtoul:
-// an optional sign, digits, nothing else; "-1" wraps around).
-func hashParseCursor(b []byte) (uint64, bool) {
-	s := string(b)
-	if s == "" || isSpaceByte(s[0]) {
-		return 0, false
-	}
-	neg := false
-	switch s[0] {
-	case '+':
-		s = s[1:]
-	case '-':
-		neg = true
-		s = s[1:]
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || strings.IndexByte(s, '_') >= 0 {
-		return 0, false
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
 func cmdHScan(c *Ctx) {
-	cursor, ok := hashParseCursor(c.Args[2])
-	if !ok {
-		c.Error("ERR invalid cursor")
-		return
-	}
-	h, ok := hashGet(c, c.Key(1), false)
-	if !ok {
-		return
-	}
-	if h == nil {
-		c.W.Array(2)
-		c.W.BulkString("0")
-		c.W.Array(0)
-		return
-	}
-	count := int64(10)
-	var pattern []byte
-	usePattern := false
-	for i := 3; i < len(c.Args); i += 2 {
-		if i+1 >= len(c.Args) {
-			c.SyntaxError()
-			return
-		}
-		switch {
-		case c.ArgIs(i, "count"):
-			v, ok := c.Int(i + 1)
-			if !ok {
-				return
+	scanCollection(c, hashGet, func(h *types.Hash, cursor uint64, keep func([]byte) bool, out *[][]byte) uint64 {
+		return h.Scan(cursor, func(f, v []byte) {
+			if keep(f) {
+				*out = append(*out, append([]byte(nil), f...), append([]byte(nil), v...))
 			}
-			if v < 1 {
-				c.SyntaxError()
-				return
-			}
-			count = v
-		case c.ArgIs(i, "match"):
-			pattern = c.Args[i+1]
-			// "*" matches everything: skip the matching work, as Redis does.
-			usePattern = !(len(pattern) == 1 && pattern[0] == '*')
-		default:
-			c.SyntaxError()
-			return
-		}
-	}
-	var out [][]byte
-	add := func(f, v []byte) {
-		if usePattern && !hashStringMatch(pattern, f) {
-			return
-		}
-		out = append(out, append([]byte(nil), f...), append([]byte(nil), v...))
-	}
-	if h.Encoding() == "listpack" {
-		h.Scan(0, add)
-		cursor = 0
-	} else {
-		maxIter := count * 10
-		for {
-			cursor = h.Scan(cursor, add)
-			maxIter--
-			if cursor == 0 || maxIter <= 0 || int64(len(out)/2) >= count {
-				break
-			}
-		}
-	}
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(cursor, 10))
-	c.W.Array(len(out))
-	for _, b := range out {
-		c.W.Bulk(b)
-	}
-}
-
-// hashStringMatch is Redis's glob matching (stringmatchlen, case
-// sensitive): * ? [abc] [^a-z] and backslash escapes.
-func hashStringMatch(p, s []byte) bool {
-	for len(p) > 0 && len(s) > 0 {
-		switch p[0] {
-		case '*':
-			for len(p) > 1 && p[1] == '*' {
-				p = p[1:]
-			}
-			if len(p) == 1 {
-				return true
-			}
-			for len(s) > 0 {
-				if hashStringMatch(p[1:], s) {
-					return true
-				}
-				s = s[1:]
-			}
-			return false
-		case '?':
-			s = s[1:]
-		case '[':
-			p = p[1:]
-			not := len(p) > 0 && p[0] == '^'
-			if not {
-				p = p[1:]
-			}
-			match := false
-			for {
-				if len(p) >= 2 && p[0] == '\\' {
-					p = p[1:]
-					if p[0] == s[0] {
-						match = true
-					}
-				} else if len(p) == 0 {
-					// Unclosed bracket: Redis steps back onto the last
-					// pattern byte, which the loop below then consumes.
-					p = []byte{0}
-					break
-				} else if p[0] == ']' {
-					break
-				} else if len(p) >= 3 && p[1] == '-' {
-					lo, hi := p[0], p[2]
-					if lo > hi {
-						lo, hi = hi, lo
-					}
-					if s[0] >= lo && s[0] <= hi {
-						match = true
-					}
-					p = p[2:]
-				} else if p[0] == s[0] {
-					match = true
-				}
-				p = p[1:]
-			}
-			if not {
-				match = !match
-			}
-			if !match {
-				return false
-			}
-			s = s[1:]
-		case '\\':
-			if len(p) >= 2 {
-				p = p[1:]
-			}
-			fallthrough
-		default:
-			if p[0] != s[0] {
-				return false
-			}
-			s = s[1:]
-		}
-		p = p[1:]
-		if len(s) == 0 {
-			for len(p) > 0 && p[0] == '*' {
-				p = p[1:]
-			}
-			break
-		}
-	}
-	return len(p) == 0 && len(s) == 0
+		})
+	})
 }

@@ -117,18 +117,9 @@ func listMPopKeys(idx int) func(args [][]byte) []int {
 // another type replies WRONGTYPE and returns ok=false; a missing key
 // returns nil, true.
 func listGet(c *Ctx, key string, write bool) (*types.List, bool) {
-	var v *keyspace.Value
-	if write {
-		v = c.DB.LookupWrite(key)
-	} else {
-		v = c.DB.Lookup(key)
-	}
+	v, ok := lookupType(c, key, write, keyspace.TypeList)
 	if v == nil {
-		return nil, true
-	}
-	if v.Type() != keyspace.TypeList {
-		c.WrongType()
-		return nil, false
+		return nil, ok
 	}
 	return v.List(), true
 }

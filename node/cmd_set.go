@@ -83,18 +83,9 @@ func numkeysKeys(i int) func(args [][]byte) []int {
 
 // setGet looks up a set; WRONGTYPE replies and returns ok=false.
 func setGet(c *Ctx, key string, write bool) (*types.Set, bool) {
-	var v *keyspace.Value
-	if write {
-		v = c.DB.LookupWrite(key)
-	} else {
-		v = c.DB.Lookup(key)
-	}
+	v, ok := lookupType(c, key, write, keyspace.TypeSet)
 	if v == nil {
-		return nil, true
-	}
-	if v.Type() != keyspace.TypeSet {
-		c.WrongType()
-		return nil, false
+		return nil, ok
 	}
 	return v.Set(), true
 }
@@ -516,33 +507,11 @@ func cmdSInterCard(c *Ctx) {
 }
 
 func cmdSScan(c *Ctx) {
-	a, ok := parseScan(c, 2, false)
-	if !ok {
-		return
-	}
-	s, ok := setGet(c, c.Key(1), false)
-	if !ok {
-		return
-	}
-	if s == nil {
-		writeScanReply(c, 0, nil)
-		return
-	}
-	var out [][]byte
-	cursor := a.cursor
-	maxIter := a.count * 10
-	visited := 0
-	for {
-		cursor = s.Scan(cursor, func(m string) {
-			visited++
-			if a.matches([]byte(m)) {
-				out = append(out, []byte(m))
+	scanCollection(c, setGet, func(s *types.Set, cursor uint64, keep func([]byte) bool, out *[][]byte) uint64 {
+		return s.Scan(cursor, func(m string) {
+			if b := []byte(m); keep(b) {
+				*out = append(*out, b)
 			}
 		})
-		maxIter--
-		if cursor == 0 || maxIter <= 0 || visited >= a.count {
-			break
-		}
-	}
-	writeScanReply(c, cursor, out)
+	})
 }

@@ -73,13 +73,20 @@ func stringCommands() []*Command {
 // stringGet looks key up for reading; a non-string replies WRONGTYPE and
 // returns ok=false, a missing key nil, true.
 func stringGet(c *Ctx, key string, write bool) (*keyspace.Value, bool) {
+	return lookupType(c, key, write, keyspace.TypeString)
+}
+
+// lookupType looks key up for reading (write=false) or writing. A key of
+// another type than typ replies WRONGTYPE and returns ok=false; a missing
+// key returns nil, true.
+func lookupType(c *Ctx, key string, write bool, typ keyspace.Type) (*keyspace.Value, bool) {
 	var v *keyspace.Value
 	if write {
 		v = c.DB.LookupWrite(key)
 	} else {
 		v = c.DB.Lookup(key)
 	}
-	if v != nil && v.Type() != keyspace.TypeString {
+	if v != nil && v.Type() != typ {
 		c.WrongType()
 		return nil, false
 	}

@@ -126,18 +126,9 @@ const (
 
 // zsetGet looks up a sorted set; WRONGTYPE replies and returns ok=false.
 func zsetGet(c *Ctx, key string, write bool) (*types.ZSet, bool) {
-	var v *keyspace.Value
-	if write {
-		v = c.DB.LookupWrite(key)
-	} else {
-		v = c.DB.Lookup(key)
-	}
+	v, ok := lookupType(c, key, write, keyspace.TypeZSet)
 	if v == nil {
-		return nil, true
-	}
-	if v.Type() != keyspace.TypeZSet {
-		c.WrongType()
-		return nil, false
+		return nil, ok
 	}
 	return v.ZSet(), true
 }
@@ -1255,35 +1246,13 @@ func cmdZRandMember(c *Ctx) {
 }
 
 func cmdZScan(c *Ctx) {
-	a, ok := parseScan(c, 2, false)
-	if !ok {
-		return
-	}
-	z, ok := zsetGet(c, c.Key(1), false)
-	if !ok {
-		return
-	}
-	if z == nil {
-		writeScanReply(c, 0, nil)
-		return
-	}
-	var out [][]byte
-	cursor := a.cursor
-	maxIter := a.count * 10
-	visited := 0
-	for {
-		cursor = z.Scan(cursor, func(m []byte, s float64) {
-			visited++
-			if a.matches(m) {
-				out = append(out, append([]byte(nil), m...), types.AppendScore(nil, s))
+	scanCollection(c, zsetGet, func(z *types.ZSet, cursor uint64, keep func([]byte) bool, out *[][]byte) uint64 {
+		return z.Scan(cursor, func(m []byte, s float64) {
+			if keep(m) {
+				*out = append(*out, append([]byte(nil), m...), types.AppendScore(nil, s))
 			}
 		})
-		maxIter--
-		if cursor == 0 || maxIter <= 0 || visited >= a.count {
-			break
-		}
-	}
-	writeScanReply(c, cursor, out)
+	})
 }
 
 // zsetIsBlockingGroup reports whether a blocked command of group waits

@@ -109,22 +109,6 @@ func TestHashLongDouble(t *testing.T) {
 	}
 }
 
-func TestHashStringMatch(t *testing.T) {
-	for _, tc := range []struct {
-		p, s string
-		want bool
-	}{
-		{"*", "", false}, {"**", "", false}, {"a*", "abc", true}, {"a*c", "abc", true}, {"a*d", "abc", false},
-		{"?b?", "abc", true}, {"[ab]*", "bcd", true}, {"[^ab]*", "bcd", false}, {"[a-c]x", "bx", true},
-		{"[c-a]x", "bx", true}, {"\\*", "*", true}, {"\\*", "a", false}, {"[\\]]", "]", true},
-		{"[abc", "a", true}, {"[abc", "ab", false}, {"a**b", "ab", true}, {"", "", true}, {"a", "", false},
-	} {
-		if got := hashStringMatch([]byte(tc.p), []byte(tc.s)); got != tc.want {
-			t.Errorf("match(%q, %q) = %v", tc.p, tc.s, got)
-		}
-	}
-}
-
 // TestHashConversionThresholds follows the configured thresholds.
 func TestHashConversionThresholds(t *testing.T) {
 	s, addr := newTestServer(t, func(cfg *config.Config) {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/vigilkv/vigil/internal/glob"
@@ -16,26 +17,58 @@ type scanArgs struct {
 	typ     string // SCAN's TYPE filter, "" for none
 }
 
-// parseScanCursor parses a cursor as Redis does: an unsigned decimal.
+// parseScanCursor parses a cursor as Redis does, with C's strtoul: an
+// optional sign and decimal digits, nothing before or after them, no
+// overflow; a negative cursor wraps around and "" is 0.
 func parseScanCursor(b []byte) (uint64, bool) {
-	if len(b) == 0 || b[0] < '0' || b[0] > '9' {
-		return 0, false
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		if b = b[1:]; len(b) == 0 {
+			return 0, false
+		}
 	}
-	v, err := strconv.ParseUint(string(b), 10, 64)
-	return v, err == nil
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // parseScan parses "cursor [MATCH pattern] [COUNT n] [TYPE t]" starting at
 // argument i (TYPE only when allowTyp), replying on errors.
 func parseScan(c *Ctx, i int, allowTyp bool) (scanArgs, bool) {
-	a := scanArgs{count: 10}
-	cur, ok := parseScanCursor(c.Args[i])
+	cursor, ok := scanCursor(c, i)
+	if !ok {
+		return scanArgs{}, false
+	}
+	return parseScanOptions(c, cursor, i+1, allowTyp)
+}
+
+// scanCursor parses the cursor at argument i, replying if it is not one.
+func scanCursor(c *Ctx, i int) (uint64, bool) {
+	cursor, ok := parseScanCursor(c.Args[i])
 	if !ok {
 		c.Error("ERR invalid cursor")
-		return a, false
 	}
-	a.cursor = cur
-	for j := i + 1; j < len(c.Args); j += 2 {
+	return cursor, ok
+}
+
+// parseScanOptions parses the options from argument i on, replying on
+// errors.
+func parseScanOptions(c *Ctx, cursor uint64, i int, allowTyp bool) (scanArgs, bool) {
+	a := scanArgs{cursor: cursor, count: 10}
+	for j := i; j < len(c.Args); j += 2 {
 		if j+1 >= len(c.Args) {
 			c.SyntaxError()
 			return a, false
@@ -68,9 +101,57 @@ func parseScan(c *Ctx, i int, allowTyp bool) (scanArgs, bool) {
 	return a, true
 }
 
+// scanCollection is HSCAN, SSCAN and ZSCAN of the value get finds at the
+// key, checked in Redis's order: the cursor, then the key (a missing one
+// is an empty scan whatever the options say), then the options. step
+// scans v from a cursor, returning the next one; for each element it
+// calls keep with what MATCH applies to and, if that says so, appends the
+// element's reply entries to out.
+func scanCollection[T any](c *Ctx, get func(*Ctx, string, bool) (*T, bool), step func(v *T, cursor uint64, keep func(m []byte) bool, out *[][]byte) uint64) {
+	cursor, ok := scanCursor(c, 2)
+	if !ok {
+		return
+	}
+	v, ok := get(c, c.Key(1), false)
+	if !ok || v == nil {
+		if ok {
+			writeScanReply(c, 0, nil)
+		}
+		return
+	}
+	a, ok := parseScanOptions(c, cursor, 3, false)
+	if !ok {
+		return
+	}
+	var out [][]byte
+	visited := 0
+	keep := func(m []byte) bool {
+		visited++
+		return a.matches(m)
+	}
+	cursor = a.iterate(&visited, func(cursor uint64) uint64 { return step(v, cursor, keep, &out) })
+	writeScanReply(c, cursor, out)
+}
+
 // matches applies the MATCH filter.
 func (a *scanArgs) matches(s []byte) bool {
 	return a.pattern == nil || glob.Match(a.pattern, s, false)
+}
+
+// iterate runs step (one SCAN call over a table: it reports what it
+// visits through *visited and returns the next cursor) from a's cursor
+// until the scan ends, COUNT elements were visited or 10×COUNT steps were
+// taken, Redis's bounds for one call, and returns the cursor to resume
+// from.
+func (a *scanArgs) iterate(visited *int, step func(cursor uint64) uint64) uint64 {
+	cursor := a.cursor
+	for maxIter := a.count * 10; ; {
+		cursor = step(cursor)
+		maxIter--
+		if cursor == 0 || maxIter <= 0 || *visited >= a.count {
+			return cursor
+		}
+	}
 }
 
 // writeScanReply writes [cursor, [elements...]].
@@ -89,26 +170,19 @@ func cmdScan(c *Ctx) {
 		return
 	}
 	var keys [][]byte
-	cursor := a.cursor
-	maxIter := a.count * 10
 	// As in Redis, COUNT bounds the keys visited, not the keys returned
 	// after filtering.
 	visited := 0
-	for {
-		cursor = c.DB.Scan(cursor, func(key string, v *keyspace.Value) {
+	cursor := a.iterate(&visited, func(cursor uint64) uint64 {
+		return c.DB.Scan(cursor, func(key string, v *keyspace.Value) {
 			visited++
 			if a.typ != "" && v.Type().String() != a.typ {
 				return
 			}
-			if !a.matches([]byte(key)) {
-				return
+			if a.matches([]byte(key)) {
+				keys = append(keys, []byte(key))
 			}
-			keys = append(keys, []byte(key))
 		})
-		maxIter--
-		if cursor == 0 || maxIter <= 0 || visited >= a.count {
-			break
-		}
-	}
+	})
 	writeScanReply(c, cursor, keys)
 }

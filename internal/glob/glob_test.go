@@ -35,6 +35,13 @@ func TestMatch(t *testing.T) {
 		{"[\\]]", "]", false, true},
 		{"", "", false, true},
 		{"?", "", false, false},
+		{"*", "", false, false},
+		{"**", "", false, false},
+		{"a*d", "abc", false, false},
+		{"?b?", "abc", false, true},
+		{"[^ab]*", "bcd", false, false},
+		{"\\*", "a", false, false},
+		{"a", "", false, false},
 	}
 	for _, tt := range tests {
 		if got := MatchString(tt.pat, tt.s, tt.nocase); got != tt.want {
