@@ -307,6 +307,16 @@ func (d *Decoder) Value(t byte) (keyspace.Value, error) {
 	return keyspace.Value{}, corrupt("unknown value type %d", t)
 }
 
+// packedBlob reads a string holding a ziplist (converted to a listpack
+// with the same entries) or a listpack: the two encodings Redis has had
+// for small collections.
+func (d *Decoder) packedBlob(ziplist bool) (*types.Listpack, error) {
+	if ziplist {
+		return d.ziplistBlob()
+	}
+	return d.listpackBlob()
+}
+
 // listpackBlob reads a string holding a listpack and validates it.
 func (d *Decoder) listpackBlob() (*types.Listpack, error) {
 	b, err := d.String()
@@ -378,13 +388,7 @@ func (d *Decoder) list(t byte) (*types.List, error) {
 				}
 				l.PushTail(s)
 			case qlNodePacked:
-				var lp *types.Listpack
-				var err error
-				if t == TypeListQuicklist {
-					lp, err = d.ziplistBlob()
-				} else {
-					lp, err = d.listpackBlob()
-				}
+				lp, err := d.packedBlob(t == TypeListQuicklist)
 				if err != nil {
 					return nil, err
 				}
@@ -456,13 +460,7 @@ func (d *Decoder) hash(t byte) (*types.Hash, error) {
 		}
 		return h, nil
 	case TypeHashZiplist, TypeHashListpack:
-		var lp *types.Listpack
-		var err error
-		if t == TypeHashZiplist {
-			lp, err = d.ziplistBlob()
-		} else {
-			lp, err = d.listpackBlob()
-		}
+		lp, err := d.packedBlob(t == TypeHashZiplist)
 		if err != nil {
 			return nil, err
 		}

@@ -123,13 +123,7 @@ func (d *Decoder) zset(t byte) (*types.ZSet, error) {
 	lim := d.Limits
 	switch t {
 	case TypeZSetZiplist, TypeZSetListpack:
-		var lp *types.Listpack
-		var err error
-		if t == TypeZSetZiplist {
-			lp, err = d.ziplistBlob()
-		} else {
-			lp, err = d.listpackBlob()
-		}
+		lp, err := d.packedBlob(t == TypeZSetZiplist)
 		if err != nil {
 			return nil, err
 		}
