@@ -3,10 +3,11 @@ package sentinel
 import (
 	"fmt"
 	"net"
-	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilkv/vigil/internal/glob"
 )
 
 // Runtime settings: SENTINEL SET (per group) and SENTINEL CONFIG SET
@@ -149,7 +150,7 @@ func (c *Config) setGlobalOption(name, value string) error {
 func matchGlobalOptions(pattern string) []string {
 	var out []string
 	for _, name := range globalOptions {
-		if ok, _ := path.Match(strings.ToLower(pattern), name); ok {
+		if glob.MatchString(pattern, name, true) {
 			out = append(out, name)
 		}
 	}

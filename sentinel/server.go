@@ -3,7 +3,6 @@ package sentinel
 import (
 	"fmt"
 	"net"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilkv/vigil/internal/glob"
 	"github.com/vigilkv/vigil/internal/resp"
 )
 
@@ -88,7 +88,7 @@ func (c *conn) deliver(channel, msg string) {
 		w.BulkString(msg)
 	}
 	for p := range c.patterns {
-		if ok, _ := path.Match(p, channel); ok {
+		if glob.MatchString(p, channel, false) {
 			w.Push(4)
 			w.BulkString("pmessage")
 			w.BulkString(p)
@@ -483,7 +483,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		n := 0
 		alive := s.alive
 		for name, g := range s.grps {
-			if ok, _ := path.Match(string(args[2]), name); !ok {
+			if !glob.MatchString(string(args[2]), name, false) {
 				continue
 			}
 			n++

@@ -141,6 +141,11 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"SENTINEL", "CONFIG"},
 		{"SENTINEL", "CONFIG", "GET", "announce-*"},
 		{"SENTINEL", "CONFIG", "GET", "nomatch"},
+		// Redis's glob, not Go's path.Match: case folded, an unclosed
+		// class taken as written, a backslash escaping.
+		{"SENTINEL", "CONFIG", "GET", "ANNOUNCE-[ip]*"},
+		{"SENTINEL", "CONFIG", "GET", "announce-[ip"},
+		{"SENTINEL", "CONFIG", "GET", "announce\\-port"},
 		{"SENTINEL", "CONFIG", "SET", "sentinel-user", "bob"},
 		{"SENTINEL", "CONFIG", "SET", "sentinel-pass", "peerpass"},
 		{"SENTINEL", "CONFIG", "SET", "requirepass", "x"},
