@@ -1182,6 +1182,28 @@ func (s *Sentinel) drive(g *group, now time.Time) {
 	})
 }
 
+// selectReplica is the replica of g a failover would promote now, or nil
+// with why each one is left out; under s.mu.
+func (s *Sentinel) selectReplica(g *group, now time.Time) (*instance, []failover.Exclusion) {
+	var cands []failover.Replica
+	var insts []*instance
+	masterDown := time.Duration(0)
+	if !g.sdownSince.IsZero() {
+		masterDown = now.Sub(g.sdownSince)
+	}
+	for _, r := range g.replicas {
+		cands = append(cands, failover.Replica{Addr: r.addr(), RunID: r.runID, Priority: r.priority, Offset: r.offset,
+			Down: now.Sub(r.lastOK) > g.cfg.DownAfter, SincePingReply: now.Sub(r.lastOK), InfoAge: now.Sub(r.infoTime),
+			MasterLinkDown: r.linkDown, Disconnected: r.role == "" || r.lastOK.IsZero()})
+		insts = append(insts, r)
+	}
+	i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: s.tm.get(paramPing), InfoPeriod: s.tm.get(paramInfo), DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+	if i < 0 {
+		return nil, excluded
+	}
+	return insts[i], excluded
+}
+
 // stepFailover advances the leader's failover; under the lock.
 func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	f := g.failing
@@ -1204,23 +1226,11 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 			f.selectSince = now
 			s.event("+failover-state-select-slave", fmt.Sprintf("master %s %s %d", g.cfg.Name, f.oldHost, f.oldPort))
 		}
-		var cands []failover.Replica
-		var insts []*instance
-		masterDown := time.Duration(0)
-		if !g.sdownSince.IsZero() {
-			masterDown = now.Sub(g.sdownSince)
-		}
-		for _, r := range g.replicas {
-			cands = append(cands, failover.Replica{Addr: r.addr(), RunID: r.runID, Priority: r.priority, Offset: r.offset,
-				Down: now.Sub(r.lastOK) > g.cfg.DownAfter, SincePingReply: now.Sub(r.lastOK), InfoAge: now.Sub(r.infoTime),
-				MasterLinkDown: r.linkDown, Disconnected: r.role == "" || r.lastOK.IsZero()})
-			insts = append(insts, r)
-		}
-		i, excluded := failover.SelectReplica(cands, failover.Params{PingPeriod: s.tm.get(paramPing), InfoPeriod: s.tm.get(paramInfo), DownAfter: g.cfg.DownAfter, MasterDown: masterDown})
+		p, excluded := s.selectReplica(g, now)
 		if failover.AwaitFreshInfo(excluded, now.Sub(f.selectSince), freshInfoWait) {
 			return // the replicas' INFO is polled every ASK-PERIOD meanwhile
 		}
-		if i < 0 {
+		if p == nil {
 			reasons := make([]string, len(excluded))
 			for j, e := range excluded {
 				reasons[j] = e.String()
@@ -1230,7 +1240,6 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 			g.nextAttempt = now.Add(time.Second)
 			return
 		}
-		p := insts[i]
 		f.promoted = p
 		s.event("+selected-slave", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))
 		s.event("+failover-state-send-slaveof-noone", fmt.Sprintf("slave %s %s %d @ %s %s %d", p.addr(), p.host, p.port, g.cfg.Name, f.oldHost, f.oldPort))

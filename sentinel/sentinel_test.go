@@ -127,7 +127,7 @@ func TestDefeatedCandidateWaits(t *testing.T) {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,7 +139,7 @@ func freePort(t *testing.T) int {
 
 // runTestSentinel runs a sentinel monitoring g, gossiping alone, until
 // the test ends, and returns it with a client once it answers.
-func runTestSentinel(t *testing.T, g Group) (*Sentinel, *redis.Client) {
+func runTestSentinel(t testing.TB, g Group) (*Sentinel, *redis.Client) {
 	t.Helper()
 	port := freePort(t)
 	s, err := New(Config{Bind: "127.0.0.1", Port: port, Dir: t.TempDir(), GossipPort: freePort(t), Groups: []Group{g}}, zap.NewNop())

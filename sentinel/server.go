@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/glob"
 	"github.com/vigilkv/vigil/internal/resp"
 )
@@ -518,8 +519,19 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		if g == nil {
 			return
 		}
+		if len(args) != 3 {
+			w.Error("ERR wrong number of arguments for 'sentinel|failover' command")
+			return
+		}
 		if g.failing != nil || g.reconf != nil {
 			w.Error("INPROG Failover already in progress")
+			return
+		}
+		// Said now, as Redis says it, rather than OK and then an abort
+		// the operator sees only as an event; a replica left out only for
+		// an old INFO may still qualify once the failover polls it.
+		if p, excluded := s.selectReplica(g, time.Now()); p == nil && !failover.AwaitFreshInfo(excluded, 0, freshInfoWait) {
+			w.Error("NOGOODSLAVE No suitable replica to promote")
 			return
 		}
 		g.forced = true

@@ -332,7 +332,7 @@ func faultSentinelRestart(ctx context.Context, d *drillRun) error {
 	// A coordinated failover first, so the epoch and the master the state
 	// files must carry differ from the start-up flags.
 	at := time.Now()
-	if _, err := query(ctx, d.c.sentinels[0].addr(), "SENTINEL", "FAILOVER", masterName); err != nil {
+	if err := requestFailover(ctx, d.c.sentinels[0].addr()); err != nil {
 		return err
 	}
 	if _, err := d.c.events.wait(ctx, at, switchTimeout, isType("+switch-master")); err != nil {
@@ -526,7 +526,7 @@ func faultRollingRestart(ctx context.Context, d *drillRun) error {
 		}
 	}
 	at := time.Now()
-	if _, err := query(ctx, d.c.sentinels[0].addr(), "SENTINEL", "FAILOVER", masterName); err != nil {
+	if err := requestFailover(ctx, d.c.sentinels[0].addr()); err != nil {
 		return err
 	}
 	e, err := d.c.events.wait(ctx, at, switchTimeout, isType("+switch-master"))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vigilkv/vigil/deploy/rollout"
 )
 
 // adminClient is a short-lived client for one probe: drills restart
@@ -27,6 +29,14 @@ func query(ctx context.Context, addr string, args ...any) (string, error) {
 		return "", fmt.Errorf("%v on %s: %w", args, addr, err)
 	}
 	return v, nil
+}
+
+// requestFailover asks the sentinel at addr for a failover (SENTINEL
+// FAILOVER), as an operator's tooling does.
+func requestFailover(ctx context.Context, addr string) error {
+	c := adminClient(addr)
+	defer c.Close()
+	return rollout.RequestFailover(ctx, c, masterName)
 }
 
 // info returns the fields of an INFO section.

@@ -80,8 +80,8 @@ func Upgrade(ctx context.Context, o Options) (*Result, error) {
 		if _, err := sub.Receive(ctx); err != nil {
 			return res, err
 		}
-		if err := sc.Do(ctx, "SENTINEL", "FAILOVER", o.MasterName).Err(); err != nil {
-			return res, fmt.Errorf("SENTINEL FAILOVER: %w", err)
+		if err := RequestFailover(ctx, sc, o.MasterName); err != nil {
+			return res, err
 		}
 		select {
 		case m := <-sub.Channel():
@@ -291,4 +291,26 @@ func field(info, name string) string {
 		}
 	}
 	return ""
+}
+
+// RequestFailover asks sentinel for a failover of master (SENTINEL
+// FAILOVER). A sentinel answers NOGOODSLAVE while no replica can be
+// promoted, as one restarted a moment ago may not be yet (its last PING
+// reply too old): that is asked again for up to ten seconds.
+func RequestFailover(ctx context.Context, sentinel *redis.Client, master string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := sentinel.Do(ctx, "SENTINEL", "FAILOVER", master).Err()
+		if err == nil {
+			return nil
+		}
+		if !strings.HasPrefix(err.Error(), "NOGOODSLAVE") || time.Now().After(deadline) {
+			return fmt.Errorf("SENTINEL FAILOVER %s: %w", master, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

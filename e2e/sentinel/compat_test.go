@@ -122,6 +122,12 @@ func TestRepliesMatchRedisSentinel(t *testing.T) {
 		{"SENTINEL", "MONITOR", "added", "127.0.0.1", mp, "2"},
 		{"SENTINEL", "REMOVE", "added"},
 		{"SENTINEL", "REMOVE", "added"},
+		// A failover with no replica to promote is refused at once.
+		{"SENTINEL", "MONITOR", "lonely", "127.0.0.1", "1", "2"},
+		{"SENTINEL", "FAILOVER", "lonely"},
+		{"SENTINEL", "FAILOVER", "lonely", "x"},
+		{"SENTINEL", "FAILOVER", "nope"},
+		{"SENTINEL", "REMOVE", "lonely"},
 		{"SENTINEL", "REMOVE"},
 		{"SENTINEL", "SET", "nope", "quorum", "1"},
 		{"SENTINEL", "SET", "mymaster", "quorum", "0"},

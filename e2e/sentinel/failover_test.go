@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/deploy/rollout"
 	"github.com/vigilkv/vigil/internal/testutil"
 	"github.com/vigilkv/vigil/internal/writeload"
 )
@@ -225,8 +226,9 @@ func TestSentinelFailoverCommand(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err != nil {
-		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	// NOGOODSLAVE until the sentinel has reached the replica: asked again.
+	if err := rollout.RequestFailover(ctx, c, "mymaster"); err != nil {
+		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 20*time.Second, "the sentinel to name the replica", func() (bool, string) {
 		a, err := c.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").StringSlice()
