@@ -1,0 +1,154 @@
+package sentinel
+
+import (
+	"bytes"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilkv/vigil/internal/resp"
+)
+
+// fuzzSentinelTokens are the words a fuzzed sentinel command is built
+// from: the commands and SENTINEL subcommands, their options, and names,
+// addresses and numbers at their edges. Left out: what would end or
+// stall the fuzzing process (SIMULATE-FAILURE, DEBUG timings, SHUTDOWN,
+// SUBSCRIBE's endless queue) or wait on DNS (resolve-hostnames).
+var fuzzSentinelTokens = []string{
+	"ping", "hello", "client", "auth", "select", "info", "role", "unsubscribe", "punsubscribe",
+	"sentinel", "publish", "myid", "get-master-addr-by-name", "masters", "master", "replicas",
+	"slaves", "sentinels", "is-master-down-by-addr", "ckquorum", "reset", "failover", "help",
+	"pending-scripts", "monitor", "remove", "set", "config", "flushconfig", "info-cache",
+	"get", "list", "setname", "getname", "id", "kill", "no-evict", "info", "reply", "on", "off",
+	"fz", "other", "*", "f*", "[a", "", "127.0.0.1", "::1", "localhost", "0", "1", "2", "-1",
+	"65535", "65536", "9223372036854775807", "-9223372036854775808", "1e3", "3", "2",
+	"down-after-milliseconds", "failover-timeout", "parallel-syncs", "quorum", "auth-pass",
+	"auth-user", "notification-script", "client-reconfig-script", "rename-command",
+	"announce-ip", "announce-port", "announce-hostnames", "sentinel-user", "sentinel-pass",
+	"requirepass", "loglevel", "yes", "no", "maybe", "x", "1.2.3.4", "0000000000000000000000000000000000000000",
+	"\x00\xff", strings.Repeat("y", 70),
+}
+
+// fuzzSentinelDenied are what decodeFuzzSentinel skips even when the
+// fuzzer spells them in raw bytes.
+var fuzzSentinelDenied = []string{"simulate-failure", "debug", "shutdown", "subscribe", "psubscribe", "resolve-hostnames"}
+
+// decodeFuzzSentinel turns fuzzer bytes into at most 8 commands: per
+// command an argument count byte (1-12), then per argument a byte
+// choosing a token, or 0xff, a length byte (0-31) and that many raw bytes.
+func decodeFuzzSentinel(data []byte) [][][]byte {
+	var cmds [][][]byte
+	next := func() (byte, bool) {
+		if len(data) == 0 {
+			return 0, false
+		}
+		b := data[0]
+		data = data[1:]
+		return b, true
+	}
+	for len(cmds) < 8 {
+		nb, ok := next()
+		if !ok {
+			break
+		}
+		var args [][]byte
+		for range 1 + int(nb%12) {
+			tb, ok := next()
+			if !ok {
+				break
+			}
+			if tb != 0xff {
+				args = append(args, []byte(fuzzSentinelTokens[int(tb)%len(fuzzSentinelTokens)]))
+				continue
+			}
+			lb, _ := next()
+			n := min(int(lb%32), len(data))
+			args = append(args, bytes.Clone(data[:n]))
+			data = data[n:]
+		}
+		if len(args) > 0 && !slices.ContainsFunc(args, func(a []byte) bool {
+			return slices.ContainsFunc(fuzzSentinelDenied, func(d string) bool { return strings.EqualFold(string(a), d) })
+		}) {
+			cmds = append(cmds, args)
+		}
+	}
+	return cmds
+}
+
+// encodeFuzzSentinel is decodeFuzzSentinel's inverse for the seeds.
+func encodeFuzzSentinel(t testing.TB, cmds ...string) []byte {
+	var out []byte
+	for _, c := range cmds {
+		args := strings.Fields(c)
+		if len(args) == 0 || len(args) > 12 {
+			t.Fatalf("seed %q: 1 to 12 arguments", c)
+		}
+		out = append(out, byte(len(args)-1))
+		for _, a := range args {
+			if j := slices.Index(fuzzSentinelTokens, a); j >= 0 && j < 0xff {
+				out = append(out, byte(j))
+				continue
+			}
+			out = append(out, 0xff, byte(len(a)))
+			out = append(out, a...)
+		}
+	}
+	return out
+}
+
+// FuzzSentinelCommands runs short command sequences built from the
+// fuzzer's bytes through a running sentinel's command dispatcher, as a
+// client's connection would. The dispatcher has no recover: a panic
+// there takes the sentinel process down, so none may panic, nor run for
+// a second.
+func FuzzSentinelCommands(f *testing.F) {
+	dead := freePort(f)
+	s, _ := runTestSentinel(f, Group{Name: "fz", Host: "127.0.0.1", Port: dead, Quorum: 2, DownAfter: time.Hour, FailoverTimeout: time.Hour})
+	for _, seed := range [][]string{
+		{"sentinel masters", "sentinel master fz", "sentinel replicas fz", "sentinel sentinels fz"},
+		{"sentinel set fz quorum 9223372036854775807", "sentinel set fz down-after-milliseconds -1 parallel-syncs 0"},
+		{"sentinel is-master-down-by-addr 127.0.0.1 65536 -1 *", "sentinel ckquorum fz", "sentinel failover fz"},
+		{"sentinel monitor other ::1 0 2", "sentinel reset [a", "sentinel remove other"},
+		{"sentinel config set announce-port 65536", "sentinel config get *", "sentinel info-cache fz"},
+		{"client setname x", "client list", "client kill id 1", "client reply off", "ping"},
+		{"hello 3 auth x x", "punsubscribe f*", "role", "info"},
+	} {
+		f.Add(encodeFuzzSentinel(f, seed...))
+	}
+	run := func(t *testing.T, c *conn, args [][]byte) {
+		w := resp.NewWriter()
+		w.Proto = c.proto
+		start := time.Now()
+		c.exec(w, args)
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("%q took %v", args, took)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		server, client := net.Pipe()
+		defer client.Close()
+		c := &conn{s: s, nc: server, proto: 2, channels: map[string]bool{}, patterns: map[string]bool{}}
+		c.authed.Store(true)
+		s.clients.add(c)
+		defer s.clients.remove(c)
+		// Every input starts from the one group, at its settings, and no
+		// password.
+		s.mu.Lock()
+		var names []string
+		for name := range s.grps {
+			names = append(names, name)
+		}
+		s.mu.Unlock()
+		for _, name := range names {
+			run(t, c, [][]byte{[]byte("sentinel"), []byte("remove"), []byte(name)})
+		}
+		run(t, c, [][]byte{[]byte("sentinel"), []byte("config"), []byte("set"), []byte("requirepass"), nil})
+		run(t, c, [][]byte{[]byte("sentinel"), []byte("monitor"), []byte("fz"), []byte("127.0.0.1"), []byte(strconv.Itoa(dead)), []byte("2")})
+		for _, args := range decodeFuzzSentinel(data) {
+			run(t, c, args)
+		}
+	})
+}
