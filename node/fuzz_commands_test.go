@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilkv/vigil/internal/fuzzcmd"
 	"github.com/vigilkv/vigil/node/config"
 )
 
@@ -54,68 +55,6 @@ func fuzzCommandNames(s *Server) []string {
 	return names
 }
 
-// decodeFuzzCommands turns fuzzer bytes into at most 8 commands: per
-// command a byte choosing the name, a byte for the argument count (0-15),
-// then per argument a byte choosing a token, or 0xff, a length byte
-// (0-31) and that many raw bytes.
-func decodeFuzzCommands(data []byte, names []string) [][][]byte {
-	var cmds [][][]byte
-	next := func() (byte, bool) {
-		if len(data) == 0 {
-			return 0, false
-		}
-		b := data[0]
-		data = data[1:]
-		return b, true
-	}
-	for len(cmds) < 8 {
-		nb, ok := next()
-		if !ok {
-			break
-		}
-		cb, _ := next()
-		args := [][]byte{[]byte(names[int(nb)%len(names)])}
-		for range int(cb % 16) {
-			tb, ok := next()
-			if !ok {
-				break
-			}
-			if tb != 0xff {
-				args = append(args, []byte(fuzzTokens[int(tb)%len(fuzzTokens)]))
-				continue
-			}
-			lb, _ := next()
-			n := min(int(lb%32), len(data))
-			args = append(args, bytes.Clone(data[:n]))
-			data = data[n:]
-		}
-		cmds = append(cmds, args)
-	}
-	return cmds
-}
-
-// encodeFuzzCommands is decodeFuzzCommands's inverse for the seeds.
-func encodeFuzzCommands(t testing.TB, names []string, cmds ...string) []byte {
-	var out []byte
-	for _, c := range cmds {
-		args := strings.Fields(c)
-		i := slices.Index(names, strings.ToLower(args[0]))
-		if i < 0 || len(args) > 16 {
-			t.Fatalf("seed %q: not a fuzzable command", c)
-		}
-		out = append(out, byte(i), byte(len(args)-1))
-		for _, a := range args[1:] {
-			if j := slices.Index(fuzzTokens, a); j >= 0 && j < 0xff {
-				out = append(out, byte(j))
-				continue
-			}
-			out = append(out, 0xff, byte(len(a)))
-			out = append(out, a...)
-		}
-	}
-	return out
-}
-
 // FuzzCommands runs short command sequences built from the fuzzer's bytes
 // on an in-process server, straight through the dispatcher on a client
 // without a connection. Whatever the arguments, no command may panic (the
@@ -140,7 +79,11 @@ func FuzzCommands(f *testing.F) {
 		{"MULTI", "INCR k", "LPUSH k a", "EXEC"},
 		{"SET k a", "LCS k k IDX MINMATCHLEN 1 WITHMATCHLEN", "MEMORY USAGE k SAMPLES 0"},
 	} {
-		f.Add(encodeFuzzCommands(f, names, seed...))
+		data, err := fuzzcmd.Encode(names, fuzzTokens, seed...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
 	cl := newClient(s, nil)
 	cl.Authenticated = true
@@ -165,7 +108,7 @@ func FuzzCommands(f *testing.F) {
 		// Every input starts from nothing: no keys, no transaction, RESP2.
 		run(t, [][]byte{[]byte("RESET")})
 		run(t, [][]byte{[]byte("FLUSHALL")})
-		for _, args := range decodeFuzzCommands(data, names) {
+		for _, args := range fuzzcmd.Decode(data, names, fuzzTokens) {
 			run(t, args)
 		}
 	})

@@ -1,7 +1,6 @@
 package sentinel
 
 import (
-	"bytes"
 	"net"
 	"slices"
 	"strconv"
@@ -9,17 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilkv/vigil/internal/fuzzcmd"
 	"github.com/vigilkv/vigil/internal/resp"
 )
 
-// fuzzSentinelTokens are the words a fuzzed sentinel command is built
-// from: the commands and SENTINEL subcommands, their options, and names,
-// addresses and numbers at their edges. Left out: what would end or
+// fuzzSentinelTokens are the arguments a fuzzed sentinel command is
+// mostly built from: the SENTINEL and CLIENT subcommands, their options,
+// and names, addresses and numbers at their edges. Left out: what would end or
 // stall the fuzzing process (SIMULATE-FAILURE, DEBUG timings, SHUTDOWN,
 // SUBSCRIBE's endless queue) or wait on DNS (resolve-hostnames).
 var fuzzSentinelTokens = []string{
-	"ping", "hello", "client", "auth", "select", "info", "role", "unsubscribe", "punsubscribe",
-	"sentinel", "publish", "myid", "get-master-addr-by-name", "masters", "master", "replicas",
+	"myid", "get-master-addr-by-name", "masters", "master", "replicas",
 	"slaves", "sentinels", "is-master-down-by-addr", "ckquorum", "reset", "failover", "help",
 	"pending-scripts", "monitor", "remove", "set", "config", "flushconfig", "info-cache",
 	"get", "list", "setname", "getname", "id", "kill", "no-evict", "info", "reply", "on", "off",
@@ -32,72 +31,15 @@ var fuzzSentinelTokens = []string{
 	"\x00\xff", strings.Repeat("y", 70),
 }
 
-// fuzzSentinelDenied are what decodeFuzzSentinel skips even when the
-// fuzzer spells them in raw bytes.
+// fuzzSentinelCommands are the commands a sentinel answers.
+var fuzzSentinelCommands = []string{
+	"ping", "hello", "client", "auth", "select", "info", "role", "unsubscribe", "punsubscribe",
+	"sentinel", "publish",
+}
+
+// fuzzSentinelDenied are words a fuzzed command is skipped for, even when
+// the fuzzer spells them in raw bytes.
 var fuzzSentinelDenied = []string{"simulate-failure", "debug", "shutdown", "subscribe", "psubscribe", "resolve-hostnames"}
-
-// decodeFuzzSentinel turns fuzzer bytes into at most 8 commands: per
-// command an argument count byte (1-12), then per argument a byte
-// choosing a token, or 0xff, a length byte (0-31) and that many raw bytes.
-func decodeFuzzSentinel(data []byte) [][][]byte {
-	var cmds [][][]byte
-	next := func() (byte, bool) {
-		if len(data) == 0 {
-			return 0, false
-		}
-		b := data[0]
-		data = data[1:]
-		return b, true
-	}
-	for len(cmds) < 8 {
-		nb, ok := next()
-		if !ok {
-			break
-		}
-		var args [][]byte
-		for range 1 + int(nb%12) {
-			tb, ok := next()
-			if !ok {
-				break
-			}
-			if tb != 0xff {
-				args = append(args, []byte(fuzzSentinelTokens[int(tb)%len(fuzzSentinelTokens)]))
-				continue
-			}
-			lb, _ := next()
-			n := min(int(lb%32), len(data))
-			args = append(args, bytes.Clone(data[:n]))
-			data = data[n:]
-		}
-		if len(args) > 0 && !slices.ContainsFunc(args, func(a []byte) bool {
-			return slices.ContainsFunc(fuzzSentinelDenied, func(d string) bool { return strings.EqualFold(string(a), d) })
-		}) {
-			cmds = append(cmds, args)
-		}
-	}
-	return cmds
-}
-
-// encodeFuzzSentinel is decodeFuzzSentinel's inverse for the seeds.
-func encodeFuzzSentinel(t testing.TB, cmds ...string) []byte {
-	var out []byte
-	for _, c := range cmds {
-		args := strings.Fields(c)
-		if len(args) == 0 || len(args) > 12 {
-			t.Fatalf("seed %q: 1 to 12 arguments", c)
-		}
-		out = append(out, byte(len(args)-1))
-		for _, a := range args {
-			if j := slices.Index(fuzzSentinelTokens, a); j >= 0 && j < 0xff {
-				out = append(out, byte(j))
-				continue
-			}
-			out = append(out, 0xff, byte(len(a)))
-			out = append(out, a...)
-		}
-	}
-	return out
-}
 
 // FuzzSentinelCommands runs short command sequences built from the
 // fuzzer's bytes through a running sentinel's command dispatcher, as a
@@ -116,7 +58,14 @@ func FuzzSentinelCommands(f *testing.F) {
 		{"client setname x", "client list", "client kill id 1", "client reply off", "ping"},
 		{"hello 3 auth x x", "punsubscribe f*", "role", "info"},
 	} {
-		f.Add(encodeFuzzSentinel(f, seed...))
+		data, err := fuzzcmd.Encode(fuzzSentinelCommands, fuzzSentinelTokens, seed...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	denied := func(a []byte) bool {
+		return slices.ContainsFunc(fuzzSentinelDenied, func(d string) bool { return strings.EqualFold(string(a), d) })
 	}
 	run := func(t *testing.T, c *conn, args [][]byte) {
 		w := resp.NewWriter()
@@ -147,8 +96,10 @@ func FuzzSentinelCommands(f *testing.F) {
 		}
 		run(t, c, [][]byte{[]byte("sentinel"), []byte("config"), []byte("set"), []byte("requirepass"), nil})
 		run(t, c, [][]byte{[]byte("sentinel"), []byte("monitor"), []byte("fz"), []byte("127.0.0.1"), []byte(strconv.Itoa(dead)), []byte("2")})
-		for _, args := range decodeFuzzSentinel(data) {
-			run(t, c, args)
+		for _, args := range fuzzcmd.Decode(data, fuzzSentinelCommands, fuzzSentinelTokens) {
+			if !slices.ContainsFunc(args, denied) {
+				run(t, c, args)
+			}
 		}
 	})
 }
