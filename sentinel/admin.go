@@ -23,18 +23,10 @@ import (
 // errSave is the reply when the state file cannot be written.
 const errSave = "ERR Failed to save config file. Check server logs."
 
-func wrongArgs(w *resp.Writer, sub string) {
-	w.Error("ERR wrong number of arguments for 'sentinel|" + sub + "' command")
-}
-
 // monitorCmd: SENTINEL MONITOR <name> <ip> <port> <quorum>. The checks
 // come in Redis's order, with its texts. It takes the lock itself, after
 // a DNS lookup that must not run under it.
 func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
-	if len(args) != 6 {
-		wrongArgs(w, "monitor")
-		return
-	}
 	name, host := string(args[2]), string(args[3])
 	s.mu.Lock()
 	resolve, announce := s.cfg.ResolveHostnames, s.cfg.AnnounceHostnames
@@ -81,10 +73,6 @@ func (s *Sentinel) monitorCmd(w *resp.Writer, args [][]byte) {
 
 // removeCmd: SENTINEL REMOVE <name>. Under the lock.
 func (s *Sentinel) removeCmd(w *resp.Writer, args [][]byte) {
-	if len(args) != 3 {
-		wrongArgs(w, "remove")
-		return
-	}
 	g := s.grps[string(args[2])]
 	if g == nil {
 		w.Error("ERR No such master with that name")
@@ -101,10 +89,6 @@ func (s *Sentinel) removeCmd(w *resp.Writer, args [][]byte) {
 // setCmd: SENTINEL SET <name> <option> <value> [<option> <value> ...].
 // Every pair is checked before any applies. Under the lock.
 func (s *Sentinel) setCmd(w *resp.Writer, args [][]byte) {
-	if len(args) < 5 {
-		wrongArgs(w, "set")
-		return
-	}
 	g := s.grps[string(args[2])]
 	if g == nil {
 		w.Error("ERR No such master with that name")
@@ -153,10 +137,6 @@ func (s *Sentinel) setCmd(w *resp.Writer, args [][]byte) {
 // configCmd: SENTINEL CONFIG GET <pattern> | SET <name> <value>. Under the
 // lock.
 func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
-	if len(args) < 3 {
-		wrongArgs(w, "config")
-		return
-	}
 	op := strings.ToLower(string(args[2]))
 	switch {
 	case op == "get" && len(args) == 4:
@@ -209,10 +189,6 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 // flushConfigCmd: SENTINEL FLUSHCONFIG rewrites the state file. Under the
 // lock.
 func (s *Sentinel) flushConfigCmd(w *resp.Writer, args [][]byte) {
-	if len(args) != 2 {
-		wrongArgs(w, "flushconfig")
-		return
-	}
 	if err := s.saveLocked(); err != nil {
 		s.log.Error("SENTINEL FLUSHCONFIG", zap.Error(err))
 		w.Error(errSave)
@@ -226,10 +202,6 @@ func (s *Sentinel) flushConfigCmd(w *resp.Writer, args [][]byte) {
 // last INFO reply in milliseconds and the reply (vigil asks for the
 // replication section only). Unknown names are skipped. Under the lock.
 func (s *Sentinel) infoCacheCmd(w *resp.Writer, args [][]byte) {
-	if len(args) < 3 {
-		wrongArgs(w, "info-cache")
-		return
-	}
 	var groups []*group
 	seen := map[string]bool{}
 	for _, a := range args[2:] {
@@ -274,10 +246,6 @@ func (f simulateFlags) has(x simulateFlags) bool { return f&x != 0 }
 // simulateCmd: SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION]
 // [CRASH-AFTER-PROMOTION] [HELP]. Under the lock.
 func (s *Sentinel) simulateCmd(w *resp.Writer, args [][]byte) {
-	if len(args) < 3 {
-		wrongArgs(w, "simulate-failure")
-		return
-	}
 	// As in Redis, the flags are cleared first and set argument by
 	// argument: HELP, or an unknown name, leaves those named before it.
 	s.simulate = 0

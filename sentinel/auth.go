@@ -32,11 +32,11 @@ type commandSpec struct {
 	subs  map[string]int
 }
 
-// preAuthCommands are the commands vigil-sentinel knows, with Redis
+// commandTable are the commands vigil-sentinel knows, with Redis
 // Sentinel 7.0's arities (COMMAND INFO on a redis-sentinel 7.0.15), for
-// the checks made before -NOAUTH. QUIT and SELECT are vigil's own
+// the checks made before any command runs (commandError). QUIT and SELECT are vigil's own
 // (Redis Sentinel 7.0 does not know them); CLIENT SETINFO is 7.2's.
-var preAuthCommands = map[string]commandSpec{
+var commandTable = map[string]commandSpec{
 	"ping": {arity: -1}, "quit": {arity: -1}, "hello": {arity: -1}, "auth": {arity: -2},
 	"select": {arity: 2}, "info": {arity: -1}, "role": {arity: 1}, "publish": {arity: 3},
 	"subscribe": {arity: -2}, "psubscribe": {arity: -2}, "unsubscribe": {arity: -1}, "punsubscribe": {arity: -1},
@@ -56,13 +56,12 @@ var preAuthCommands = map[string]commandSpec{
 // flag); QUIT too, since closing needs no permission (as in Redis 7.2).
 var noAuthCommands = map[string]bool{"auth": true, "hello": true, "quit": true}
 
-// preAuthError is the error for a command sent before authentication:
-// Redis's unknown-command, unknown-subcommand or arity error when the
-// command would get one, else -NOAUTH; "" for a command allowed before
-// authentication.
-func preAuthError(args [][]byte) string {
+// commandError is Redis's unknown-command, unknown-subcommand or arity
+// error for args, "" when there is none: checked before every command
+// runs, as Redis checks its command table, so that the handlers need not.
+func commandError(args [][]byte) string {
 	name := strings.ToLower(string(args[0]))
-	spec, ok := preAuthCommands[name]
+	spec, ok := commandTable[name]
 	if !ok {
 		return unknownCommand(args)
 	}
@@ -78,7 +77,17 @@ func preAuthError(args [][]byte) string {
 	if (arity > 0 && len(args) != arity) || len(args) < -arity {
 		return fmt.Sprintf("ERR wrong number of arguments for '%s' command", full)
 	}
-	if noAuthCommands[name] {
+	return ""
+}
+
+// preAuthError is the error for a command sent before authentication:
+// commandError's when it has one, else -NOAUTH; "" for a command allowed
+// before authentication.
+func preAuthError(args [][]byte) string {
+	if e := commandError(args); e != "" {
+		return e
+	}
+	if noAuthCommands[strings.ToLower(string(args[0]))] {
 		return ""
 	}
 	return errNoAuth
@@ -107,10 +116,6 @@ func (s *Sentinel) checkPassword(user, pass string) bool {
 // authCmd is AUTH [user] pass; the arity (at least one argument) was
 // checked before.
 func (c *conn) authCmd(w *resp.Writer, args [][]byte) {
-	if len(args) < 2 {
-		w.Error("ERR wrong number of arguments for 'auth' command")
-		return
-	}
 	if len(args) > 3 {
 		w.Error("ERR syntax error")
 		return

@@ -103,29 +103,13 @@ func validClientName(s string) bool {
 // clientCmd runs CLIENT <subcommand>.
 func (c *conn) clientCmd(w *resp.Writer, args [][]byte) {
 	reg := &c.s.clients
-	if len(args) < 2 {
-		w.Error("ERR wrong number of arguments for 'client' command")
-		return
-	}
 	sub := strings.ToLower(string(args[1]))
-	arity := func(n int) bool {
-		if len(args) != n {
-			w.Error("ERR wrong number of arguments for 'client|" + sub + "' command")
-			return false
-		}
-		return true
-	}
 	switch sub {
 	case "id":
-		if arity(2) {
-			reg.mu.Lock()
-			w.Int(c.meta.id)
-			reg.mu.Unlock()
-		}
+		reg.mu.Lock()
+		w.Int(c.meta.id)
+		reg.mu.Unlock()
 	case "getname":
-		if !arity(2) {
-			return
-		}
 		reg.mu.Lock()
 		name := c.meta.name
 		reg.mu.Unlock()
@@ -135,9 +119,6 @@ func (c *conn) clientCmd(w *resp.Writer, args [][]byte) {
 			w.BulkString(name)
 		}
 	case "setname":
-		if !arity(3) {
-			return
-		}
 		if !validClientName(string(args[2])) {
 			w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
 			return
@@ -147,7 +128,9 @@ func (c *conn) clientCmd(w *resp.Writer, args [][]byte) {
 		reg.mu.Unlock()
 		w.OK()
 	case "setinfo":
-		if !arity(4) {
+		// Redis 7.2 declares at least four; it takes exactly four.
+		if len(args) != 4 {
+			w.Error("ERR wrong number of arguments for 'client|setinfo' command")
 			return
 		}
 		attr, v := strings.ToLower(string(args[2])), string(args[3])
@@ -172,9 +155,6 @@ func (c *conn) clientCmd(w *resp.Writer, args [][]byte) {
 	case "kill":
 		c.clientKill(w, args)
 	case "no-evict", "no-touch":
-		if !arity(3) {
-			return
-		}
 		if v := strings.ToLower(string(args[2])); v != "on" && v != "off" {
 			w.Error("ERR syntax error")
 			return
@@ -190,12 +170,7 @@ func (c *conn) clientList(w *resp.Writer, args [][]byte, self bool) {
 	reg := &c.s.clients
 	var typ string
 	var ids map[int64]bool
-	if self {
-		if len(args) != 2 {
-			w.Error("ERR wrong number of arguments for 'client|info' command")
-			return
-		}
-	} else {
+	if !self {
 		for i := 2; i < len(args); i++ {
 			opt := strings.ToLower(string(args[i]))
 			switch {
@@ -256,10 +231,6 @@ func (c *conn) clientList(w *resp.Writer, args [][]byte, self bool) {
 // and CLIENT KILL <filter> <value> ... (the count of killed clients).
 func (c *conn) clientKill(w *resp.Writer, args [][]byte) {
 	reg := &c.s.clients
-	if len(args) < 3 {
-		w.Error("ERR wrong number of arguments for 'client|kill' command")
-		return
-	}
 	var match []func(o *conn, now time.Time) bool
 	oldForm := len(args) == 3
 	skipMe := true

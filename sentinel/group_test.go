@@ -11,14 +11,18 @@ import (
 	"github.com/vigilkv/vigil/internal/resp"
 )
 
-// run executes one admin command (SENTINEL ...) as the server does
-// (MONITOR takes the lock itself, the others run under it) and returns
-// the raw reply.
+// run executes one admin command (SENTINEL ...) as the server does (the
+// command table's checks first; MONITOR takes the lock itself, the others
+// run under it) and returns the raw reply.
 func run(s *Sentinel, cmd func(*resp.Writer, [][]byte), args ...string) string {
 	w := resp.NewWriter()
 	b := make([][]byte, len(args))
 	for i, a := range args {
 		b[i] = []byte(a)
+	}
+	if e := commandError(b); e != "" {
+		w.Error(e)
+		return string(w.Buf)
 	}
 	if strings.EqualFold(args[1], "monitor") {
 		cmd(w, b)

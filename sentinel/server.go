@@ -150,11 +150,13 @@ func argIs(a []byte, s string) bool { return strings.EqualFold(string(a), s) }
 func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 	s := c.s
 	cmd := strings.ToLower(string(args[0]))
-	if !c.authed.Load() && s.requirePass() != "" {
-		if e := preAuthError(args); e != "" {
-			w.Error(e)
-			return false
-		}
+	e := commandError(args)
+	if e == "" && !c.authed.Load() && s.requirePass() != "" {
+		e = preAuthError(args)
+	}
+	if e != "" {
+		w.Error(e)
+		return false
 	}
 	switch cmd {
 	case "ping":
@@ -230,10 +232,6 @@ func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 	case "sentinel":
 		c.sentinelCmd(w, args)
 	case "publish":
-		if len(args) != 3 {
-			w.Error("ERR wrong number of arguments for 'publish' command")
-			return false
-		}
 		if string(args[1]) != "__sentinel__:hello" {
 			w.Error("ERR Only HELLO messages are accepted by Sentinel instances.")
 			return false
@@ -341,16 +339,8 @@ func trunc(a []byte) []byte {
 
 func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	s := c.s
-	if len(args) < 2 {
-		w.Error("ERR wrong number of arguments for 'sentinel' command")
-		return
-	}
 	sub := strings.ToLower(string(args[1]))
 	group := func() *group {
-		if len(args) < 3 {
-			w.Error("ERR wrong number of arguments for 'sentinel|" + sub + "' command")
-			return nil
-		}
 		g := s.grps[string(args[2])]
 		if g == nil {
 			w.Error("ERR No such master with that name")
@@ -363,10 +353,6 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	case "get-master-addr-by-name":
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if len(args) != 3 {
-			w.Error("ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command")
-			return
-		}
 		g := s.grps[string(args[2])]
 		if g == nil {
 			w.NullArray()
@@ -441,10 +427,6 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			writeFields(w, fields)
 		}
 	case "is-master-down-by-addr":
-		if len(args) != 6 {
-			w.Error("ERR wrong number of arguments for 'sentinel|is-master-down-by-addr' command")
-			return
-		}
 		port, err1 := strconv.Atoi(string(args[3]))
 		epoch, err2 := strconv.ParseUint(string(args[4]), 10, 64)
 		if err1 != nil || err2 != nil {
@@ -476,10 +458,6 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 	case "reset":
 		// Forget the replicas and the sentinels not alive now; they are
 		// rediscovered from INFO and gossip.
-		if len(args) != 3 {
-			w.Error("ERR wrong number of arguments for 'sentinel|reset' command")
-			return
-		}
 		s.mu.Lock()
 		n := 0
 		alive := s.alive
@@ -519,10 +497,6 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		if g == nil {
 			return
 		}
-		if len(args) != 3 {
-			w.Error("ERR wrong number of arguments for 'sentinel|failover' command")
-			return
-		}
 		if g.failing != nil || g.reconf != nil {
 			w.Error("INPROG Failover already in progress")
 			return
@@ -538,17 +512,9 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		g.nextAttempt = time.Now()
 		w.OK()
 	case "help":
-		if len(args) != 2 {
-			w.Error("ERR wrong number of arguments for 'sentinel|help' command")
-			return
-		}
 		helpCmd(w)
 	case "pending-scripts":
 		// vigil runs no notification or reconfiguration scripts.
-		if len(args) != 2 {
-			w.Error("ERR wrong number of arguments for 'sentinel|pending-scripts' command")
-			return
-		}
 		w.Array(0)
 	case "debug":
 		s.mu.Lock()
