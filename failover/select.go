@@ -52,15 +52,13 @@ type Exclusion struct {
 // +sdown), and choosing without a replica's current offset could promote
 // one that lags.
 func AwaitFreshInfo(excluded []Exclusion, waited, bound time.Duration) bool {
-	if waited >= bound {
-		return false
-	}
-	for _, e := range excluded {
-		if e.StaleInfo {
-			return true
-		}
-	}
-	return false
+	return waited < bound && InfoPending(excluded)
+}
+
+// InfoPending reports whether some replica was excluded only because its
+// INFO is too old, so that a fresh one may qualify it.
+func InfoPending(excluded []Exclusion) bool {
+	return slices.ContainsFunc(excluded, func(e Exclusion) bool { return e.StaleInfo })
 }
 
 func (e Exclusion) String() string { return e.Addr + ": " + e.Reason }

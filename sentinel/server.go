@@ -504,7 +504,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 		// Said now, as Redis says it, rather than OK and then an abort
 		// the operator sees only as an event; a replica left out only for
 		// an old INFO may still qualify once the failover polls it.
-		if p, excluded := s.selectReplica(g, time.Now()); p == nil && !failover.AwaitFreshInfo(excluded, 0, freshInfoWait) {
+		if p, excluded := s.selectReplica(g, time.Now()); p == nil && !failover.InfoPending(excluded) {
 			w.Error("NOGOODSLAVE No suitable replica to promote")
 			return
 		}
