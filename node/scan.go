@@ -15,6 +15,9 @@ type scanArgs struct {
 	count   int
 	pattern []byte // nil matches everything
 	typ     string // SCAN's TYPE filter, "" for none
+	// visited counts the elements the call has looked at (keep): as in
+	// Redis, COUNT bounds those, not the ones returned after filtering.
+	visited int
 }
 
 // parseScanCursor parses a cursor as Redis does, with C's strtoul: an
@@ -124,31 +127,27 @@ func scanCollection[T any](c *Ctx, get func(*Ctx, string, bool) (*T, bool), step
 		return
 	}
 	var out [][]byte
-	visited := 0
-	keep := func(m []byte) bool {
-		visited++
-		return a.matches(m)
-	}
-	cursor = a.iterate(&visited, func(cursor uint64) uint64 { return step(v, cursor, keep, &out) })
+	cursor = a.iterate(func(cursor uint64) uint64 { return step(v, cursor, a.keep, &out) })
 	writeScanReply(c, cursor, out)
 }
 
-// matches applies the MATCH filter.
-func (a *scanArgs) matches(s []byte) bool {
+// keep counts an element visited and reports whether MATCH lets it
+// through.
+func (a *scanArgs) keep(s []byte) bool {
+	a.visited++
 	return a.pattern == nil || glob.Match(a.pattern, s, false)
 }
 
-// iterate runs step (one SCAN call over a table: it reports what it
-// visits through *visited and returns the next cursor) from a's cursor
-// until the scan ends, COUNT elements were visited or 10×COUNT steps were
-// taken, Redis's bounds for one call, and returns the cursor to resume
-// from.
-func (a *scanArgs) iterate(visited *int, step func(cursor uint64) uint64) uint64 {
+// iterate runs step (one SCAN call over a table: it passes what it
+// visits to keep and returns the next cursor) from a's cursor until the
+// scan ends, COUNT elements were visited or 10×COUNT steps were taken,
+// Redis's bounds for one call, and returns the cursor to resume from.
+func (a *scanArgs) iterate(step func(cursor uint64) uint64) uint64 {
 	cursor := a.cursor
 	for maxIter := a.count * 10; ; {
 		cursor = step(cursor)
 		maxIter--
-		if cursor == 0 || maxIter <= 0 || *visited >= a.count {
+		if cursor == 0 || maxIter <= 0 || a.visited >= a.count {
 			return cursor
 		}
 	}
@@ -170,16 +169,9 @@ func cmdScan(c *Ctx) {
 		return
 	}
 	var keys [][]byte
-	// As in Redis, COUNT bounds the keys visited, not the keys returned
-	// after filtering.
-	visited := 0
-	cursor := a.iterate(&visited, func(cursor uint64) uint64 {
+	cursor := a.iterate(func(cursor uint64) uint64 {
 		return c.DB.Scan(cursor, func(key string, v *keyspace.Value) {
-			visited++
-			if a.typ != "" && v.Type().String() != a.typ {
-				return
-			}
-			if a.matches([]byte(key)) {
+			if a.keep([]byte(key)) && (a.typ == "" || v.Type().String() == a.typ) {
 				keys = append(keys, []byte(key))
 			}
 		})
