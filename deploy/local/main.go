@@ -357,6 +357,10 @@ func (d *deployment) printf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, format, args...)
 }
 
+// sameEvent is how long an event, published by every sentinel that
+// sees it, counts as the one already printed.
+const sameEvent = 10 * time.Second
+
 // watchEvents prints the sentinels' events (their pub/sub channels, as a
 // Redis Sentinel user would subscribe to them) until ctx ends. Each
 // sentinel is watched, so the events keep coming whichever of them dies;
@@ -373,16 +377,22 @@ func (d *deployment) watchEvents(ctx context.Context, out io.Writer) {
 			key := event + " " + payload
 			now := time.Now()
 			mu.Lock()
-			dup := now.Sub(seen[key]) < 10*time.Second
+			dup := now.Sub(seen[key]) < sameEvent
 			seen[key] = now
+			for k, at := range seen {
+				if now.Sub(at) >= sameEvent {
+					delete(seen, k) // the terminal may stay open for days
+				}
+			}
 			mu.Unlock()
 			if dup {
 				return
 			}
-			d.printf(out, "  %s %s\n", now.Format("15:04:05.000"), key)
+			line := fmt.Sprintf("  %s %s\n", now.Format("15:04:05.000"), key)
 			if f := strings.Fields(payload); event == "+switch-master" && len(f) == 5 {
-				d.printf(out, "  the master of %s is now %s: redis-cli -h %s -p %s\n", f[0], net.JoinHostPort(f[3], f[4]), f[3], f[4])
+				line += fmt.Sprintf("  the master of %s is now %s: redis-cli -h %s -p %s\n", f[0], net.JoinHostPort(f[3], f[4]), f[3], f[4])
 			}
+			d.printf(out, "%s", line)
 		})
 	}
 }
