@@ -304,7 +304,7 @@ func RequestFailover(ctx context.Context, sentinel *redis.Client, master string)
 		if err == nil {
 			return nil
 		}
-		if !strings.HasPrefix(err.Error(), "NOGOODSLAVE") || time.Now().After(deadline) {
+		if !redis.HasErrorPrefix(err, "NOGOODSLAVE") || time.Now().After(deadline) {
 			return fmt.Errorf("SENTINEL FAILOVER %s: %w", master, err)
 		}
 		select {
