@@ -801,11 +801,11 @@ func (a *aofState) failed(err error) {
 // write appends chunk (nothing, to flush only) to the incr file and, if
 // sync, flushes the file to disk. On a failed write it cuts the file back
 // to where it was, so that no torn command is left behind and the retry
-// writes the chunk once. On a
-// failed fsync it cuts the file back to its size at the last good fsync
-// and reports errAOFSync: the writer then writes everything since again,
-// as a file whose writeback failed may hold holes where the kernel
-// dropped pages. Writer goroutine, without a.mu.
+// writes the chunk once. On a failed fsync it cuts the file back to its
+// size at the last good fsync and reports errAOFSync: the writer then
+// writes everything since again, as a file whose writeback failed may
+// hold holes where the kernel dropped pages. Writer goroutine, without
+// a.mu.
 func (a *aofState) write(chunk []byte, sync bool, fl *aofFlusher) error {
 	if a.file == nil {
 		if len(chunk) == 0 {
