@@ -32,10 +32,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/vigilkv/vigil/internal/logging"
 )
 
 func main() {
-	redis.SetLogger(quiet{})
+	redis.SetLogger(logging.GoRedis{Log: zap.NewNop()})
 	// Ctrl-C ends the current run through its context, so its processes
 	// are stopped and its directory kept rather than abandoned.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -43,10 +46,6 @@ func main() {
 	stop()
 	os.Exit(code)
 }
-
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}
 
 // settings are the command-line settings every drill run gets.
 type settings struct {

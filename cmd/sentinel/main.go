@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/internal/logging"
@@ -167,6 +168,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	defer log.Sync()
+	redis.SetLogger(logging.GoRedis{Log: log})
 	s, err := sentinel.New(cfg, log)
 	if err != nil {
 		log.Error("starting", zap.Error(err))

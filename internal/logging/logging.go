@@ -4,6 +4,7 @@
 package logging
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -53,4 +54,16 @@ func New(level, format, file string) (*zap.Logger, zap.AtomicLevel, error) {
 		out = zapcore.Lock(f)
 	}
 	return zap.New(zapcore.NewCore(enc, out, atom)), atom, nil
+}
+
+// GoRedis takes go-redis's own messages (a dial to a node that is down,
+// failed and to be retried) into Log at debug level. go-redis has one
+// logger for the whole process and writes them to stderr otherwise,
+// outside the process's log and its format; a monitor of nodes reports
+// their being down its own way. Install it with redis.SetLogger.
+type GoRedis struct{ Log *zap.Logger }
+
+// Printf is go-redis's logging call.
+func (g GoRedis) Printf(_ context.Context, format string, v ...any) {
+	g.Log.Debug("go-redis: " + fmt.Sprintf(format, v...))
 }

@@ -1,10 +1,14 @@
 package logging
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestNewWritesJSONToFile(t *testing.T) {
@@ -29,5 +33,15 @@ func TestNewWritesJSONToFile(t *testing.T) {
 		if _, _, err := New(bad[0], bad[1], ""); err == nil {
 			t.Errorf("New(%q, %q) accepted", bad[0], bad[1])
 		}
+	}
+}
+
+// go-redis's messages land in the logger at debug level, formatted.
+func TestGoRedisLogsAtDebug(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	GoRedis{Log: zap.New(core)}.Printf(context.Background(), "failed to dial %s", "127.0.0.1:1")
+	all := logs.All()
+	if len(all) != 1 || all[0].Level != zap.DebugLevel || all[0].Message != "go-redis: failed to dial 127.0.0.1:1" {
+		t.Fatalf("logged %+v", all)
 	}
 }
