@@ -8,6 +8,7 @@ package sentinel
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -63,6 +64,12 @@ type Config struct {
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
+	// GossipKeys encrypt and authenticate the gossip (AES-GCM, keys of
+	// 16, 24 or 32 bytes). The first encrypts; every one is tried on what
+	// arrives, so keys can be rotated without a sentinel losing its
+	// peers. None: the gossip is plain, and anyone who can reach the
+	// gossip port can tell the sentinels which master to name.
+	GossipKeys [][]byte
 	Groups     []Group
 }
 
@@ -71,6 +78,27 @@ const (
 	DefaultDownAfter       = 30 * time.Second
 	DefaultFailoverTimeout = 180 * time.Second
 )
+
+// ParseGossipKeys parses a comma-separated list of base64 keys, the
+// primary first (the form of --gossip-key).
+func ParseGossipKeys(s string) ([][]byte, error) {
+	var keys [][]byte
+	for i, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(f)
+		if err != nil {
+			return nil, fmt.Errorf("key %d is not base64: %w", i+1, err)
+		}
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("key %d is %d bytes: want 16, 24 or 32 (AES-128, -192 or -256)", i+1, n)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
 
 // ParseMonitor parses "name host port quorum".
 func ParseMonitor(s string) (Group, error) {

@@ -103,3 +103,43 @@ func FuzzSentinelCommands(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPeerInput feeds what other processes tell a sentinel, a peer's
+// gossip metadata and a node's INFO, to a running sentinel: nothing may
+// panic, and nothing malformed may become a peer, a replica or a master
+// without a usable address.
+func FuzzPeerInput(f *testing.F) {
+	dead := freePort(f)
+	s, _ := runTestSentinel(f, Group{Name: "fz", Host: "127.0.0.1", Port: dead, Quorum: 2, DownAfter: time.Hour, FailoverTimeout: time.Hour})
+	f.Add([]byte(`{"id":"p1","addr":"127.0.0.1:26999","configs":{"fz":{"e":3,"h":"127.0.0.1","p":1}}}`), "role:master\r\nslave0:ip=127.0.0.1,port=1,state=online,offset=1,lag=0\r\n")
+	f.Add([]byte(`{"id":"p2","addr":"127.0.0.1","configs":{"fz":{"e":9,"h":"","p":0}}}`), "role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:x\r\nslave0:ip=,port=99999\r\n")
+	f.Add([]byte(`{"id":"p3","addr":"[::1]:0"}`), "slave1:ip=::1,port=-5\nslave2:port=7,ip=a,ip=b\nmaster_link_down_since_seconds:-9\n")
+	f.Fuzz(func(t *testing.T, meta []byte, info string) {
+		c := &conn{s: s, channels: map[string]bool{}, patterns: map[string]bool{}}
+		c.authed.Store(true)
+		w := resp.NewWriter()
+		c.exec(w, [][]byte{[]byte("sentinel"), []byte("remove"), []byte("fz")})
+		c.exec(w, [][]byte{[]byte("sentinel"), []byte("monitor"), []byte("fz"), []byte("127.0.0.1"), []byte(strconv.Itoa(dead)), []byte("2")})
+		s.learn(meta)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for id, addr := range s.st.Peers {
+			if !validHostPort(addr) {
+				t.Fatalf("peer %q learnt at %q", id, addr)
+			}
+		}
+		g := s.grps["fz"]
+		if g == nil {
+			t.Fatal("the group is gone")
+		}
+		if gc := s.st.Groups["fz"]; gc.Host == "" || gc.Port <= 0 || gc.Port > 65535 {
+			t.Fatalf("master learnt at %q:%d", gc.Host, gc.Port)
+		}
+		s.parseInfo(g, g.master, info, time.Now())
+		for _, a := range g.master.replicas {
+			if !validHostPort(a) {
+				t.Fatalf("replica learnt at %q", a)
+			}
+		}
+	})
+}

@@ -1,7 +1,9 @@
 package sentinel
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 )
@@ -13,8 +15,9 @@ import (
 // kept: epochs, votes and the current master of each group do not come
 // from the configuration. A group the configuration no longer names goes
 // on being monitored (SENTINEL REMOVE ends it). requirepass,
-// sentinel-user, sentinel-pass and forget-after change too; the listener and
-// gossip settings need a restart. It returns what changed.
+// sentinel-user, sentinel-pass, forget-after and the gossip keys change
+// too; the listener and the other gossip settings need a restart. It
+// returns what changed.
 func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,6 +45,9 @@ func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	if cfg.ForgetAfter != s.cfg.ForgetAfter {
 		s.cfg.ForgetAfter = cfg.ForgetAfter
 		changed = append(changed, "forget-after")
+	}
+	if s.reloadGossipKeys(cfg.GossipKeys) {
+		changed = append(changed, "gossip-key")
 	}
 	for _, fc := range cfg.Groups {
 		if s.st.Removed[fc.Name] {
@@ -82,4 +88,38 @@ func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 	}
 	s.log.Info("configuration reloaded", zap.Strings("changed", changed))
 	return changed, nil
+}
+
+// reloadGossipKeys installs a new list of gossip keys, the first to
+// encrypt with, and reports whether it did; under the lock. Rotating
+// takes three reloads across the sentinels, each applied on every one
+// before the next: add the new key second ("old,new"), make it first
+// ("new,old"), drop the old ("new"). Turning encryption on or off needs
+// a restart: memberlist cannot change that while it runs.
+func (s *Sentinel) reloadGossipKeys(keys [][]byte) bool {
+	if slices.EqualFunc(keys, s.cfg.GossipKeys, bytes.Equal) {
+		return false
+	}
+	if s.keyring == nil || len(keys) == 0 {
+		s.log.Warn("turning gossip encryption on or off needs a restart: the gossip keys are unchanged")
+		return false
+	}
+	for _, k := range keys {
+		if err := s.keyring.AddKey(k); err != nil {
+			s.log.Error("adding a gossip key: the gossip keys are unchanged", zap.Error(err))
+			return false
+		}
+	}
+	if err := s.keyring.UseKey(keys[0]); err != nil {
+		s.log.Error("switching the gossip key", zap.Error(err))
+		return false
+	}
+	for _, old := range s.cfg.GossipKeys {
+		if !slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, old) }) {
+			s.keyring.RemoveKey(old)
+		}
+	}
+	s.cfg.GossipKeys = keys
+	s.log.Info("gossip keys reloaded", zap.Int("keys", len(keys)))
+	return true
 }

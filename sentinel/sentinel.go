@@ -38,17 +38,20 @@ const (
 
 // Sentinel is one vigil-sentinel process.
 type Sentinel struct {
-	cfg   Config
-	log   *zap.Logger
-	mu    sync.Mutex
-	st    *persisted
-	path  string
-	addr  string // our RESP address as peers reach it
-	grps  map[string]*group
-	ml    *memberlist.Memberlist
-	subs  *pubsub
-	ln    net.Listener
-	peers map[string]*peer // by id, from gossip
+	cfg  Config
+	log  *zap.Logger
+	mu   sync.Mutex
+	st   *persisted
+	path string
+	addr string // our RESP address as peers reach it
+	grps map[string]*group
+	ml   *memberlist.Memberlist
+	// keyring holds the gossip keys (nil: plain gossip); SIGHUP rotates
+	// them in place.
+	keyring *memberlist.Keyring
+	subs    *pubsub
+	ln      net.Listener
+	peers   map[string]*peer // by id, from gossip
 	// TILT: after the timer stalls or the clock jumps, act on nothing
 	// for tiltPeriod, since every timeout measured meanwhile is suspect.
 	lastTick  time.Time
@@ -377,6 +380,31 @@ type groupSummary struct {
 	Port  int    `json:"p"`
 }
 
+// valid reports whether a peer's metadata is whole: a peer on another
+// version, or a stray datagram that happens to be JSON, must not become
+// a sentinel without an address or make a group's master port 0.
+func (m *nodeMeta) valid() bool {
+	if m.ID == "" || !validHostPort(m.Addr) {
+		return false
+	}
+	for _, c := range m.Configs {
+		if c.Host == "" || c.Port <= 0 || c.Port > 65535 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHostPort reports whether addr is host:port with a usable port.
+func validHostPort(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p > 0 && p <= 65535
+}
+
 type delegate struct{ s *Sentinel }
 
 func (d delegate) NodeMeta(limit int) []byte {
@@ -425,9 +453,15 @@ func (s *Sentinel) setAlive(name string, alive bool) {
 		return
 	}
 	if alive {
+		if _, down := s.peerDown[name]; down {
+			s.log.Info("a sentinel is back in the gossip", zap.String("id", name))
+		}
 		s.alive[name] = true
 		delete(s.peerDown, name)
 	} else {
+		if s.alive[name] {
+			s.log.Info("a sentinel left the gossip (dead, unreachable, or its gossip cannot be decrypted)", zap.String("id", name))
+		}
 		delete(s.alive, name)
 		if s.peerDown == nil {
 			s.peerDown = map[string]time.Time{}
@@ -517,6 +551,18 @@ func (s *Sentinel) startGossip() error {
 	c.Logger = log.New(io.Discard, "", 0)
 	c.GossipInterval = 100 * time.Millisecond
 	c.ProbeInterval = 500 * time.Millisecond
+	if keys := s.cfg.GossipKeys; len(keys) > 0 {
+		kr, err := memberlist.NewKeyring(keys, keys[0])
+		if err != nil {
+			return fmt.Errorf("gossip keys: %w", err)
+		}
+		c.Keyring = kr
+		s.mu.Lock()
+		s.keyring = kr
+		s.mu.Unlock()
+	} else if ip := net.ParseIP(s.cfg.Bind); ip == nil || !ip.IsLoopback() {
+		s.log.Warn("the gossip is not encrypted: anyone who can reach the gossip port can change the master the sentinels name; set --gossip-key", zap.Int("gossip_port", s.cfg.GossipPort))
+	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)
@@ -539,7 +585,7 @@ func (s *Sentinel) startGossip() error {
 // learn records a peer and adopts any newer group configuration it has.
 func (s *Sentinel) learn(meta []byte) {
 	var m nodeMeta
-	if json.Unmarshal(meta, &m) != nil || m.ID == "" {
+	if json.Unmarshal(meta, &m) != nil || !m.valid() {
 		return
 	}
 	s.mu.Lock()
@@ -851,8 +897,8 @@ func (s *Sentinel) parseInfo(g *group, in *instance, info string, now time.Time)
 					port = b
 				}
 			}
-			if ip != "" && port != "" && port != "0" {
-				in.replicas = append(in.replicas, net.JoinHostPort(ip, port))
+			if a := net.JoinHostPort(ip, port); validHostPort(a) {
+				in.replicas = append(in.replicas, a)
 			}
 		}
 	}

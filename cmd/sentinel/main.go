@@ -17,6 +17,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,7 +37,22 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "keygen" {
+		os.Exit(keygen(os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+// keygen prints a new random gossip key (AES-256, base64) for
+// --gossip-key.
+func keygen(stdout, stderr io.Writer) int {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		fmt.Fprintf(stderr, "vigil-sentinel keygen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(key))
+	return 0
 }
 
 type multi []string
@@ -71,6 +88,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (s
 	fs.StringVar(&cfg.SentinelPass, "sentinel-pass", "", "password this sentinel gives its peers (default: --requirepass)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
 	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
+	var gossipKey string
+	fs.StringVar(&gossipKey, "gossip-key", "", "encrypt the gossip: comma-separated base64 keys of 16, 24 or 32 bytes, the first encrypting, all decrypting (vigil-sentinel keygen makes one; better given as VIGIL_SENTINEL_GOSSIP_KEY than on the command line)")
 	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
 	downAfter := fs.Int("down-after-milliseconds", 30000, "subjectively down after this long without a valid reply")
 	failoverTimeout := fs.Int("failover-timeout", 180000, "bound of each failover step, and retry interval")
@@ -99,13 +118,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (s
 		}
 		return cfg, "", usageError{err}
 	}
-	if err := applyYAMLAndEnv(fs, *yamlFile, getenv); err != nil {
+	err := applyYAMLAndEnv(fs, *yamlFile, getenv)
+	if err != nil {
 		return cfg, "", err
 	}
 	if *forgetAfter < 0 {
 		return cfg, "", fmt.Errorf("--forget-after: %d is negative", *forgetAfter)
 	}
 	cfg.ForgetAfter = time.Duration(*forgetAfter) * time.Millisecond
+	if cfg.GossipKeys, err = sentinel.ParseGossipKeys(gossipKey); err != nil {
+		return cfg, "", fmt.Errorf("--gossip-key: %w", err)
+	}
 	if join != "" {
 		for _, j := range strings.Split(join, ",") {
 			if j = strings.TrimSpace(j); j != "" {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +90,48 @@ resolve-hostnames: true
 				da[g.Name] = g.DownAfter
 			}
 			tc.check(t, cfg.Port, da, cfg.Join, cfg.ResolveHostnames)
+		})
+	}
+}
+
+// TestGossipKeySetting: --gossip-key takes base64 keys of AES sizes,
+// the first one first, from a flag or the environment.
+func TestGossipKeySetting(t *testing.T) {
+	k16 := base64.StdEncoding.EncodeToString(make([]byte, 16))
+	k32 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantLens []int
+		wantErr  string
+	}{
+		{name: "none", wantLens: nil},
+		{name: "one", args: []string{"--gossip-key", k32}, wantLens: []int{32}},
+		{name: "primary first", args: []string{"--gossip-key", k32 + ", " + k16}, wantLens: []int{32, 16}},
+		{name: "environment", env: map[string]string{"VIGIL_SENTINEL_GOSSIP_KEY": k16}, wantLens: []int{16}},
+		{name: "not base64", args: []string{"--gossip-key", "a-b"}, wantErr: "--gossip-key: key 1 is not base64"},
+		{name: "wrong size", args: []string{"--gossip-key", k16 + ",YWJj"}, wantErr: "--gossip-key: key 2 is 3 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lens []int
+			for _, k := range cfg.GossipKeys {
+				lens = append(lens, len(k))
+			}
+			if !slices.Equal(lens, tc.wantLens) {
+				t.Errorf("key sizes %v, want %v", lens, tc.wantLens)
+			}
 		})
 	}
 }

@@ -166,12 +166,7 @@ func (p *holdProxy) waitHeld(t *testing.T) {
 // infoField is one field of an INFO section ("" when absent).
 func infoField(t *testing.T, c *redis.Client, section, field string) string {
 	t.Helper()
-	for _, line := range strings.Split(c.Info(context.Background(), section).Val(), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			return v
-		}
-	}
-	return ""
+	return testutil.InfoField(c.Info(context.Background(), section).Val(), field)
 }
 
 // TestDisklessLoadKeepsOldDataset catches a replica in the middle of a

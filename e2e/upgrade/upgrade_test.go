@@ -31,13 +31,11 @@ func infoField(t *testing.T, c *redis.Client, section, name string) string {
 	if err != nil {
 		t.Fatalf("INFO %s: %v", section, err)
 	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return v
-		}
+	v := testutil.InfoField(info, name)
+	if v == "" {
+		t.Fatalf("INFO %s has no %s", section, name)
 	}
-	t.Fatalf("INFO %s has no %s", section, name)
-	return ""
+	return v
 }
 
 // serverPid is the pid of the process serving c now.

@@ -34,3 +34,13 @@ func WaitInfo(t testing.TB, c InfoClient, section, line string) {
 	}
 	t.Fatalf("INFO %s never showed %q:\n%s", section, line, last)
 }
+
+// InfoField is the value of field name in an INFO reply, "" if absent.
+func InfoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -24,6 +24,13 @@ func StartSentinels(t testing.TB, n int, host string, port, downAfterMs int) []*
 // extra says so), and stops them when the test ends.
 func StartSentinelsWith(t testing.TB, n int, extra ...string) []*Proc {
 	t.Helper()
+	return StartSentinelsEach(t, n, func(int) []string { return extra })
+}
+
+// StartSentinelsEach is StartSentinelsWith with the extra arguments of
+// each sentinel (by index) from extra.
+func StartSentinelsEach(t testing.TB, n int, extra func(i int) []string) []*Proc {
+	t.Helper()
 	// Gossip ports from below the ephemeral range, distinct and free for
 	// TCP and UDP: picked one by one from the ephemeral range, two once
 	// coincided or were taken by a client connection before the bind.
@@ -39,7 +46,7 @@ func StartSentinelsWith(t testing.TB, n int, extra ...string) []*Proc {
 	for i := 0; i < n; i++ {
 		dir := t.TempDir()
 		args := append([]string{"--bind", "127.0.0.1", "--dir", dir, "--gossip-port", strconv.Itoa(base + i),
-			"--join", strings.Join(seeds, ",")}, extra...)
+			"--join", strings.Join(seeds, ",")}, extra(i)...)
 		out = append(out, StartProcess(t, proc.Spec{
 			Name:    fmt.Sprint("vigil-sentinel-", i),
 			Path:    SentinelBinary(t),

@@ -1,0 +1,110 @@
+package sentinel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigilkv/vigil/internal/testutil"
+)
+
+// TestGossipKeys: sentinels with a gossip key do not hear one with
+// another key (nor it them); a SIGHUP that gives it their key joins it;
+// and the three rotate to a new key in three reloads without losing each
+// other.
+func TestGossipKeys(t *testing.T) {
+	ctx := context.Background()
+	master := testutil.StartVigil(t)
+	newKey := func() string {
+		k := make([]byte, 32)
+		rand.Read(k)
+		return base64.StdEncoding.EncodeToString(k)
+	}
+	k1, k2 := newKey(), newKey()
+	dir := t.TempDir()
+	yaml := func(i int) string { return filepath.Join(dir, fmt.Sprintf("s%d.yaml", i)) }
+	setKeys := func(i int, keys string) {
+		t.Helper()
+		if err := os.WriteFile(yaml(i), []byte("gossip-key: "+keys+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setKeys(0, k1)
+	setKeys(1, k1)
+	setKeys(2, k2)
+	sents := testutil.StartSentinelsEach(t, 3, func(i int) []string {
+		return []string{"--config", yaml(i), "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
+			"--down-after-milliseconds", "5000"}
+	})
+	alive := func() []string {
+		var out []string
+		for _, s := range sents {
+			v := testutil.InfoField(s.Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_alive")
+			out = append(out, v)
+		}
+		return out
+	}
+	waitAlive := func(what string, want ...string) {
+		t.Helper()
+		testutil.WaitFor(t, 20*time.Second, what, func() (bool, string) {
+			got := alive()
+			return strings.Join(got, " ") == strings.Join(want, " "), fmt.Sprint("gossip_alive ", got)
+		})
+	}
+	waitAlive("the two sentinels with one key to find each other", "2", "2", "1")
+	// Past a few rejoin periods the third is still alone: it keeps trying
+	// its seeds, and they keep refusing what it sends.
+	time.Sleep(5 * time.Second)
+	if got := alive(); strings.Join(got, " ") != "2 2 1" {
+		t.Fatalf("gossip_alive %v: the sentinel with another key got in", got)
+	}
+	peers, err := sents[0].Client().Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
+	if err != nil || len(peers) != 1 {
+		t.Fatalf("SENTINEL SENTINELS: %v %v: want only the sentinel with the same key", peers, err)
+	}
+	if got := testutil.InfoField(sents[0].Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_encrypted"); got != "1" {
+		t.Errorf("sentinel_gossip_encrypted:%s", got)
+	}
+
+	reloads := make([]int, len(sents))
+	reload := func(keys string, which ...int) {
+		t.Helper()
+		for _, i := range which {
+			setKeys(i, keys)
+			reloads[i]++
+			if err := syscall.Kill(sents[i].Pid, syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, i := range which {
+			testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to reload its keys", i), func() (bool, string) {
+				n := strings.Count(sents[i].Log(), "gossip keys reloaded")
+				return n == reloads[i], fmt.Sprint(n, " reloads logged")
+			})
+		}
+	}
+	// The third takes the others' key as its first: it speaks theirs
+	// and still understands its own.
+	reload(k1+","+k2, 2)
+	waitAlive("the third sentinel to join once it has the key", "3", "3", "3")
+	// Rotation to k2: everyone learns it, then uses it, then drops k1.
+	reload(k1+","+k2, 0, 1)
+	reload(k2+","+k1, 0, 1, 2)
+	reload(k2, 0, 1, 2)
+	// memberlist would mark a peer it cannot understand suspect, then
+	// dead, within a few probe intervals (500 ms each).
+	time.Sleep(4 * time.Second)
+	waitAlive("the sentinels to still hear each other after the rotation", "3", "3", "3")
+	for i, s := range sents {
+		if strings.Contains(s.Log(), "left the gossip") {
+			t.Errorf("sentinel %d lost a peer during the rotation:\n%s", i, s.Log())
+		}
+	}
+}
