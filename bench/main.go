@@ -17,7 +17,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"io"
 	"os"
 	"os/exec"
@@ -26,7 +25,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
 	"github.com/vigilkv/vigil/deploy/proc"
+	"github.com/vigilkv/vigil/internal/logging"
 )
 
 // Targets, as vigil/redis ratios.
@@ -58,13 +61,9 @@ var allSuites = []string{"strings", "collections", "memory", "persistence", "rep
 func main() {
 	// The drills kill servers on purpose: go-redis's reconnect complaints
 	// are noise in the report.
-	redis.SetLogger(quietLogger{})
+	redis.SetLogger(logging.GoRedis{Log: zap.NewNop()})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/deploy/rollout"
@@ -184,6 +185,9 @@ func runUpgradeCommand(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// Nodes restart under the rollout: go-redis's lines about each failed
+	// dial would interleave with the progress it reports.
+	redis.SetLogger(logging.GoRedis{Log: zap.NewNop()})
 	switch {
 	case *sentinelAddr != "" && *pid == 0 && *port == 0:
 		res, err := rollout.Upgrade(context.Background(), rollout.Options{Sentinel: *sentinelAddr, MasterName: *masterName,
