@@ -46,6 +46,9 @@ type Sentinel struct {
 	addr string // our RESP address as peers reach it
 	grps map[string]*group
 	ml   *memberlist.Memberlist
+	// broadcasts holds the configuration messages being gossiped (nil
+	// until the gossip starts).
+	broadcasts *memberlist.TransmitLimitedQueue
 	// keyring holds the gossip keys (nil: plain gossip); SIGHUP rotates
 	// them in place.
 	keyring *memberlist.Keyring
@@ -407,29 +410,84 @@ func validHostPort(addr string) bool {
 
 type delegate struct{ s *Sentinel }
 
+// NodeMeta is this sentinel's id and address, with every group's
+// configuration when it all fits: memberlist caps metadata at 512 bytes,
+// a dozen groups. The configurations travel in full by push/pull
+// (LocalState) and as one message per group (gossipConfig) anyway; they
+// stay in the metadata, where they fit, for sentinels of earlier
+// versions, which read them only there.
 func (d delegate) NodeMeta(limit int) []byte {
-	d.s.mu.Lock()
-	m := nodeMeta{ID: d.s.st.MyID, Addr: d.s.addr, Configs: map[string]groupSummary{}}
-	d.s.mu.Unlock()
-	// Only configurations on disk are gossiped: a peer that adopted one
-	// we then forgot in a crash would be ahead of us.
-	if c := d.s.durableMeta.Load(); c != nil {
+	m := d.s.localMeta()
+	if b, _ := json.Marshal(m); len(b) <= limit {
+		return b
+	}
+	m.Configs = nil
+	if b, _ := json.Marshal(m); len(b) <= limit {
+		return b
+	}
+	return nil
+}
+
+// localMeta is what this sentinel tells its peers: its id, its address
+// and the groups' configurations as last written (a peer that adopted one
+// we then forgot in a crash would be ahead of us).
+func (s *Sentinel) localMeta() nodeMeta {
+	s.mu.Lock()
+	m := nodeMeta{ID: s.st.MyID, Addr: s.addr, Configs: map[string]groupSummary{}}
+	s.mu.Unlock()
+	if c := s.durableMeta.Load(); c != nil {
 		m.Configs = *c
 	}
-	b, _ := json.Marshal(m)
-	if len(b) > limit {
-		return b[:0]
+	return m
+}
+
+// groupMessages is localMeta cut into one message per group, each small
+// enough for a datagram whatever the number of groups.
+func (s *Sentinel) groupMessages() map[string][]byte {
+	m := s.localMeta()
+	out := map[string][]byte{}
+	for name, c := range m.Configs {
+		b, _ := json.Marshal(nodeMeta{ID: m.ID, Addr: m.Addr, Configs: map[string]groupSummary{name: c}})
+		out[name] = b
 	}
+	return out
+}
+
+// NotifyMsg takes a peer's configuration sent straight to us or
+// broadcast (gossipConfig); memberlist holds none of its locks here.
+func (d delegate) NotifyMsg(b []byte) { d.s.learn(b) }
+
+func (d delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	if d.s.broadcasts == nil {
+		return nil
+	}
+	return d.s.broadcasts.GetBroadcasts(overhead, limit)
+}
+
+// LocalState is the whole configuration, exchanged with a peer on every
+// join and push/pull: the anti-entropy behind the messages, and the way
+// sentinels that were apart catch up.
+func (d delegate) LocalState(join bool) []byte {
+	b, _ := json.Marshal(d.s.localMeta())
 	return b
 }
 
-// NotifyMsg takes a peer's configuration sent straight to us
-// (gossipConfig); memberlist holds none of its locks here.
-func (d delegate) NotifyMsg(b []byte) { d.s.learn(b) }
+func (d delegate) MergeRemoteState(buf []byte, join bool) { d.s.learn(buf) }
 
-func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d delegate) LocalState(join bool) []byte                { return nil }
-func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
+// configBroadcast is one group's configuration queued for gossip; a newer
+// one for the same group replaces it in the queue.
+type configBroadcast struct {
+	group string
+	msg   []byte
+}
+
+func (b configBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	ob, ok := o.(configBroadcast)
+	return ok && ob.group == b.group
+}
+func (b configBroadcast) Name() string    { return "config " + b.group }
+func (b configBroadcast) Message() []byte { return b.msg }
+func (b configBroadcast) Finished()       {}
 
 type events struct{ s *Sentinel }
 
@@ -546,11 +604,21 @@ func (s *Sentinel) startGossip() error {
 	c.BindAddr = s.cfg.Bind
 	c.BindPort = s.cfg.GossipPort
 	c.AdvertisePort = s.cfg.GossipPort
+	// Sized by what memberlist sees alive; the callback may take s.mu,
+	// as memberlist's others do.
+	s.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.aliveCount()
+	}, RetransmitMult: 4}
 	c.Delegate = delegate{s}
 	c.Events = events{s}
 	c.Logger = log.New(io.Discard, "", 0)
 	c.GossipInterval = 100 * time.Millisecond
 	c.ProbeInterval = 500 * time.Millisecond
+	// A full state exchange with one peer this often: the backstop for
+	// a configuration message lost on the way.
+	c.PushPullInterval = 10 * time.Second
 	if keys := s.cfg.GossipKeys; len(keys) > 0 {
 		kr, err := memberlist.NewKeyring(keys, keys[0])
 		if err != nil {
@@ -638,19 +706,36 @@ func (s *Sentinel) gossipConfig() {
 		// Straight to every member first: gossip reaches them only over
 		// the next few gossip intervals (about 100 ms on loopback in
 		// the e2e logs), while they keep naming the old master to
-		// clients and may stand against it themselves. The gossiped
-		// update follows for any member this datagram misses.
-		meta := delegate{s}.NodeMeta(memberlist.MetaMaxSize)
-		if len(meta) > 0 {
-			for _, n := range ml.Members() {
-				if n.Name != me {
-					ml.SendBestEffort(n, meta)
+		// clients and may stand against it themselves. The broadcast
+		// follows for any member these datagrams miss, and push/pull
+		// for any the broadcast misses.
+		msgs := s.groupMessages()
+		for _, n := range ml.Members() {
+			if n.Name == me {
+				continue
+			}
+			for _, msg := range msgs {
+				if len(msg) <= maxDatagram {
+					ml.SendBestEffort(n, msg)
+				} else {
+					ml.SendReliable(n, msg)
 				}
+			}
+		}
+		for group, msg := range msgs {
+			if len(msg) <= maxDatagram {
+				s.broadcasts.QueueBroadcast(configBroadcast{group, msg})
 			}
 		}
 		ml.UpdateNode(time.Second)
 	}()
 }
+
+// maxDatagram bounds a configuration message sent as one UDP datagram
+// (memberlist's packets are 1400 bytes, with its own headers and, with a
+// gossip key, the encryption's); a group with a name too long for it is
+// sent over TCP, and reaches members that miss that by push/pull.
+const maxDatagram = 1100
 
 // switchMaster adopts a new master for g at config epoch; under the lock.
 func (s *Sentinel) switchMaster(g *group, host string, port int, epoch uint64) {
