@@ -49,6 +49,9 @@ type Sentinel struct {
 	// broadcasts holds the configuration messages being gossiped (nil
 	// until the gossip starts).
 	broadcasts *memberlist.TransmitLimitedQueue
+	// conflictsSeen are the gossip addresses already reported as
+	// using another sentinel's id (conflicts).
+	conflictsSeen map[string]bool
 	// keyring holds the gossip keys (nil: plain gossip); SIGHUP rotates
 	// them in place.
 	keyring *memberlist.Keyring
@@ -489,6 +492,33 @@ func (b configBroadcast) Name() string    { return "config " + b.group }
 func (b configBroadcast) Message() []byte { return b.msg }
 func (b configBroadcast) Finished()       {}
 
+// conflicts reports two sentinels gossiping under one id, which happens
+// when a state file (which holds the id) is copied to a second machine:
+// memberlist then refuses the second, so it and this one count as one
+// voter and never learn of each other.
+type conflicts struct{ s *Sentinel }
+
+func (c conflicts) NotifyConflict(existing, other *memberlist.Node) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addr := other.Address()
+	if s.conflictsSeen == nil {
+		s.conflictsSeen = map[string]bool{}
+	}
+	if s.conflictsSeen[addr] {
+		return
+	}
+	s.conflictsSeen[addr] = true
+	if existing.Name == s.st.MyID {
+		s.log.Error("another sentinel gossips with this sentinel's id, most likely from a copy of its state file: stop one, delete its state file and start it again (it gets a new id)",
+			zap.String("id", existing.Name), zap.String("other_gossip_addr", addr), zap.String("state_file", s.path))
+		return
+	}
+	s.log.Error("two sentinels gossip with the same id, most likely from a copied state file: only the first is heard",
+		zap.String("id", existing.Name), zap.String("gossip_addr", existing.Address()), zap.String("other_gossip_addr", addr))
+}
+
 type events struct{ s *Sentinel }
 
 // memberlist calls these while holding its node lock, so they may take
@@ -613,6 +643,7 @@ func (s *Sentinel) startGossip() error {
 	}, RetransmitMult: 4}
 	c.Delegate = delegate{s}
 	c.Events = events{s}
+	c.Conflict = conflicts{s}
 	c.Logger = log.New(io.Discard, "", 0)
 	c.GossipInterval = 100 * time.Millisecond
 	c.ProbeInterval = 500 * time.Millisecond
