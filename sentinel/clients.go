@@ -295,30 +295,33 @@ func (c *conn) clientKill(w *resp.Writer, args [][]byte) {
 			}
 		}
 	}
-	c.s.subs.mu.Lock()
-	reg.mu.Lock()
-	now := time.Now()
-	killed := 0
-	for o := range reg.conns {
-		if o == c && skipMe {
-			continue
+	killed := func() int {
+		c.s.subs.mu.Lock()
+		defer c.s.subs.mu.Unlock()
+		reg.mu.Lock()
+		defer reg.mu.Unlock()
+		now := time.Now()
+		killed := 0
+		for o := range reg.conns {
+			if o == c && skipMe {
+				continue
+			}
+			all := true
+			for _, m := range match {
+				all = all && m(o, now)
+			}
+			if !all {
+				continue
+			}
+			killed++
+			if o == c {
+				c.meta.closeAfterReply = true
+			} else {
+				o.nc.Close()
+			}
 		}
-		all := true
-		for _, m := range match {
-			all = all && m(o, now)
-		}
-		if !all {
-			continue
-		}
-		killed++
-		if o == c {
-			c.meta.closeAfterReply = true
-		} else {
-			o.nc.Close()
-		}
-	}
-	reg.mu.Unlock()
-	c.s.subs.mu.Unlock()
+		return killed
+	}()
 	switch {
 	case !oldForm:
 		w.Int(int64(killed))

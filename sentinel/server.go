@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/vigilkv/vigil/failover"
 	"github.com/vigilkv/vigil/internal/glob"
 	"github.com/vigilkv/vigil/internal/resp"
@@ -111,9 +113,23 @@ func (c *conn) run() {
 		c.s.clients.remove(c)
 		c.nc.Close()
 	}()
+	var args [][]byte
+	defer func() {
+		// Every lock a command takes is let go by a defer, so a bug
+		// costs this connection, not the process and its votes.
+		if r := recover(); r != nil {
+			name := ""
+			if len(args) > 0 {
+				name = string(args[0])
+			}
+			c.s.log.Error("a command panicked: its connection is closed (a bug in vigil-sentinel)",
+				zap.String("command", name), zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
 	rd := resp.NewRequestReader(c.nc)
 	for {
-		args, err := rd.Next()
+		var err error
+		args, err = rd.Next()
 		if err == resp.ErrIncomplete {
 			if rd.Fill() != nil {
 				return
@@ -145,6 +161,44 @@ func (c *conn) run() {
 }
 
 func argIs(a []byte, s string) bool { return strings.EqualFold(string(a), s) }
+
+// reset is SENTINEL RESET: the groups matching pattern forget their
+// replicas and the sentinels not alive now (they are rediscovered from
+// INFO and gossip). It returns how many groups matched.
+func (s *Sentinel) reset(pattern string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	alive := s.alive
+	for name, g := range s.grps {
+		if !glob.MatchString(pattern, name, false) {
+			continue
+		}
+		n++
+		for a, r := range g.replicas {
+			close(r.stop)
+			r.client.Close()
+			delete(g.replicas, a)
+		}
+		s.recordReplicas(g)
+		// As Redis's reset, this ends a failover in progress.
+		g.failing, g.reconf, g.votes = nil, nil, nil
+		s.event("+reset-master", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
+	}
+	if n > 0 {
+		for id := range s.st.Peers {
+			if !alive[id] {
+				delete(s.st.Peers, id)
+				if p := s.peers[id]; p != nil {
+					p.client.Close()
+					delete(s.peers, id)
+				}
+			}
+		}
+		s.persist()
+	}
+	return n
+}
 
 // exec runs one command and reports whether to close the connection.
 func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
@@ -456,40 +510,7 @@ func (c *conn) sentinelCmd(w *resp.Writer, args [][]byte) {
 			w.Simple(fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", alive))
 		}
 	case "reset":
-		// Forget the replicas and the sentinels not alive now; they are
-		// rediscovered from INFO and gossip.
-		s.mu.Lock()
-		n := 0
-		alive := s.alive
-		for name, g := range s.grps {
-			if !glob.MatchString(string(args[2]), name, false) {
-				continue
-			}
-			n++
-			for a, r := range g.replicas {
-				close(r.stop)
-				r.client.Close()
-				delete(g.replicas, a)
-			}
-			s.recordReplicas(g)
-			// As Redis's reset, this ends a failover in progress.
-			g.failing, g.reconf, g.votes = nil, nil, nil
-			s.event("+reset-master", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
-		}
-		if n > 0 {
-			for id := range s.st.Peers {
-				if !alive[id] {
-					delete(s.st.Peers, id)
-					if p := s.peers[id]; p != nil {
-						p.client.Close()
-						delete(s.peers, id)
-					}
-				}
-			}
-			s.persist()
-		}
-		s.mu.Unlock()
-		w.Int(int64(n))
+		w.Int(int64(s.reset(string(args[2]))))
 	case "failover":
 		s.mu.Lock()
 		defer s.mu.Unlock()
