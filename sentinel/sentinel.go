@@ -49,9 +49,9 @@ type Sentinel struct {
 	// broadcasts holds the configuration messages being gossiped (nil
 	// until the gossip starts).
 	broadcasts *memberlist.TransmitLimitedQueue
-	// conflictsSeen are the gossip addresses already reported as
-	// using another sentinel's id (conflicts).
-	conflictsSeen map[string]bool
+	// conflicts are the gossip addresses seen using an id already at
+	// another address, by address (see conflicts).
+	conflicts map[string]*idConflict
 	// keyring holds the gossip keys (nil: plain gossip); SIGHUP rotates
 	// them in place.
 	keyring *memberlist.Keyring
@@ -492,24 +492,40 @@ func (b configBroadcast) Name() string    { return "config " + b.group }
 func (b configBroadcast) Message() []byte { return b.msg }
 func (b configBroadcast) Finished()       {}
 
-// conflicts reports two sentinels gossiping under one id, which happens
-// when a state file (which holds the id) is copied to a second machine:
-// memberlist then refuses the second, so it and this one count as one
-// voter and never learn of each other.
+// conflicts reports two addresses gossiping under one id. For a few
+// seconds that is a sentinel restarted from its state file at a new
+// address, until the others take the old one for dead; when it lasts, a
+// state file (which holds the id) was copied to a second machine, and
+// memberlist hears only one of the two, so they count as one voter and
+// never learn of each other.
 type conflicts struct{ s *Sentinel }
+
+// conflictPersists is how long an id must stay at two addresses before
+// it is reported as a copied state file.
+const conflictPersists = 30 * time.Second
 
 func (c conflicts) NotifyConflict(existing, other *memberlist.Node) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	addr := other.Address()
-	if s.conflictsSeen == nil {
-		s.conflictsSeen = map[string]bool{}
+	if s.conflicts == nil {
+		s.conflicts = map[string]*idConflict{}
 	}
-	if s.conflictsSeen[addr] {
+	now := time.Now()
+	cf := s.conflicts[addr]
+	if cf == nil || now.Sub(cf.last) > conflictPersists {
+		// New, or back after a quiet spell: start counting again.
+		s.conflicts[addr] = &idConflict{first: now, last: now}
+		s.log.Info("a sentinel id is gossiped at two addresses: a sentinel restarted at a new address, for a few seconds, or a copied state file if it lasts",
+			zap.String("id", existing.Name), zap.String("gossip_addr", existing.Address()), zap.String("other_gossip_addr", addr))
 		return
 	}
-	s.conflictsSeen[addr] = true
+	cf.last = now
+	if cf.reported || now.Sub(cf.first) < conflictPersists {
+		return
+	}
+	cf.reported = true
 	if existing.Name == s.st.MyID {
 		s.log.Error("another sentinel gossips with this sentinel's id, most likely from a copy of its state file: stop one, delete its state file and start it again (it gets a new id)",
 			zap.String("id", existing.Name), zap.String("other_gossip_addr", addr), zap.String("state_file", s.path))
@@ -517,6 +533,13 @@ func (c conflicts) NotifyConflict(existing, other *memberlist.Node) {
 	}
 	s.log.Error("two sentinels gossip with the same id, most likely from a copied state file: only the first is heard",
 		zap.String("id", existing.Name), zap.String("gossip_addr", existing.Address()), zap.String("other_gossip_addr", addr))
+}
+
+// idConflict is one address seen gossiping under an id already at
+// another: since when, last when, and whether it was reported.
+type idConflict struct {
+	first, last time.Time
+	reported    bool
 }
 
 type events struct{ s *Sentinel }
@@ -648,8 +671,14 @@ func (s *Sentinel) startGossip() error {
 	c.GossipInterval = 100 * time.Millisecond
 	c.ProbeInterval = 500 * time.Millisecond
 	// A full state exchange with one peer this often: the backstop for
-	// a configuration message lost on the way.
-	c.PushPullInterval = 10 * time.Second
+	// a configuration message lost on the way, and how a sentinel back
+	// at a new address is heard again (below).
+	c.PushPullInterval = 5 * time.Second
+	// A sentinel restarted from its state file at a new address (a
+	// rescheduled pod) keeps its id: once the others take the old
+	// address for dead, the id may move. memberlist's default refuses
+	// that until it forgets the dead node, 30 s later.
+	c.DeadNodeReclaimTime = time.Second
 	if keys := s.cfg.GossipKeys; len(keys) > 0 {
 		kr, err := memberlist.NewKeyring(keys, keys[0])
 		if err != nil {

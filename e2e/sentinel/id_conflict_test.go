@@ -14,7 +14,8 @@ import (
 
 // TestCopiedStateFile: a second sentinel started from a copy of the
 // first one's state file has its id; memberlist refuses one of the two,
-// and the logs say so and what to do, instead of the two silently
+// and once that has lasted 30 s (a restart at a new address settles
+// sooner) the logs say so and what to do, instead of the two silently
 // counting as one voter.
 func TestCopiedStateFile(t *testing.T) {
 	master := testutil.StartVigil(t)
@@ -39,7 +40,7 @@ func TestCopiedStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(1, dirB)
-	testutil.WaitFor(t, 15*time.Second, "a sentinel to report the shared id", func() (bool, string) {
+	testutil.WaitFor(t, 60*time.Second, "a sentinel to report the shared id", func() (bool, string) {
 		for _, s := range []*testutil.Proc{a, b} {
 			if strings.Contains(s.Log(), "another sentinel gossips with this sentinel's id") {
 				return true, ""
