@@ -64,6 +64,12 @@ type Config struct {
 	// Gossip: the memberlist bind port and the seeds to join.
 	GossipPort int
 	Join       []string
+	// GossipAnnounceIP and GossipAnnouncePort are where peers reach this
+	// sentinel's gossip when that is not where it listens (NAT, a
+	// container's published port); empty and 0: memberlist's choice (the
+	// bind address, or the first private one for 0.0.0.0) and GossipPort.
+	GossipAnnounceIP   string
+	GossipAnnouncePort int
 	// GossipKeys encrypt and authenticate the gossip (AES-GCM, keys of
 	// 16, 24 or 32 bytes). The first encrypts; every one is tried on what
 	// arrives, so keys can be rotated without a sentinel losing its

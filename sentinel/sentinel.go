@@ -656,7 +656,11 @@ func (s *Sentinel) startGossip() error {
 	c.Name = s.st.MyID
 	c.BindAddr = s.cfg.Bind
 	c.BindPort = s.cfg.GossipPort
+	c.AdvertiseAddr = s.cfg.GossipAnnounceIP
 	c.AdvertisePort = s.cfg.GossipPort
+	if s.cfg.GossipAnnouncePort != 0 {
+		c.AdvertisePort = s.cfg.GossipAnnouncePort
+	}
 	// Sized by what memberlist sees alive; the callback may take s.mu,
 	// as memberlist's others do.
 	s.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: func() int {

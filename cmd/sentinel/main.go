@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -88,6 +89,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (s
 	fs.StringVar(&cfg.SentinelPass, "sentinel-pass", "", "password this sentinel gives its peers (default: --requirepass)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 7946, "memberlist gossip port")
 	fs.StringVar(&join, "join", "", "comma-separated gossip seeds (host:port)")
+	fs.StringVar(&cfg.GossipAnnounceIP, "gossip-announce-ip", "", "IP address peers reach this sentinel's gossip at, when not where it listens (NAT, a published container port)")
+	fs.IntVar(&cfg.GossipAnnouncePort, "gossip-announce-port", 0, "port peers reach this sentinel's gossip at (0: --gossip-port)")
 	var gossipKey string
 	fs.StringVar(&gossipKey, "gossip-key", "", "encrypt the gossip: comma-separated base64 keys of 16, 24 or 32 bytes, the first encrypting, all decrypting (vigil-sentinel keygen makes one; better given as VIGIL_SENTINEL_GOSSIP_KEY than on the command line)")
 	fs.Var(&monitors, "monitor", `a group to monitor: "<name> <host> <port> <quorum>" (repeatable)`)
@@ -126,6 +129,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (s
 		return cfg, "", fmt.Errorf("--forget-after: %d is negative", *forgetAfter)
 	}
 	cfg.ForgetAfter = time.Duration(*forgetAfter) * time.Millisecond
+	if a := cfg.GossipAnnounceIP; a != "" && net.ParseIP(a) == nil {
+		return cfg, "", fmt.Errorf("--gossip-announce-ip: %q is not an IP address (memberlist gossips by address)", a)
+	}
+	if p := cfg.GossipAnnouncePort; p < 0 || p > 65535 {
+		return cfg, "", fmt.Errorf("--gossip-announce-port: %d is not a port", p)
+	}
 	if cfg.GossipKeys, err = sentinel.ParseGossipKeys(gossipKey); err != nil {
 		return cfg, "", fmt.Errorf("--gossip-key: %w", err)
 	}

@@ -135,3 +135,27 @@ func TestGossipKeySetting(t *testing.T) {
 		})
 	}
 }
+
+// TestGossipAnnounceSetting: the gossip's announced address must be an
+// IP address (memberlist gossips by address) and a port.
+func TestGossipAnnounceSetting(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{args: []string{"--gossip-announce-ip", "10.0.0.7", "--gossip-announce-port", "17946"}},
+		{args: []string{"--gossip-announce-ip", "sentinel-1.example"}, wantErr: `--gossip-announce-ip: "sentinel-1.example" is not an IP address`},
+		{args: []string{"--gossip-announce-port", "70000"}, wantErr: "--gossip-announce-port: 70000 is not a port"},
+	}
+	for _, tc := range tests {
+		cfg, _, err := parseConfig(tc.args, func(string) string { return "" }, io.Discard)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case tc.wantErr == "" && (cfg.GossipAnnounceIP != "10.0.0.7" || cfg.GossipAnnouncePort != 17946):
+			t.Errorf("%v: announce %s:%d", tc.args, cfg.GossipAnnounceIP, cfg.GossipAnnouncePort)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
