@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	mrand "math/rand/v2"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vigilkv/vigil/failover"
+	"github.com/vigilkv/vigil/internal/logging"
 )
 
 // The periods (PING, INFO, the fast poll while a master is in doubt or
@@ -671,7 +671,7 @@ func (s *Sentinel) startGossip() error {
 	c.Delegate = delegate{s}
 	c.Events = events{s}
 	c.Conflict = conflicts{s}
-	c.Logger = log.New(io.Discard, "", 0)
+	c.Logger = log.New(&logging.Memberlist{Log: s.log.Named("gossip"), Quiet: time.Minute}, "", 0)
 	c.GossipInterval = 100 * time.Millisecond
 	c.ProbeInterval = 500 * time.Millisecond
 	// A full state exchange with one peer this often: the backstop for

@@ -7,6 +7,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -66,4 +70,67 @@ type GoRedis struct{ Log *zap.Logger }
 // Printf is go-redis's logging call.
 func (g GoRedis) Printf(_ context.Context, format string, v ...any) {
 	g.Log.Debug("go-redis: " + fmt.Sprintf(format, v...))
+}
+
+// Memberlist takes hashicorp/memberlist's log lines ("[WARN] memberlist:
+// ...") into a zap logger at their level, for a memberlist.Config's
+// Logger (log.New(m, "", 0)): a failed probe, a push/pull that could not
+// connect, a packet that would not decrypt (a peer with another gossip
+// key) belong in the process's log. A line repeated within Quiet is
+// logged once: a peer with the wrong key sends one every few hundred
+// milliseconds.
+type Memberlist struct {
+	Log   *zap.Logger
+	Quiet time.Duration
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// hostPort matches an address's port, to leave it out of what makes two
+// lines the same.
+var hostPort = regexp.MustCompile(`([0-9a-fA-F.\]]+):[0-9]+`)
+
+// Write logs one line; the standard logger calls it once per message.
+func (m *Memberlist) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level, msg := zap.DebugLevel, line
+	for _, l := range [...]struct {
+		tag   string
+		level zapcore.Level
+	}{{"[DEBUG]", zap.DebugLevel}, {"[INFO]", zap.InfoLevel}, {"[WARN]", zap.WarnLevel}, {"[ERR]", zap.ErrorLevel}} {
+		if rest, ok := strings.CutPrefix(line, l.tag); ok {
+			level, msg = l.level, strings.TrimSpace(rest)
+			break
+		}
+	}
+	if !m.Log.Core().Enabled(level) {
+		return len(p), nil
+	}
+	if strings.Contains(msg, "decrypt") {
+		msg += " (a peer with another gossip key, or none)"
+	}
+	// A repeat from the same peer differs only in its connection's
+	// source port.
+	key := hostPort.ReplaceAllString(msg, "$1")
+	now := time.Now()
+	m.mu.Lock()
+	if m.seen == nil {
+		m.seen = map[string]time.Time{}
+	}
+	if t, ok := m.seen[key]; ok && now.Sub(t) < m.Quiet {
+		m.mu.Unlock()
+		return len(p), nil
+	}
+	if len(m.seen) > 1000 {
+		for k, t := range m.seen {
+			if now.Sub(t) >= m.Quiet {
+				delete(m.seen, k)
+			}
+		}
+	}
+	m.seen[key] = now
+	m.mu.Unlock()
+	m.Log.Log(level, msg)
+	return len(p), nil
 }
