@@ -1,15 +1,12 @@
 package sentinel
 
 import (
-	"context"
 	"io"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // forwardGossip forwards TCP and UDP from port from to port to on
@@ -90,22 +87,10 @@ func forwardGossip(t *testing.T, from, to int) {
 // forwarded port (NAT) announces that port; a peer that joins it there
 // gossips with it there, and each sees the other alive.
 func TestGossipAnnounce(t *testing.T) {
-	start := func(cfg Config) *Sentinel {
-		cfg.Bind, cfg.Port, cfg.Dir = "127.0.0.1", freePort(t), memDir(t)
-		s, err := New(cfg, zap.NewNop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { s.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return s
-	}
 	listen, published := freePort(t), freePort(t)
 	forwardGossip(t, published, listen)
-	a := start(Config{GossipPort: listen, GossipAnnounceIP: "127.0.0.1", GossipAnnouncePort: published})
-	b := start(Config{GossipPort: freePort(t), Join: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(published))}})
+	a := startTestSentinel(t, Config{GossipPort: listen, GossipAnnounceIP: "127.0.0.1", GossipAnnouncePort: published})
+	b := startTestSentinel(t, Config{GossipPort: freePort(t), Join: []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(published))}})
 	want := net.JoinHostPort("127.0.0.1", strconv.Itoa(published))
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -152,12 +152,12 @@ func memDir(t testing.TB) string {
 	return dir
 }
 
-// runTestSentinel runs a sentinel monitoring g, gossiping alone, until
-// the test ends, and returns it with a client once it answers.
-func runTestSentinel(t testing.TB, g Group) (*Sentinel, *redis.Client) {
+// startTestSentinel runs a sentinel with cfg on loopback, at a free RESP
+// port and with its state in memory, until the test ends.
+func startTestSentinel(t testing.TB, cfg Config) *Sentinel {
 	t.Helper()
-	port := freePort(t)
-	s, err := New(Config{Bind: "127.0.0.1", Port: port, Dir: memDir(t), GossipPort: freePort(t), Groups: []Group{g}}, zap.NewNop())
+	cfg.Bind, cfg.Port, cfg.Dir = "127.0.0.1", freePort(t), memDir(t)
+	s, err := New(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,16 @@ func runTestSentinel(t testing.TB, g Group) (*Sentinel, *redis.Client) {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return s
+}
+
+// runTestSentinel runs a sentinel monitoring g, gossiping alone, until
+// the test ends, and returns it with a client once it answers.
+func runTestSentinel(t testing.TB, g Group) (*Sentinel, *redis.Client) {
+	t.Helper()
+	s := startTestSentinel(t, Config{GossipPort: freePort(t), Groups: []Group{g}})
+	ctx := context.Background()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.Port))
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true,
 		ReadTimeout: 2 * time.Second, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilkv/vigil/sentinel"
 )
 
 // TestSettingsSources checks where settings come from and which wins:
@@ -75,15 +77,9 @@ resolve-hostnames: true
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, _, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			cfg, ok := parse(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			da := map[string]time.Duration{}
 			for _, g := range cfg.Groups {
@@ -115,15 +111,9 @@ func TestGossipKeySetting(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, _, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-				}
+			cfg, ok := parse(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var lens []int
 			for _, k := range cfg.GossipKeys {
@@ -148,14 +138,28 @@ func TestGossipAnnounceSetting(t *testing.T) {
 		{args: []string{"--gossip-announce-port", "70000"}, wantErr: "--gossip-announce-port: 70000 is not a port"},
 	}
 	for _, tc := range tests {
-		cfg, _, err := parseConfig(tc.args, func(string) string { return "" }, io.Discard)
-		switch {
-		case tc.wantErr == "" && err != nil:
-			t.Errorf("%v: %v", tc.args, err)
-		case tc.wantErr == "" && (cfg.GossipAnnounceIP != "10.0.0.7" || cfg.GossipAnnouncePort != 17946):
-			t.Errorf("%v: announce %s:%d", tc.args, cfg.GossipAnnounceIP, cfg.GossipAnnouncePort)
-		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.wantErr)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cfg, ok := parse(t, tc.args, nil, tc.wantErr)
+			if ok && (cfg.GossipAnnounceIP != "10.0.0.7" || cfg.GossipAnnouncePort != 17946) {
+				t.Errorf("announce %s:%d", cfg.GossipAnnounceIP, cfg.GossipAnnouncePort)
+			}
+		})
 	}
+}
+
+// parse is parseConfig with args and env. With wantErr, the error must
+// contain it, and ok is false.
+func parse(t *testing.T, args []string, env map[string]string, wantErr string) (cfg sentinel.Config, ok bool) {
+	t.Helper()
+	cfg, _, err := parseConfig(args, func(k string) string { return env[k] }, io.Discard)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return cfg, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
 }
