@@ -415,7 +415,7 @@ type delegate struct{ s *Sentinel }
 
 // NodeMeta is this sentinel's id and address, with every group's
 // configuration when it all fits: memberlist caps metadata at 512 bytes,
-// a dozen groups. The configurations travel in full by push/pull
+// about nine groups. The configurations travel in full by push/pull
 // (LocalState) and as one message per group (gossipConfig) anyway; they
 // stay in the metadata, where they fit, for sentinels of earlier
 // versions, which read them only there.

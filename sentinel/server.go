@@ -115,8 +115,9 @@ func (c *conn) run() {
 	}()
 	var args [][]byte
 	defer func() {
-		// Every lock a command takes is let go by a defer, so a bug
-		// costs this connection, not the process and its votes.
+		// Commands let their locks go by defer (where one is held over
+		// more than a map read), so a bug costs this connection, not the
+		// process and its votes.
 		if r := recover(); r != nil {
 			name := ""
 			if len(args) > 0 {
