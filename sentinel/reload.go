@@ -94,14 +94,18 @@ func (s *Sentinel) Reload(cfg Config) ([]string, error) {
 // encrypt with, and reports whether it did; under the lock. Rotating
 // takes three reloads across the sentinels, each applied on every one
 // before the next: add the new key second ("old,new"), make it first
-// ("new,old"), drop the old ("new"). Turning encryption on or off needs
-// a restart: memberlist cannot change that while it runs.
+// ("new,old"), drop the old ("new"). A first key turns encryption on
+// (the sentinels hear each other again once all have it); turning it off
+// needs a restart, as memberlist will not let go of its last key.
 func (s *Sentinel) reloadGossipKeys(keys [][]byte) bool {
 	if slices.EqualFunc(keys, s.cfg.GossipKeys, bytes.Equal) {
 		return false
 	}
-	if s.keyring == nil || len(keys) == 0 {
-		s.log.Warn("turning gossip encryption on or off needs a restart: the gossip keys are unchanged")
+	if s.keyring == nil {
+		return false // not gossiping yet
+	}
+	if len(keys) == 0 {
+		s.log.Warn("turning gossip encryption off needs a restart: the gossip keys are unchanged")
 		return false
 	}
 	for _, k := range keys {

@@ -52,8 +52,8 @@ type Sentinel struct {
 	// conflicts are the gossip addresses seen using an id already at
 	// another address, by address (see conflicts).
 	conflicts map[string]*idConflict
-	// keyring holds the gossip keys (nil: plain gossip); SIGHUP rotates
-	// them in place.
+	// keyring holds the gossip keys (none: plain gossip); SIGHUP adds,
+	// rotates and drops them in place.
 	keyring *memberlist.Keyring
 	subs    *pubsub
 	ln      net.Listener
@@ -683,18 +683,22 @@ func (s *Sentinel) startGossip() error {
 	// address for dead, the id may move. memberlist's default refuses
 	// that until it forgets the dead node, 30 s later.
 	c.DeadNodeReclaimTime = time.Second
+	// A keyring even without keys: memberlist encrypts once it holds
+	// one, so a SIGHUP can turn encryption on without a restart.
+	var primary []byte
 	if keys := s.cfg.GossipKeys; len(keys) > 0 {
-		kr, err := memberlist.NewKeyring(keys, keys[0])
-		if err != nil {
-			return fmt.Errorf("gossip keys: %w", err)
-		}
-		c.Keyring = kr
-		s.mu.Lock()
-		s.keyring = kr
-		s.mu.Unlock()
+		primary = keys[0]
 	} else if ip := net.ParseIP(s.cfg.Bind); ip == nil || !ip.IsLoopback() {
 		s.log.Warn("the gossip is not encrypted: anyone who can reach the gossip port can change the master the sentinels name; set --gossip-key", zap.Int("gossip_port", s.cfg.GossipPort))
 	}
+	kr, err := memberlist.NewKeyring(s.cfg.GossipKeys, primary)
+	if err != nil {
+		return fmt.Errorf("gossip keys: %w", err)
+	}
+	c.Keyring = kr
+	s.mu.Lock()
+	s.keyring = kr
+	s.mu.Unlock()
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return fmt.Errorf("starting gossip on port %d: %w", s.cfg.GossipPort, err)

@@ -681,7 +681,7 @@ func (s *Sentinel) info() string {
 	fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:%d\r\n", len(s.grps), boolInt(s.tilted(time.Now())), s.simulate)
 	// vigil's own: how many sentinels the gossip reaches (this one
 	// included), and whether it is encrypted.
-	fmt.Fprintf(&b, "sentinel_gossip_alive:%d\r\nsentinel_gossip_encrypted:%d\r\n", s.aliveCount(), boolInt(s.keyring != nil))
+	fmt.Fprintf(&b, "sentinel_gossip_alive:%d\r\nsentinel_gossip_encrypted:%d\r\n", s.aliveCount(), boolInt(len(s.cfg.GossipKeys) > 0))
 	names := make([]string, 0, len(s.grps))
 	for n := range s.grps {
 		names = append(names, n)
