@@ -11,6 +11,8 @@ package compose
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -205,8 +207,12 @@ func buildImage(t *testing.T, root string) {
 }
 
 func composeDrill(t *testing.T, root string, f fault, fm form) figures {
+	// The sentinels gossip encrypted, as a deployment across hosts should.
+	key := make([]byte, 32)
+	rand.Read(key)
+	env := []string{"VIGIL_IMAGE=" + image, "VIGIL_GOSSIP_KEY=" + base64.StdEncoding.EncodeToString(key)}
 	compose := func(args ...string) string {
-		return run(t, root, []string{"VIGIL_IMAGE=" + image}, "docker-compose", append([]string{"-p", project, "-f", "deploy/compose/docker-compose.yml"}, args...)...)
+		return run(t, root, env, "docker-compose", append([]string{"-p", project, "-f", "deploy/compose/docker-compose.yml"}, args...)...)
 	}
 	compose("down", "-v")
 	t.Cleanup(func() {
@@ -240,6 +246,9 @@ func composeDrill(t *testing.T, root string, f fault, fm form) figures {
 			}
 			return f["ip"] == "master" && f["num-slaves"] == "2" && f["num-other-sentinels"] == "2", fmt.Sprint(f)
 		})
+		if v := testutil.InfoField(c.Info(ctx, "sentinel").Val(), "sentinel_gossip_encrypted"); v != "1" {
+			t.Errorf("sentinel %s: sentinel_gossip_encrypted:%s, want 1", a, v)
+		}
 		c.Close()
 	}
 	sub := sc.Subscribe(ctx, "+switch-master")
