@@ -3,7 +3,7 @@
 // redis-benchmark, and memory per key and per collection element.
 // Absolute numbers drift on shared machines; the ratios are the result.
 //
-//	go run ./bench [-suite strings,collections,memory,persistence,replication,sentinel,fencing,upgrade] [-quick] [-vigil bin/vigil-server]
+//	go run ./bench [-suite strings,collections,memory,persistence,replication,sentinel,fencing,upgrade] [-quick] [-control] [-vigil bin/vigil-server]
 //
 // Targets are printed next to each ratio and marked PASS or MISS; a miss
 // never changes the exit status (machines are noisy). Errors (a server
@@ -54,6 +54,10 @@ type config struct {
 	memKeys       int
 	settle        time.Duration
 	outPath       string
+	// control adds a second, identical vigil to the throughput suites:
+	// how far apart two copies of one server measure is the noise floor
+	// the vigil/redis ratios must be read against.
+	control bool
 }
 
 var allSuites = []string{"strings", "collections", "memory", "persistence", "replication", "sentinel", "fencing", "upgrade"}
@@ -151,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.memKeys, "keys", 1000000, "string keys loaded by the memory suite")
 	fs.DurationVar(&cfg.settle, "settle", 2*time.Second, "wait after loading before measuring memory")
 	fs.StringVar(&cfg.outPath, "out", "", "also write the report to this file")
+	fs.BoolVar(&cfg.control, "control", false, "throughput suites: run a second, identical vigil too and print vigil/vigil-twin ratios, the run's noise floor")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -251,6 +256,16 @@ type server struct {
 // startPair starts a fresh vigil and redis with identical flags (extra
 // after the defaults).
 func (b *bencher) startPair(ctx context.Context, extra ...string) ([]*server, func(), error) {
+	return b.startServers(ctx, false, extra...)
+}
+
+// startServers is startPair, with a second vigil labelled "vigil-twin"
+// after them when twin.
+func (b *bencher) startServers(ctx context.Context, twin bool, extra ...string) ([]*server, func(), error) {
+	sides := []struct{ label, path string }{{"vigil", b.cfg.vigilPath}, {"redis", b.cfg.redisPath}}
+	if twin {
+		sides = append(sides, struct{ label, path string }{"vigil-twin", b.cfg.vigilPath})
+	}
 	var servers []*server
 	stop := func() {
 		for _, s := range servers {
@@ -258,7 +273,7 @@ func (b *bencher) startPair(ctx context.Context, extra ...string) ([]*server, fu
 			os.RemoveAll(s.dir)
 		}
 	}
-	for _, side := range []struct{ label, path string }{{"vigil", b.cfg.vigilPath}, {"redis", b.cfg.redisPath}} {
+	for _, side := range sides {
 		dir, err := os.MkdirTemp("", "vigil-bench-"+side.label+"-")
 		if err != nil {
 			stop()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func lastLines(s string, n int) string {
 // throughputSuite runs redis-benchmark on a fresh pair at each pipeline
 // depth and prints one table per depth.
 func (b *bencher) throughputSuite(ctx context.Context, name, tests string) error {
-	servers, stop, err := b.startPair(ctx)
+	servers, stop, err := b.startServers(ctx, b.cfg.control)
 	if err != nil {
 		return err
 	}
@@ -148,6 +149,9 @@ func (b *bencher) throughputSuite(ctx context.Context, name, tests string) error
 			return err
 		}
 		b.throughputTable(medians(got["vigil"]), medians(got["redis"]))
+		if b.cfg.control {
+			b.controlTable(medians(got["vigil"]), medians(got["vigil-twin"]))
+		}
 	}
 	return nil
 }
@@ -170,25 +174,45 @@ func benchUnits(tests string) []string {
 	return units
 }
 
-// runRounds runs redis-benchmark on both servers of a pair for the
-// configured rounds and returns each server's results by label, one
-// entry per round. A round is a FLUSHALL, then one redis-benchmark run
-// per unit (each unit its arguments), in order, as one run over all of
-// them would go; each unit runs on both servers before the next, so a
-// test's two measurements are seconds apart rather than a whole list's
-// run apart, which on a shared machine is long enough for its speed to
-// change by a fifth. Which server goes first alternates (the second
-// first for the first unit of the first round when swap), so slow drift
-// on the machine does not always favour the same side.
+// controlTable prints how two identical vigils measured in the same
+// rounds compare: ratios this far from 1.0 are the run's noise.
+func (b *bencher) controlTable(vigil, twin []result) {
+	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "noise control	vigil rps	vigil-twin rps	ratio	")
+	byName := map[string]result{}
+	for _, r := range twin {
+		byName[r.Test] = r
+	}
+	for _, v := range vigil {
+		if r, ok := byName[v.Test]; ok {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t\n", v.Test, v.RPS, r.RPS, ratio(v.RPS, r.RPS))
+		}
+	}
+	tw.Flush()
+}
+
+// runRounds runs redis-benchmark on every server (a pair, or three with
+// a control twin) for the configured rounds and returns each server's
+// results by label, one entry per round. A round is a FLUSHALL, then one
+// redis-benchmark run per unit (each unit its arguments), in order, as
+// one run over all of them would go; each unit runs on every server
+// before the next, so a test's measurements are seconds apart rather
+// than a whole list's run apart, which on a shared machine is long
+// enough for its speed to change by a fifth. Which server goes first
+// rotates (the second first for the first unit of the first round when
+// swap), so slow drift on the machine does not always favour one side.
 func (b *bencher) runRounds(ctx context.Context, servers []*server, units [][]string, swap bool) (map[string][][]result, error) {
 	got := map[string][][]result{}
 	for round := 0; round < b.cfg.rounds; round++ {
 		ran := map[string][]result{}
 		for u, args := range units {
-			order := []*server{servers[0], servers[1]}
-			if swap != ((round+u)%2 == 1) {
-				order[0], order[1] = order[1], order[0]
+			// Each server first in turn (a control twin makes three).
+			k := round + u
+			if swap {
+				k++
 			}
+			k %= len(servers)
+			order := append(slices.Clone(servers[k:]), servers[:k]...)
 			for _, s := range order {
 				res, err := b.runBenchmarkOn(ctx, s, args, u == 0)
 				if err != nil {
