@@ -178,7 +178,7 @@ func (s *Sentinel) configCmd(w *resp.Writer, args [][]byte) {
 		if addr := s.announceAddr(); addr != s.addr {
 			// Peers learn the new address with the next gossip.
 			s.addr = addr
-			s.gossipConfig()
+			s.gossipConfig("")
 		}
 		w.OK()
 	default:

@@ -113,7 +113,7 @@ func ParseMonitor(s string) (Group, error) {
 		return Group{}, fmt.Errorf("monitor %q: want <name> <host> <port> <quorum>", s)
 	}
 	port, err := strconv.Atoi(f[2])
-	if err != nil || port <= 0 || port > 65535 {
+	if err != nil || !validPort(port) {
 		return Group{}, fmt.Errorf("monitor %q: bad port", s)
 	}
 	q, err := strconv.Atoi(f[3])

@@ -132,7 +132,7 @@ func (s *Sentinel) removeGroup(g *group) error {
 	delete(s.grps, name)
 	s.stopGroup(g)
 	s.event("-monitor", fmt.Sprintf("master %s %s %d", name, g.master.host, g.master.port))
-	s.gossipConfig()
+	s.gossipConfig("")
 	return nil
 }
 

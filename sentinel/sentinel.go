@@ -394,7 +394,7 @@ func (m *nodeMeta) valid() bool {
 		return false
 	}
 	for _, c := range m.Configs {
-		if c.Host == "" || c.Port <= 0 || c.Port > 65535 {
+		if c.Host == "" || !validPort(c.Port) {
 			return false
 		}
 	}
@@ -408,15 +408,19 @@ func validHostPort(addr string) bool {
 		return false
 	}
 	p, err := strconv.Atoi(port)
-	return err == nil && p > 0 && p <= 65535
+	return err == nil && validPort(p)
 }
+
+// validPort reports whether p can be a TCP port to connect to.
+func validPort(p int) bool { return p > 0 && p <= 65535 }
 
 type delegate struct{ s *Sentinel }
 
 // NodeMeta is this sentinel's id and address, with every group's
 // configuration when it all fits: memberlist caps metadata at 512 bytes,
 // about nine groups. The configurations travel in full by push/pull
-// (LocalState) and as one message per group (gossipConfig) anyway; they
+// (LocalState) and, when one changes, in a message of its own
+// (gossipConfig) anyway; they
 // stay in the metadata, where they fit, for sentinels of earlier
 // versions, which read them only there.
 func (d delegate) NodeMeta(limit int) []byte {
@@ -444,16 +448,17 @@ func (s *Sentinel) localMeta() nodeMeta {
 	return m
 }
 
-// groupMessages is localMeta cut into one message per group, each small
-// enough for a datagram whatever the number of groups.
-func (s *Sentinel) groupMessages() map[string][]byte {
+// configMessage is what this sentinel tells its peers of one group: its
+// id, its address and that group's configuration (none for ""), small
+// enough for a datagram however many groups there are.
+func (s *Sentinel) configMessage(group string) []byte {
 	m := s.localMeta()
-	out := map[string][]byte{}
-	for name, c := range m.Configs {
-		b, _ := json.Marshal(nodeMeta{ID: m.ID, Addr: m.Addr, Configs: map[string]groupSummary{name: c}})
-		out[name] = b
+	one := nodeMeta{ID: m.ID, Addr: m.Addr}
+	if c, ok := m.Configs[group]; ok {
+		one.Configs = map[string]groupSummary{group: c}
 	}
-	return out
+	b, _ := json.Marshal(one)
+	return b
 }
 
 // NotifyMsg takes a peer's configuration sent straight to us or
@@ -515,7 +520,13 @@ func (c conflicts) NotifyConflict(existing, other *memberlist.Node) {
 	now := time.Now()
 	cf := s.conflicts[addr]
 	if cf == nil || now.Sub(cf.last) > conflictPersists {
-		// New, or back after a quiet spell: start counting again.
+		// New, or back after a quiet spell: start counting again, and
+		// forget the addresses that went quiet (restarts long settled).
+		for a, old := range s.conflicts {
+			if now.Sub(old.last) > conflictPersists {
+				delete(s.conflicts, a)
+			}
+		}
 		s.conflicts[addr] = &idConflict{first: now, last: now}
 		s.log.Info("a sentinel id is gossiped at two addresses: a sentinel restarted at a new address, for a few seconds, or a copied state file if it lasts",
 			zap.String("id", existing.Name), zap.String("gossip_addr", existing.Address()), zap.String("other_gossip_addr", addr))
@@ -764,8 +775,9 @@ func (s *Sentinel) setPeer(id, addr string) {
 	}
 }
 
-// gossipConfig spreads a changed configuration; under the lock.
-func (s *Sentinel) gossipConfig() {
+// gossipConfig spreads group's changed configuration, or with "" this
+// sentinel's changed address; under the lock.
+func (s *Sentinel) gossipConfig(group string) {
 	if s.ml == nil {
 		return // not gossiping yet (or in a unit test)
 	}
@@ -777,23 +789,19 @@ func (s *Sentinel) gossipConfig() {
 		// clients and may stand against it themselves. The broadcast
 		// follows for any member these datagrams miss, and push/pull
 		// for any the broadcast misses.
-		msgs := s.groupMessages()
+		msg := s.configMessage(group)
 		for _, n := range ml.Members() {
 			if n.Name == me {
 				continue
 			}
-			for _, msg := range msgs {
-				if len(msg) <= maxDatagram {
-					ml.SendBestEffort(n, msg)
-				} else {
-					ml.SendReliable(n, msg)
-				}
+			if len(msg) <= maxDatagram {
+				ml.SendBestEffort(n, msg)
+			} else {
+				ml.SendReliable(n, msg)
 			}
 		}
-		for group, msg := range msgs {
-			if len(msg) <= maxDatagram {
-				s.broadcasts.QueueBroadcast(configBroadcast{group, msg})
-			}
+		if group != "" && len(msg) <= maxDatagram {
+			s.broadcasts.QueueBroadcast(configBroadcast{group, msg})
 		}
 		ml.UpdateNode(time.Second)
 	}()
@@ -1493,7 +1501,7 @@ func (s *Sentinel) stepFailover(g *group, gc *groupConfig, now time.Time) {
 	s.whenDurable(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.gossipConfig()
+		s.gossipConfig(g.cfg.Name)
 		if s.simulate.has(simCrashAfterPromotion) {
 			s.crash("crash-after-promotion")
 		}

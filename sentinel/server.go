@@ -205,9 +205,11 @@ func (s *Sentinel) reset(pattern string) int {
 func (c *conn) exec(w *resp.Writer, args [][]byte) bool {
 	s := c.s
 	cmd := strings.ToLower(string(args[0]))
-	e := commandError(args)
-	if e == "" && !c.authed.Load() && s.requirePass() != "" {
+	var e string
+	if !c.authed.Load() && s.requirePass() != "" {
 		e = preAuthError(args)
+	} else {
+		e = commandError(args)
 	}
 	if e != "" {
 		w.Error(e)
