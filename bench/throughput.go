@@ -179,10 +179,7 @@ func benchUnits(tests string) []string {
 func (b *bencher) controlTable(vigil, twin []result) {
 	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "noise control	vigil rps	vigil-twin rps	ratio	")
-	byName := map[string]result{}
-	for _, r := range twin {
-		byName[r.Test] = r
-	}
+	byName := byTest(twin)
 	for _, v := range vigil {
 		if r, ok := byName[v.Test]; ok {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t\n", v.Test, v.RPS, r.RPS, ratio(v.RPS, r.RPS))
@@ -233,10 +230,7 @@ func (b *bencher) runRounds(ctx context.Context, servers []*server, units [][]st
 func (b *bencher) throughputTable(vigil, redis []result) {
 	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "test\tvigil rps\tredis rps\tratio\ttarget\t\tvigil p50\tredis p50\tvigil p99\tredis p99\tp99 ratio\ttarget\t\t")
-	byName := map[string]result{}
-	for _, r := range redis {
-		byName[r.Test] = r
-	}
+	byName := byTest(redis)
 	for _, v := range vigil {
 		r, ok := byName[v.Test]
 		if !ok {
@@ -251,6 +245,15 @@ func (b *bencher) throughputTable(vigil, redis []result) {
 	}
 	tw.Flush()
 	b.printf("(latencies in ms)\n")
+}
+
+// byTest indexes results by test name, to match two servers' rows.
+func byTest(rs []result) map[string]result {
+	m := make(map[string]result, len(rs))
+	for _, r := range rs {
+		m[r.Test] = r
+	}
+	return m
 }
 
 // medians combines rounds: per test, the median of each number.
