@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,14 +29,8 @@ func TestGossipKeys(t *testing.T) {
 		return base64.StdEncoding.EncodeToString(k)
 	}
 	k1, k2 := newKey(), newKey()
-	dir := t.TempDir()
-	yaml := func(i int) string { return filepath.Join(dir, fmt.Sprintf("s%d.yaml", i)) }
-	setKeys := func(i int, keys string) {
-		t.Helper()
-		if err := os.WriteFile(yaml(i), []byte("gossip-key: "+keys+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	yaml, write := sentinelYAML(t, 3)
+	setKeys := func(i int, keys string) { write(i, "gossip-key: "+keys+"\n") }
 	setKeys(0, k1)
 	setKeys(1, k1)
 	setKeys(2, k2)
@@ -45,33 +38,23 @@ func TestGossipKeys(t *testing.T) {
 		return []string{"--config", yaml(i), "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port),
 			"--down-after-milliseconds", "5000"}
 	})
-	alive := func() []string {
-		var out []string
-		for _, s := range sents {
-			v := testutil.InfoField(s.Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_alive")
-			out = append(out, v)
-		}
-		return out
-	}
+	gw := watchGossip(t, sents...)
 	waitAlive := func(what string, want ...string) {
 		t.Helper()
-		testutil.WaitFor(t, 20*time.Second, what, func() (bool, string) {
-			got := alive()
-			return strings.Join(got, " ") == strings.Join(want, " "), fmt.Sprint("gossip_alive ", got)
-		})
+		gw.wait(20*time.Second, what, "sentinel_gossip_alive", want...)
 	}
 	waitAlive("the two sentinels with one key to find each other", "2", "2", "1")
 	// Past a few rejoin periods the third is still alone: it keeps trying
 	// its seeds, and they keep refusing what it sends.
 	time.Sleep(5 * time.Second)
-	if got := alive(); strings.Join(got, " ") != "2 2 1" {
+	if got := gw.alive(); !is(got, "2", "2", "1") {
 		t.Fatalf("gossip_alive %v: the sentinel with another key got in", got)
 	}
-	peers, err := sents[0].Client().Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
+	peers, err := gw.clients[0].Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
 	if err != nil || len(peers) != 1 {
 		t.Fatalf("SENTINEL SENTINELS: %v %v: want only the sentinel with the same key", peers, err)
 	}
-	if got := testutil.InfoField(sents[0].Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_encrypted"); got != "1" {
+	if got := gw.field("sentinel_gossip_encrypted")[0]; got != "1" {
 		t.Errorf("sentinel_gossip_encrypted:%s", got)
 	}
 
@@ -115,31 +98,16 @@ func TestGossipKeys(t *testing.T) {
 // encryption on by SIGHUP, without a restart, and go on hearing each
 // other.
 func TestGossipKeyTurnedOn(t *testing.T) {
-	ctx := context.Background()
 	master := testutil.StartVigil(t)
-	dir := t.TempDir()
-	yaml := func(i int) string { return filepath.Join(dir, fmt.Sprintf("s%d.yaml", i)) }
-	write := func(i int, body string) {
-		t.Helper()
-		if err := os.WriteFile(yaml(i), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	yaml, write := sentinelYAML(t, 2)
 	for i := 0; i < 2; i++ {
 		write(i, "loglevel: notice\n")
 	}
 	sents := testutil.StartSentinelsEach(t, 2, func(i int) []string {
 		return []string{"--config", yaml(i), "--monitor", fmt.Sprintf("mymaster 127.0.0.1 %d 2", master.Port)}
 	})
-	info := func(s *testutil.Proc, field string) string {
-		return testutil.InfoField(s.Client().Info(ctx, "sentinel").Val(), field)
-	}
-	for i, s := range sents {
-		testutil.WaitFor(t, 20*time.Second, fmt.Sprintf("sentinel %d to hear the other", i), func() (bool, string) {
-			v := info(s, "sentinel_gossip_alive")
-			return v == "2", "gossip_alive " + v
-		})
-	}
+	gw := watchGossip(t, sents...)
+	gw.wait(20*time.Second, "the sentinels to hear each other", "sentinel_gossip_alive", "2")
 	key := make([]byte, 32)
 	rand.Read(key)
 	for i, s := range sents {
@@ -148,17 +116,12 @@ func TestGossipKeyTurnedOn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, s := range sents {
-		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("sentinel %d to encrypt", i), func() (bool, string) {
-			v := info(s, "sentinel_gossip_encrypted")
-			return v == "1", "gossip_encrypted " + v
-		})
-	}
+	gw.wait(10*time.Second, "the sentinels to encrypt", "sentinel_gossip_encrypted", "1")
 	// A sentinel without the key, joining them now, is not heard; past
 	// several probe rounds the two still hear each other.
 	var seeds []string
 	for _, s := range sents {
-		seeds = append(seeds, "127.0.0.1:"+argAfter(s.Spec.Args, "--gossip-port"))
+		seeds = append(seeds, "127.0.0.1:"+s.Spec.Args[argAfter(s.Spec.Args, "--gossip-port")])
 	}
 	plainDir := t.TempDir()
 	gossip, err := proc.FreePort()
@@ -171,24 +134,14 @@ func TestGossipKeyTurnedOn(t *testing.T) {
 		Dir: plainDir, LogPath: filepath.Join(plainDir, "sentinel.log")})
 	time.Sleep(4 * time.Second)
 	for i, s := range sents {
-		if v := info(s, "sentinel_gossip_alive"); v != "2" {
+		if v := gw.alive()[i]; v != "2" {
 			t.Errorf("sentinel %d: gossip_alive %s after the key, want 2", i, v)
 		}
 		if strings.Contains(s.Log(), "left the gossip") {
 			t.Errorf("sentinel %d lost its peer when the key came:\n%s", i, s.Log())
 		}
 	}
-	if v := info(plain, "sentinel_gossip_alive"); v != "1" {
+	if v := watchGossip(t, plain).alive()[0]; v != "1" {
 		t.Errorf("the sentinel without the key: gossip_alive %s, want 1", v)
 	}
-}
-
-// argAfter is the argument that follows flag in args ("" if none).
-func argAfter(args []string, flag string) string {
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == flag {
-			return args[i+1]
-		}
-	}
-	return ""
 }

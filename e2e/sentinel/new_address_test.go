@@ -22,17 +22,7 @@ func TestSentinelBackAtNewAddress(t *testing.T) {
 	ctx := context.Background()
 	master := testutil.StartVigil(t)
 	sents := testutil.StartSentinels(t, 3, "127.0.0.1", master.Port, 5000)
-	waitAlive := func(what string, ps []*testutil.Proc, want string) {
-		t.Helper()
-		testutil.WaitFor(t, 60*time.Second, what, func() (bool, string) {
-			var got []string
-			for _, p := range ps {
-				got = append(got, testutil.InfoField(p.Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_alive"))
-			}
-			return !slices.ContainsFunc(got, func(v string) bool { return v != want }), fmt.Sprint("gossip_alive ", got)
-		})
-	}
-	waitAlive("the sentinels to gossip", sents, "3")
+	watchGossip(t, sents...).wait(60*time.Second, "the sentinels to gossip", "sentinel_gossip_alive", "3")
 	spec := sents[2].Spec
 	sents[2].Kill()
 	gossip, err := proc.FreePort()
@@ -40,19 +30,17 @@ func TestSentinelBackAtNewAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec.Args = slices.Clone(spec.Args)
-	for i := range spec.Args[:len(spec.Args)-1] {
-		if spec.Args[i] == "--gossip-port" {
-			spec.Args[i+1] = strconv.Itoa(gossip)
-		}
-	}
+	spec.Args[argAfter(spec.Args, "--gossip-port")] = strconv.Itoa(gossip)
 	spec.Port = 0
 	start := time.Now()
 	back := testutil.StartProcess(t, spec)
 	all := []*testutil.Proc{sents[0], sents[1], back}
-	waitAlive("the sentinel to be back in the gossip at its new address", all, "3")
-	for i, p := range sents[:2] {
+	gw := watchGossip(t, all...)
+	gw.wait(60*time.Second, "the sentinel to be back in the gossip at its new address", "sentinel_gossip_alive", "3")
+	peerClients := gw.clients[:2]
+	for i, c := range peerClients {
 		testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("sentinel %d to list the new address", i), func() (bool, string) {
-			v, err := sentinelClient(t, p).Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
+			v, err := c.Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Slice()
 			if err != nil {
 				return false, err.Error()
 			}
@@ -69,10 +57,7 @@ func TestSentinelBackAtNewAddress(t *testing.T) {
 	// for 25 s, the gossip must settle at three with time to spare.
 	settled := time.Time{}
 	for time.Since(start) < 25*time.Second {
-		ok := true
-		for _, p := range all {
-			ok = ok && testutil.InfoField(p.Client().Info(ctx, "sentinel").Val(), "sentinel_gossip_alive") == "3"
-		}
+		ok := is(gw.alive(), "3")
 		switch {
 		case !ok:
 			settled = time.Time{}
