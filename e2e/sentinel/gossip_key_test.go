@@ -92,6 +92,19 @@ func TestGossipKeys(t *testing.T) {
 			t.Errorf("sentinel %d lost a peer during the rotation:\n%s", i, s.Log())
 		}
 	}
+	// A key that is not one (a typo in the file) changes nothing: the
+	// reload is refused and the sentinel keeps its key and its peers.
+	setKeys(0, "not-a-key")
+	if err := syscall.Kill(sents[0].Pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the bad key's reload to be refused", func() (bool, string) {
+		return strings.Contains(sents[0].Log(), "config reload on SIGHUP failed"), "no refusal logged"
+	})
+	time.Sleep(2 * time.Second)
+	if got := gw.alive(); !is(got, "3") {
+		t.Errorf("gossip_alive %v after a bad key's reload", got)
+	}
 }
 
 // TestGossipKeyTurnedOn: sentinels gossiping in the clear turn
