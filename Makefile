@@ -9,7 +9,7 @@ FUZZTIME  ?= 200000x
 # Fewer inputs for the targets that run whole command sequences through a
 # server (a few thousand inputs a second, where a parser takes 60,000);
 # `make fuzz FUZZCOUNTS=` gives them FUZZTIME too.
-FUZZCOUNTS ?= FuzzCommands=50000x FuzzBlocking=3000x FuzzSentinelCommands=20000x FuzzPeerInput=20000x
+FUZZCOUNTS ?= FuzzCommands=50000x FuzzPropagation=20000x FuzzBlocking=3000x FuzzSentinelCommands=20000x FuzzPeerInput=20000x
 # Extra flags for `go test` in `make test`, e.g. TESTFLAGS=-v.
 TESTFLAGS ?=
 # Extra flags for the benchmark tool, e.g. BENCHFLAGS="-quick -suite memory".
